@@ -1,0 +1,1318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/un.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+/* Longest accepted line, without its line terminator. inih reads into a fixed buffer and hands the rest of a
+ * longer line over as if it were the next line, so the reader below rejects such lines itself. Well above
+ * PATH_MAX, so that a cgroup path or exe glob of any usable length fits on a line with its key. */
+#define CONFIG_LINE_MAX 8192
+
+/* TASK_COMM_LEN - 1: the kernel truncates /proc/PID/comm to this many bytes. */
+#define COMM_MAX 15
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
+
+/* The heat store keeps a 4-bit hit count per round. */
+#define PASSES_MIN 1
+#define PASSES_MAX 15
+
+#define PASS_INTERVAL_MIN_US (10 * USEC_PER_MSEC)
+#define PASS_INTERVAL_MAX_US (10 * 60 * USEC_PER_SEC)
+
+/* Soft width of the lines config_dump() packs list values into; longer values get a line of their own. */
+#define DUMP_LIST_WIDTH 100
+
+struct config_parser;
+struct config_item;
+
+/* Parsers get the whitespace-stripped value (empty only for CONFIG_EMPTY_OK and CONFIG_LIST items). They log
+ * their own errors through config_error() and return -EINVAL, or -ENOMEM. */
+typedef int (*config_parse_t)(struct config_parser *p, const struct config_item *item, const char *value);
+typedef int (*config_dump_t)(FILE *f, const struct config_item *item, const struct tierd_config *c);
+
+enum {
+        CONFIG_LIST = 1 << 0,     /* may be repeated, values accumulate; an empty value resets the list */
+        CONFIG_EMPTY_OK = 1 << 1, /* a scalar whose empty value means "none" */
+};
+
+struct config_item {
+        const char *section;
+        const char *key;
+        config_parse_t parse;
+        config_dump_t dump;
+        size_t offset;       /* of the field in struct tierd_config */
+        size_t count_offset; /* of the element count, for arrays that are not NULL-terminated */
+        uint64_t min, max;   /* accepted range, in the field's unit; for globs the longest string they match */
+        unsigned index;      /* tierN: N */
+        unsigned flags;
+        const char *expected; /* completes "expected ..." in messages */
+};
+
+#define FIELD(c, item, type) ((type *) ((uint8_t *) (c) + (item)->offset))
+#define CONST_FIELD(c, item, type) ((type const *) ((const uint8_t *) (c) + (item)->offset))
+#define COUNT_FIELD(c, item) ((size_t *) ((uint8_t *) (c) + (item)->count_offset))
+#define CONST_COUNT_FIELD(c, item) ((const size_t *) ((const uint8_t *) (c) + (item)->count_offset))
+
+static int parse_log_level(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_socket_path(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_group(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_unsigned(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_duration_us(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_size_bytes(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_tier(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_cgroup_list(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_glob_list(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_pid_list(struct config_parser *p, const struct config_item *item, const char *value);
+
+static int dump_log_level(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_unsigned(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_duration_us(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_size_bytes(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_tier(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_strv(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_pid_list(FILE *f, const struct config_item *item, const struct tierd_config *c);
+
+#define TIER_ITEM(n)                                                                                         \
+        {                                                                                                    \
+                "tiers", "tier" #n, parse_tier, dump_tier, offsetof(struct tierd_config, tiers), .index = n, \
+                .expected = "a node list such as 0 or 0-1,3",                                               \
+        }
+
+#define CGROUP_EXPECTED "cgroup paths such as system.slice/foo.service or /sys/fs/cgroup/foo.slice"
+#define COMM_EXPECTED "process name globs such as postgres or java*"
+#define EXE_EXPECTED "executable path globs such as /usr/bin/java or */java"
+#define PID_EXPECTED "process IDs (positive integers)"
+
+/* Every key tierd understands, in the order config_dump() writes them. Sections are the distinct section names
+ * here, so a new section is only a matter of adding its keys. */
+static const struct config_item config_items[] = {
+        { "daemon", "log_level", parse_log_level, dump_log_level, offsetof(struct tierd_config, log_level),
+          .expected = "one of emerg, alert, crit, err, warning, notice, info, debug" },
+        { "daemon", "control_socket", parse_socket_path, dump_string,
+          offsetof(struct tierd_config, control_socket), .max = SOCKET_PATH_MAX,
+          .expected = "an absolute path shorter than 108 bytes, such as /run/tierd/control" },
+        { "daemon", "control_group", parse_group, dump_string, offsetof(struct tierd_config, control_group),
+          .flags = CONFIG_EMPTY_OK, .expected = "a group name or numeric GID, or nothing for root only" },
+
+        { "scan", "passes", parse_unsigned, dump_unsigned, offsetof(struct tierd_config, passes),
+          .min = PASSES_MIN, .max = PASSES_MAX, .expected = "an integer from 1 to 15" },
+        { "scan", "pass_interval", parse_duration_us, dump_duration_us,
+          offsetof(struct tierd_config, pass_interval_us), .min = PASS_INTERVAL_MIN_US,
+          .max = PASS_INTERVAL_MAX_US, .expected = "a duration from 10ms to 10min, such as 500ms, 2s" },
+
+        TIER_ITEM(0), TIER_ITEM(1), TIER_ITEM(2), TIER_ITEM(3),
+        TIER_ITEM(4), TIER_ITEM(5), TIER_ITEM(6), TIER_ITEM(7),
+
+        { "targets", "cgroup", parse_cgroup_list, dump_strv, offsetof(struct tierd_config, cgroups),
+          .flags = CONFIG_LIST, .expected = CGROUP_EXPECTED },
+        { "targets", "comm", parse_glob_list, dump_strv, offsetof(struct tierd_config, comms),
+          .max = COMM_MAX, .flags = CONFIG_LIST, .expected = COMM_EXPECTED },
+        { "targets", "exe", parse_glob_list, dump_strv, offsetof(struct tierd_config, exes),
+          .max = PATH_MAX - 1, .flags = CONFIG_LIST, .expected = EXE_EXPECTED },
+        { "targets", "pid", parse_pid_list, dump_pid_list, offsetof(struct tierd_config, pids),
+          offsetof(struct tierd_config, n_pids), .flags = CONFIG_LIST, .expected = PID_EXPECTED },
+        { "targets", "min_rss", parse_size_bytes, dump_size_bytes, offsetof(struct tierd_config, min_rss_bytes),
+          .max = UINT64_MAX, .expected = "a size such as 4096, 64M, 1G" },
+        { "targets", "exclude_cgroup", parse_cgroup_list, dump_strv,
+          offsetof(struct tierd_config, exclude_cgroups), .flags = CONFIG_LIST, .expected = CGROUP_EXPECTED },
+        { "targets", "exclude_comm", parse_glob_list, dump_strv, offsetof(struct tierd_config, exclude_comms),
+          .max = COMM_MAX, .flags = CONFIG_LIST, .expected = COMM_EXPECTED },
+        { "targets", "exclude_exe", parse_glob_list, dump_strv, offsetof(struct tierd_config, exclude_exes),
+          .max = PATH_MAX - 1, .flags = CONFIG_LIST, .expected = EXE_EXPECTED },
+        { "targets", "exclude_pid", parse_pid_list, dump_pid_list, offsetof(struct tierd_config, exclude_pids),
+          offsetof(struct tierd_config, n_exclude_pids), .flags = CONFIG_LIST, .expected = PID_EXPECTED },
+};
+
+enum section_state {
+        SECTION_NONE,    /* no header seen yet */
+        SECTION_KNOWN,   /* keys are looked up in config_items */
+        SECTION_IGNORED, /* unknown or malformed header, already reported: its keys would only add noise */
+};
+
+struct config_parser {
+        const char *name; /* for messages */
+        struct tierd_config *config;
+
+        const char *pos, *end; /* the unread input */
+        unsigned line;         /* physical line last handed to inih */
+
+        char *section;
+        enum section_state section_state;
+
+        unsigned item_line[ELEMENTSOF(config_items)]; /* where each scalar was set, 0: not yet */
+        bool tier_valid[TIERD_MAX_TIERS];
+        unsigned n_errors;
+        bool oom;
+};
+
+static bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+static int config_error_va(struct config_parser *p, unsigned line, const char *fmt, va_list ap) _printf_(3, 0);
+static int config_error_va(struct config_parser *p, unsigned line, const char *fmt, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+
+        p->n_errors++;
+        if (vasprintf(&msg, fmt, ap) < 0) {
+                p->oom = true;
+                return -ENOMEM;
+        }
+        log_error("%s:%u: %s", p->name, line, msg);
+        return -EINVAL;
+}
+
+static int config_error_at(struct config_parser *p, unsigned line, const char *fmt, ...) _printf_(3, 4);
+static int config_error_at(struct config_parser *p, unsigned line, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = config_error_va(p, line, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static int config_error(struct config_parser *p, const char *fmt, ...) _printf_(2, 3);
+static int config_error(struct config_parser *p, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = config_error_va(p, p->line, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* Values are echoed in messages; a runaway one would push the explanation past the log line limit. */
+#define ELLIPSIZE_MAX 64
+static const char *ellipsize(const char *s, char buf[static ELLIPSIZE_MAX + 4]) {
+        if (strlen(s) <= ELLIPSIZE_MAX)
+                return s;
+        memcpy(buf, s, ELLIPSIZE_MAX);
+        strcpy(buf + ELLIPSIZE_MAX, "...");
+        return buf;
+}
+
+static int invalid_value(struct config_parser *p, const struct config_item *item, const char *value) {
+        char buf[ELLIPSIZE_MAX + 4];
+
+        return config_error(p, "invalid value \"%s\" for %s: expected %s", ellipsize(value, buf), item->key,
+                            item->expected);
+}
+
+static int out_of_range(struct config_parser *p, const struct config_item *item, const char *value) {
+        char buf[ELLIPSIZE_MAX + 4];
+
+        return config_error(p, "value \"%s\" for %s is out of range: expected %s", ellipsize(value, buf),
+                            item->key, item->expected);
+}
+
+/* ---- value parsers ---- */
+
+static int parse_log_level(struct config_parser *p, const struct config_item *item, const char *value) {
+        int level = log_level_from_string(value);
+
+        if (level < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, int) = level;
+        return 0;
+}
+
+static int parse_socket_path(struct config_parser *p, const struct config_item *item, const char *value) {
+        char **field = FIELD(p->config, item, char *);
+        char *copy;
+
+        /* The daemon may run with any working directory, and bind() silently truncates at sun_path. */
+        if (value[0] != '/' || value[strlen(value) - 1] == '/')
+                return invalid_value(p, item, value);
+        if (strlen(value) > item->max)
+                return config_error(p, "control_socket path is %zu bytes long: expected at most %" PRIu64
+                                    " bytes (the limit of a unix socket address)",
+                                    strlen(value), item->max);
+        copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+static bool is_digits(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* getgrnam_r() reports "no such group" either as success with no result or, from some NSS modules, as one of
+ * these errors (see getgrnam_r(3)). */
+static bool errno_is_not_found(int error) {
+        return error == ENOENT || error == ESRCH || error == EBADF || error == EPERM;
+}
+
+static int lookup_group(const char *name, gid_t *ret) {
+        long size = sysconf(_SC_GETGR_R_SIZE_MAX);
+
+        if (size <= 0)
+                size = 4096;
+        for (;;) {
+                _cleanup_free_ char *buf = malloc((size_t) size);
+                struct group grp, *result = NULL;
+                int r;
+
+                if (!buf)
+                        return -ENOMEM;
+                r = getgrnam_r(name, &grp, buf, (size_t) size, &result);
+                if (r == ERANGE && size < 1024 * 1024) {
+                        size *= 2;
+                        continue;
+                }
+                if (r != 0)
+                        return errno_is_not_found(r) ? -ESRCH : -r;
+                if (!result)
+                        return -ESRCH;
+                *ret = result->gr_gid;
+                return 0;
+        }
+}
+
+static int parse_group(struct config_parser *p, const struct config_item *item, const char *value) {
+        char **field = FIELD(p->config, item, char *);
+        char buf[ELLIPSIZE_MAX + 4];
+        char *copy = NULL;
+        gid_t gid = (gid_t) -1;
+        int r;
+
+        if (!isempty(value)) {
+                if (is_digits(value)) {
+                        unsigned v;
+
+                        r = parse_uint(value, &v);
+                        /* (gid_t) -1 means "unchanged" to chown() and cannot be a real group. */
+                        if (r < 0 || v == (unsigned) (gid_t) -1)
+                                return out_of_range(p, item, value);
+                        gid = (gid_t) v;
+                } else {
+                        r = lookup_group(value, &gid);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r == -ESRCH)
+                                return config_error(p, "unknown group \"%s\" for %s: expected %s",
+                                                    ellipsize(value, buf), item->key, item->expected);
+                        if (r < 0)
+                                return config_error(p, "cannot look up group \"%s\" for %s: %s",
+                                                    ellipsize(value, buf), item->key, strerror(-r));
+                }
+                copy = strdup(value);
+                if (!copy)
+                        return -ENOMEM;
+        }
+
+        free(*field);
+        *field = copy;
+        p->config->control_gid = gid;
+        return 0;
+}
+
+static int parse_unsigned(struct config_parser *p, const struct config_item *item, const char *value) {
+        unsigned v;
+        int r;
+
+        r = parse_uint(value, &v);
+        if (r == -ERANGE || (r >= 0 && (v < item->min || v > item->max)))
+                return out_of_range(p, item, value);
+        if (r < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, unsigned) = v;
+        return 0;
+}
+
+static int parse_duration_us(struct config_parser *p, const struct config_item *item, const char *value) {
+        uint64_t v;
+        int r;
+
+        r = parse_duration(value, &v);
+        if (r == -ERANGE || (r >= 0 && (v < item->min || v > item->max)))
+                return out_of_range(p, item, value);
+        if (r < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, uint64_t) = v;
+        return 0;
+}
+
+static int parse_size_bytes(struct config_parser *p, const struct config_item *item, const char *value) {
+        uint64_t v;
+        int r;
+
+        r = parse_size(value, &v);
+        if (r == -ERANGE || (r >= 0 && (v < item->min || v > item->max)))
+                return out_of_range(p, item, value);
+        if (r < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, uint64_t) = v;
+        return 0;
+}
+
+static int parse_tier(struct config_parser *p, const struct config_item *item, const char *value) {
+        struct node_set set;
+        char buf[ELLIPSIZE_MAX + 4];
+        int r;
+
+        r = node_set_parse(value, &set);
+        if (r == -ERANGE)
+                return config_error(p, "invalid node list \"%s\" for %s: ranges must be ascending and node "
+                                    "numbers below %d",
+                                    ellipsize(value, buf), item->key, NODE_SET_MAX);
+        if (r < 0 || node_set_is_empty(&set))
+                return invalid_value(p, item, value);
+
+        p->config->tiers[item->index] = set;
+        p->tier_valid[item->index] = true;
+        return 0;
+}
+
+/* Turns the accepted spellings into the form /proc/PID/cgroup uses, so targets can compare component-wise. */
+static int cgroup_path_normalize(const char *in, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        const char *s = in;
+        size_t n = 0;
+
+        if (startswith(s, CGROUP_ROOT) && (s[strlen(CGROUP_ROOT)] == '\0' || s[strlen(CGROUP_ROOT)] == '/'))
+                s += strlen(CGROUP_ROOT);
+
+        out = malloc(strlen(s) + 2);
+        if (!out)
+                return -ENOMEM;
+
+        while (*s) {
+                size_t len;
+
+                s += strspn(s, "/");
+                len = strcspn(s, "/");
+                if (len == 0)
+                        break;
+                if (len == 1 && s[0] == '.') {
+                        s += len;
+                        continue;
+                }
+                if (len == 2 && s[0] == '.' && s[1] == '.')
+                        return -EINVAL; /* would escape the selector's subtree, or the hierarchy */
+                out[n++] = '/';
+                memcpy(out + n, s, len);
+                n += len;
+                s += len;
+        }
+        if (n == 0)
+                out[n++] = '/';
+        out[n] = '\0';
+
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* Shortest string the fnmatch(3) pattern (flags 0) can match, to catch patterns that can never match. Bracket
+ * expressions count as one character, '*' as none; an unterminated '[' is an ordinary character. */
+static size_t glob_min_length(const char *g) {
+        size_t n = 0;
+
+        for (const char *s = g; *s; s++) {
+                if (*s == '*')
+                        continue;
+                n++;
+                if (*s == '\\' && s[1]) {
+                        s++;
+                } else if (*s == '[') {
+                        const char *t = s + 1;
+
+                        if (*t == '!' || *t == '^')
+                                t++;
+                        if (*t == ']')
+                                t++;
+                        while (*t && *t != ']') {
+                                if (t[0] == '[' && t[1] && strchr(":.=", t[1])) {
+                                        const char *close = t + 2;
+                                        char delim = t[1];
+
+                                        while (*close && !(close[0] == delim && close[1] == ']'))
+                                                close++;
+                                        if (!*close)
+                                                break;
+                                        t = close + 2;
+                                        continue;
+                                }
+                                t++;
+                        }
+                        if (*t == ']')
+                                s = t;
+                }
+        }
+        return n;
+}
+
+static bool glob_has_magic(const char *g) {
+        return strpbrk(g, "*?[\\") != NULL;
+}
+
+/* Frees a list field; NULL-safe, used for the systemd-style "empty value resets the list". */
+static void strv_field_reset(char ***field) {
+        strv_free(*field);
+        *field = NULL;
+}
+
+static int parse_cgroup_list(struct config_parser *p, const struct config_item *item, const char *value) {
+        char ***field = FIELD(p->config, item, char **);
+        _cleanup_strv_free_ char **words = NULL;
+        int r, ret = 0;
+
+        if (isempty(value)) {
+                strv_field_reset(field);
+                return 0;
+        }
+        r = strv_split_ws(value, &words);
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH(w, words) {
+                _cleanup_free_ char *path = NULL;
+                char buf[ELLIPSIZE_MAX + 4];
+
+                r = cgroup_path_normalize(*w, &path);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        ret = config_error(p, "invalid cgroup path \"%s\" for %s: \"..\" is not allowed; expected %s",
+                                           ellipsize(*w, buf), item->key, item->expected);
+                        continue;
+                }
+                /* The daemon opens it below /sys/fs/cgroup. */
+                if (strlen(CGROUP_ROOT) + strlen(path) >= PATH_MAX) {
+                        ret = config_error(p, "cgroup path \"%s\" for %s is longer than PATH_MAX", ellipsize(*w, buf),
+                                           item->key);
+                        continue;
+                }
+                r = strv_push(field, path);
+                if (r < 0)
+                        return r;
+        }
+        return ret;
+}
+
+static int parse_glob_list(struct config_parser *p, const struct config_item *item, const char *value) {
+        char ***field = FIELD(p->config, item, char **);
+        _cleanup_strv_free_ char **words = NULL;
+        bool is_exe = item->max > COMM_MAX;
+        int r, ret = 0;
+
+        if (isempty(value)) {
+                strv_field_reset(field);
+                return 0;
+        }
+        r = strv_split_ws(value, &words);
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH(w, words) {
+                char buf[ELLIPSIZE_MAX + 4];
+                size_t min = glob_min_length(*w);
+
+                if (min > item->max) {
+                        if (is_exe)
+                                ret = config_error(p, "pattern \"%s\" for %s can never match: it is longer than "
+                                                   "PATH_MAX",
+                                                   ellipsize(*w, buf), item->key);
+                        else if (glob_has_magic(*w))
+                                ret = config_error(p, "pattern \"%s\" for %s can never match: it needs at least "
+                                                   "%zu characters but a process name (comm) has at most %d",
+                                                   ellipsize(*w, buf), item->key, min, COMM_MAX);
+                        else
+                                ret = config_error(p, "process name \"%s\" for %s can never match: it is %zu "
+                                                   "characters long but the kernel truncates comm to %d; use "
+                                                   "\"%.*s*\" or select by exe",
+                                                   ellipsize(*w, buf), item->key, min, COMM_MAX, COMM_MAX, *w);
+                        continue;
+                }
+                /* /proc/PID/exe is an absolute path: the first character must be able to match '/'. */
+                if (is_exe && !strchr("/*?[", (*w)[0]) && !startswith(*w, "\\/")) {
+                        ret = config_error(p, "pattern \"%s\" for %s can never match: executable paths are "
+                                           "absolute; expected %s",
+                                           ellipsize(*w, buf), item->key, item->expected);
+                        continue;
+                }
+                r = strv_push(field, *w);
+                if (r < 0)
+                        return r;
+        }
+        return ret;
+}
+
+static int parse_pid_list(struct config_parser *p, const struct config_item *item, const char *value) {
+        pid_t **field = FIELD(p->config, item, pid_t *);
+        size_t *n = COUNT_FIELD(p->config, item);
+        _cleanup_strv_free_ char **words = NULL;
+        int r, ret = 0;
+
+        if (isempty(value)) {
+                *field = mfree(*field);
+                *n = 0;
+                return 0;
+        }
+        r = strv_split_ws(value, &words);
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH(w, words) {
+                char buf[ELLIPSIZE_MAX + 4];
+                pid_t *a;
+                int pid;
+
+                r = parse_pid(*w, &pid);
+                if (r < 0) {
+                        ret = config_error(p, "invalid PID \"%s\" for %s: expected a positive integer below 2^31",
+                                           ellipsize(*w, buf), item->key);
+                        continue;
+                }
+                a = reallocarray(*field, *n + 1, sizeof(pid_t));
+                if (!a)
+                        return -ENOMEM;
+                a[(*n)++] = pid;
+                *field = a;
+        }
+        return ret;
+}
+
+/* ---- canonical formatting, for config_dump() ---- */
+
+static void format_size_canonical(char *buf, size_t size, uint64_t bytes) {
+        static const struct {
+                char suffix;
+                unsigned shift;
+        } units[] = { { 'T', 40 }, { 'G', 30 }, { 'M', 20 }, { 'K', 10 } };
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (bytes > 0 && bytes % (UINT64_C(1) << units[i].shift) == 0) {
+                        snprintf(buf, size, "%" PRIu64 "%c", bytes >> units[i].shift, units[i].suffix);
+                        return;
+                }
+        snprintf(buf, size, "%" PRIu64, bytes);
+}
+
+static void format_duration_canonical(char *buf, size_t size, uint64_t us) {
+        static const struct {
+                const char *suffix;
+                uint64_t factor;
+        } units[] = {
+                { "h", 3600 * USEC_PER_SEC },
+                { "min", 60 * USEC_PER_SEC },
+                { "s", USEC_PER_SEC },
+                { "ms", USEC_PER_MSEC },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (us > 0 && us % units[i].factor == 0) {
+                        snprintf(buf, size, "%" PRIu64 "%s", us / units[i].factor, units[i].suffix);
+                        return;
+                }
+        snprintf(buf, size, "%" PRIu64 "us", us);
+}
+
+static int dump_kv(FILE *f, const char *key, const char *value) {
+        if (isempty(value))
+                fprintf(f, "%s =\n", key);
+        /* A value read from a line of at most CONFIG_LINE_MAX characters always fits again without spaces. */
+        else if (strlen(key) + 3 + strlen(value) > CONFIG_LINE_MAX)
+                fprintf(f, "%s=%s\n", key, value);
+        else
+                fprintf(f, "%s = %s\n", key, value);
+        return 0;
+}
+
+static int dump_log_level(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        const char *s = log_level_to_string(*CONST_FIELD(c, item, int));
+
+        if (!s)
+                return -EINVAL;
+        return dump_kv(f, item->key, s);
+}
+
+static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        return dump_kv(f, item->key, *CONST_FIELD(c, item, char *));
+}
+
+static int dump_unsigned(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        char buf[16];
+
+        snprintf(buf, sizeof(buf), "%u", *CONST_FIELD(c, item, unsigned));
+        return dump_kv(f, item->key, buf);
+}
+
+static int dump_duration_us(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        char buf[32];
+
+        format_duration_canonical(buf, sizeof(buf), *CONST_FIELD(c, item, uint64_t));
+        return dump_kv(f, item->key, buf);
+}
+
+static int dump_size_bytes(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        char buf[32];
+
+        format_size_canonical(buf, sizeof(buf), *CONST_FIELD(c, item, uint64_t));
+        return dump_kv(f, item->key, buf);
+}
+
+static int dump_tier(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        _cleanup_free_ char *s = NULL;
+
+        /* Unset tiers have no spelling: an empty value is an error, which keeps "tierN =" from meaning two things. */
+        if (item->index >= c->n_tiers) {
+                if (item->index == 0)
+                        fputs("# none configured: tiers are detected from the kernel\n", f);
+                return 0;
+        }
+        s = node_set_format(&c->tiers[item->index]);
+        if (!s)
+                return -ENOMEM;
+        return dump_kv(f, item->key, s);
+}
+
+/* Packs words into repeated "key = a b c" lines; repeated list keys accumulate, so this reads back the same. */
+static int dump_words(FILE *f, const char *key, char *const *words, size_t n) {
+        size_t i = 0;
+
+        if (n == 0)
+                return dump_kv(f, key, NULL);
+
+        while (i < n) {
+                _cleanup_free_ char *line = NULL;
+                size_t len = 0, j = i;
+
+                for (; j < n; j++) {
+                        size_t w = strlen(words[j]);
+
+                        if (j > i && len + 1 + w > DUMP_LIST_WIDTH)
+                                break;
+                        len += (j > i) + w;
+                }
+                line = malloc(len + 1);
+                if (!line)
+                        return -ENOMEM;
+                line[0] = '\0';
+                for (size_t k = i; k < j; k++) {
+                        if (k > i)
+                                strcat(line, " ");
+                        strcat(line, words[k]);
+                }
+                dump_kv(f, key, line);
+                i = j;
+        }
+        return 0;
+}
+
+static int dump_strv(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        char **l = *CONST_FIELD(c, item, char **);
+
+        return dump_words(f, item->key, l, strv_length(l));
+}
+
+static int dump_pid_list(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        const pid_t *pids = *CONST_FIELD(c, item, pid_t *);
+        size_t n = *CONST_COUNT_FIELD(c, item);
+        _cleanup_strv_free_ char **words = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                char buf[16];
+
+                snprintf(buf, sizeof(buf), "%d", (int) pids[i]);
+                r = strv_push(&words, buf);
+                if (r < 0)
+                        return r;
+        }
+        return dump_words(f, item->key, words, n);
+}
+
+/* ---- lookup and suggestions ---- */
+
+static bool section_exists(const char *section) {
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (streq(config_items[i].section, section))
+                        return true;
+        return false;
+}
+
+static const struct config_item *item_find(const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (streq(config_items[i].section, section) && streq(config_items[i].key, key))
+                        return &config_items[i];
+        return NULL;
+}
+
+/* Case-insensitive edit distance, for "did you mean"; names longer than this are not worth suggesting for. */
+#define SUGGEST_NAME_MAX 64
+static unsigned edit_distance(const char *a, const char *b) {
+        unsigned row[SUGGEST_NAME_MAX + 1];
+        size_t la = strlen(a), lb = strlen(b);
+
+        if (la > SUGGEST_NAME_MAX || lb > SUGGEST_NAME_MAX)
+                return UINT_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = (unsigned) j;
+        for (size_t i = 1; i <= la; i++) {
+                unsigned diag = row[0];
+
+                row[0] = (unsigned) i;
+                for (size_t j = 1; j <= lb; j++) {
+                        unsigned up = row[j];
+                        unsigned cost = tolower((unsigned char) a[i - 1]) != tolower((unsigned char) b[j - 1]);
+
+                        row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+static bool is_near_miss(const char *typed, const char *known) {
+        unsigned d = edit_distance(typed, known);
+
+        return d <= 2 && d < strlen(known);
+}
+
+/* The closest key of section, or with section NULL the closest section name, if any is a near miss. */
+static const char *suggest(const char *section, const char *typed) {
+        const char *best = NULL;
+        unsigned best_d = UINT_MAX;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+                const char *known = section ? config_items[i].key : config_items[i].section;
+                unsigned d;
+
+                if ((section && !streq(config_items[i].section, section)) || !is_near_miss(typed, known))
+                        continue;
+                d = edit_distance(typed, known);
+                if (d < best_d) {
+                        best = known;
+                        best_d = d;
+                }
+        }
+        return best;
+}
+
+/* "a, b, c" of the keys of a section, or of all sections as "[a], [b]" when section is NULL. */
+static char *list_names(const char *section) {
+        char *s = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&s, &size);
+        const char *prev = NULL;
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+                const struct config_item *item = &config_items[i];
+
+                if (section && streq(item->section, section))
+                        fprintf(f, "%s%s", ftell(f) > 0 ? ", " : "", item->key);
+                else if (!section && !streq_ptr(prev, item->section))
+                        fprintf(f, "%s[%s]", ftell(f) > 0 ? ", " : "", item->section);
+                prev = item->section;
+        }
+        if (fclose(f) != 0)
+                return mfree(s);
+        return s;
+}
+
+static void unknown_key(struct config_parser *p, const char *key) {
+        _cleanup_free_ char *valid = list_names(p->section);
+        char buf[ELLIPSIZE_MAX + 4];
+        const char *other = NULL;
+        const char *hint;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (streq(config_items[i].key, key)) {
+                        other = config_items[i].section;
+                        break;
+                }
+        if (other) {
+                config_error(p, "key \"%s\" belongs in section [%s], not [%s]", key, other, p->section);
+                return;
+        }
+        hint = suggest(p->section, key);
+        if (hint)
+                config_error(p, "unknown key \"%s\" in section [%s]; did you mean \"%s\"?", ellipsize(key, buf),
+                             p->section, hint);
+        else
+                config_error(p, "unknown key \"%s\" in section [%s]: expected one of %s", ellipsize(key, buf),
+                             p->section, strna(valid));
+}
+
+static void unknown_section(struct config_parser *p) {
+        _cleanup_free_ char *valid = list_names(NULL);
+        const char *hint = suggest(NULL, p->section);
+        char buf[ELLIPSIZE_MAX + 4];
+
+        if (hint)
+                config_error(p, "unknown section [%s]; did you mean [%s]?", ellipsize(p->section, buf), hint);
+        else
+                config_error(p, "unknown section [%s]: expected one of %s", ellipsize(p->section, buf),
+                             strna(valid));
+}
+
+/* ---- the inih glue ---- */
+
+/* As inih's own find_chars_or_comment(): the first of chars, or an inline ';' comment that follows whitespace. */
+static const char *find_chars_or_comment(const char *s, const char *chars) {
+        bool was_space = false;
+
+        while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
+                was_space = isspace((unsigned char) *s);
+                s++;
+        }
+        return s;
+}
+
+static const char *skip_space(const char *s) {
+        while (*s && isspace((unsigned char) *s))
+                s++;
+        return s;
+}
+
+static int set_section(struct config_parser *p, const char *name, size_t len, enum section_state state) {
+        char *s = strndup(name, len);
+
+        if (!s)
+                return -ENOMEM;
+        free(p->section);
+        p->section = s;
+        p->section_state = state;
+        return 0;
+}
+
+/* inih reports only the first syntax error and calls the handler for keys only, so every line is classified here
+ * as well, with the same rules inih applies under the options config_parse() sets. Returns false when the line was
+ * rejected and must not reach inih. */
+static bool classify_line(struct config_parser *p, const char *line) {
+        const char *s = line, *end;
+
+        if (p->line == 1 && startswith(s, "\xEF\xBB\xBF"))
+                s += 3;
+        s = skip_space(s);
+        if (*s == '\0' || *s == ';' || *s == '#')
+                return true;
+
+        if (*s == '[') {
+                end = find_chars_or_comment(s + 1, "]");
+                if (*end != ']') {
+                        config_error(p, "syntax error: section header is missing the closing \"]\"");
+                        if (set_section(p, "", 0, SECTION_IGNORED) < 0)
+                                p->oom = true;
+                        return false;
+                }
+                if (set_section(p, s + 1, (size_t) (end - s - 1), SECTION_KNOWN) < 0) {
+                        p->oom = true;
+                        return false;
+                }
+                if (!section_exists(p->section)) {
+                        unknown_section(p);
+                        p->section_state = SECTION_IGNORED;
+                }
+                s = skip_space(end + 1);
+                if (*s && *s != ';' && *s != '#') {
+                        char buf[ELLIPSIZE_MAX + 4];
+
+                        config_error(p, "syntax error: unexpected text after section header [%s]",
+                                     ellipsize(p->section, buf));
+                        return false;
+                }
+                return true;
+        }
+
+        end = find_chars_or_comment(s, "=:");
+        if (*end != '=') {
+                /* inih would take "key: value" too; one spelling keeps the documented format the only one. */
+                config_error(p, "syntax error: expected \"key = value\", a [section] header or a comment");
+                return false;
+        }
+        return true;
+}
+
+static char *config_reader(char *buf, int size, void *userdata) {
+        struct config_parser *p = userdata;
+        const char *start = p->pos, *eol;
+        size_t len;
+
+        if (p->pos >= p->end || size < 3)
+                return NULL;
+
+        eol = memchr(start, '\n', (size_t) (p->end - start));
+        p->pos = eol ? eol + 1 : p->end;
+        len = (size_t) ((eol ?: p->end) - start);
+        if (len > 0 && start[len - 1] == '\r')
+                len--;
+        p->line++;
+
+        if (memchr(start, '\0', len))
+                config_error(p, "line contains a NUL byte: expected a text file");
+        else if (len > (size_t) size - 2)
+                config_error(p, "line is too long (%zu characters): expected at most %d", len, size - 2);
+        else {
+                memcpy(buf, start, len);
+                buf[len] = '\n';
+                buf[len + 1] = '\0';
+                if (classify_line(p, buf))
+                        return buf;
+        }
+
+        /* Already reported: an empty line keeps inih's line count in step and shows it nothing to misparse. */
+        strcpy(buf, "\n");
+        return buf;
+}
+
+static int config_handler(void *userdata, const char *section, const char *key, const char *value) {
+        struct config_parser *p = userdata;
+        const struct config_item *item;
+        size_t idx;
+        int r;
+
+        /* inih truncates long section names; the reader keeps the real one in p->section. */
+        (void) section;
+
+        if (p->oom)
+                return 1;
+        if (p->section_state == SECTION_NONE) {
+                char buf[ELLIPSIZE_MAX + 4];
+
+                config_error(p, "key \"%s\" appears before any section header: expected a section such as "
+                             "[daemon] first", ellipsize(key, buf));
+                return 1;
+        }
+        if (p->section_state == SECTION_IGNORED)
+                return 1;
+        if (isempty(key)) {
+                config_error(p, "syntax error: missing key name before \"=\"");
+                return 1;
+        }
+
+        item = item_find(p->section, key);
+        if (!item) {
+                unknown_key(p, key);
+                return 1;
+        }
+
+        idx = (size_t) (item - config_items);
+        if (!(item->flags & CONFIG_LIST)) {
+                if (p->item_line[idx] > 0) {
+                        config_error(p, "duplicate key \"%s\" in section [%s], first set on line %u: each "
+                                     "setting may be given once",
+                                     key, p->section, p->item_line[idx]);
+                        return 1;
+                }
+                p->item_line[idx] = p->line;
+                if (isempty(value) && !(item->flags & CONFIG_EMPTY_OK)) {
+                        config_error(p, "missing value for %s: expected %s", key, item->expected);
+                        return 1;
+                }
+        }
+
+        r = item->parse(p, item, value);
+        if (r == -ENOMEM)
+                p->oom = true;
+        return 1;
+}
+
+/* Checks that need the whole file: tiers are an ordered list given as separate keys. */
+static void config_check_tiers(struct config_parser *p) {
+        unsigned line[TIERD_MAX_TIERS] = {};
+        unsigned n = 0;
+
+        /* Where each tierN was given, valid or not: a typo in tier1 must not also report tier2 as a gap. */
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (config_items[i].parse == parse_tier)
+                        line[config_items[i].index] = p->item_line[i];
+
+        while (n < TIERD_MAX_TIERS && line[n] > 0)
+                n++;
+        for (unsigned j = n + 1; j < TIERD_MAX_TIERS; j++)
+                if (line[j] > 0) {
+                        config_error_at(p, line[j], "tier%u is set but tier%u is missing: tiers must be "
+                                        "numbered from tier0 (fastest) without gaps", j, n);
+                        break;
+                }
+
+        for (unsigned i = 0; i < TIERD_MAX_TIERS; i++)
+                for (unsigned j = i + 1; j < TIERD_MAX_TIERS; j++) {
+                        struct node_set both;
+
+                        if (!p->tier_valid[i] || !p->tier_valid[j] ||
+                            !node_set_intersects(&p->config->tiers[i], &p->config->tiers[j]))
+                                continue;
+                        for (size_t k = 0; k < ELEMENTSOF(both.bits); k++)
+                                both.bits[k] = p->config->tiers[i].bits[k] & p->config->tiers[j].bits[k];
+                        config_error_at(p, line[j], "node %d is in both tier%u (line %u) and tier%u: a node "
+                                        "belongs to one tier only",
+                                        node_set_next(&both, 0), i, line[i], j);
+                }
+
+        p->config->n_tiers = n;
+}
+
+/* inih's options are process-wide variables in Debian's build (INI_RUNTIME_OPTIONS); they are set for each parse
+ * so that the reader's line classification matches what inih does, and put back afterwards for any other user
+ * in the process. Not thread-safe, like the rest of the daemon's single-threaded event loop. */
+struct ini_options {
+        bool allow_multiline, allow_bom, allow_inline_comments, use_stack, allow_realloc, stop_on_first_error,
+                allow_no_value;
+        char *start_comment_prefixes, *inline_comment_prefixes;
+        int max_line;
+};
+
+static void ini_options_save(struct ini_options *o) {
+        *o = (struct ini_options) {
+                .allow_multiline = ini_allow_multiline,
+                .allow_bom = ini_allow_bom,
+                .allow_inline_comments = ini_allow_inline_comments,
+                .use_stack = ini_use_stack,
+                .allow_realloc = ini_allow_realloc,
+                .stop_on_first_error = ini_stop_on_first_error,
+                .allow_no_value = ini_allow_no_value,
+                .start_comment_prefixes = ini_start_comment_prefixes,
+                .inline_comment_prefixes = ini_inline_comment_prefixes,
+                .max_line = ini_max_line,
+        };
+}
+
+static void ini_options_restore(const struct ini_options *o) {
+        ini_allow_multiline = o->allow_multiline;
+        ini_allow_bom = o->allow_bom;
+        ini_allow_inline_comments = o->allow_inline_comments;
+        ini_use_stack = o->use_stack;
+        ini_allow_realloc = o->allow_realloc;
+        ini_stop_on_first_error = o->stop_on_first_error;
+        ini_allow_no_value = o->allow_no_value;
+        ini_start_comment_prefixes = o->start_comment_prefixes;
+        ini_inline_comment_prefixes = o->inline_comment_prefixes;
+        ini_max_line = o->max_line;
+}
+
+static int config_parse(const char *name, const char *text, size_t size, struct tierd_config **ret) {
+        static char start_comment_prefixes[] = ";#", inline_comment_prefixes[] = ";";
+        _cleanup_config_free_ struct tierd_config *c = NULL;
+        struct ini_options saved;
+        struct config_parser p;
+        int r;
+
+        r = config_new_defaults(&c);
+        if (r < 0)
+                return r;
+
+        p = (struct config_parser) {
+                .name = name,
+                .config = c,
+                .pos = text,
+                .end = text + size,
+        };
+
+        ini_options_save(&saved);
+        /* Continuation lines would turn an indented "key = value" into part of the previous value. */
+        ini_allow_multiline = false;
+        ini_allow_bom = true;
+        ini_allow_inline_comments = true;
+        ini_inline_comment_prefixes = inline_comment_prefixes;
+        ini_start_comment_prefixes = start_comment_prefixes;
+        ini_allow_no_value = false;
+        ini_stop_on_first_error = false;
+        /* The line buffer is a VLA of ini_max_line bytes; it must hold a line, its '\n' and the NUL. */
+        ini_use_stack = true;
+        ini_allow_realloc = false;
+        ini_max_line = CONFIG_LINE_MAX + 2;
+
+        r = ini_parse_stream(config_reader, &p, config_handler, &p);
+
+        ini_options_restore(&saved);
+        free(p.section);
+
+        if (r == -2 || p.oom)
+                return log_error_errno(ENOMEM, "%s: out of memory while parsing the configuration", name);
+        if (r > 0 && (unsigned) r <= p.line)
+                /* The reader passes on only lines it accepted, so this is a rule it does not know about. */
+                config_error_at(&p, (unsigned) r, "syntax error: expected \"key = value\", a [section] header "
+                                "or a comment");
+        else if (r != 0)
+                return log_error_errno(EIO, "%s: the INI parser failed (%d)", name, r);
+
+        config_check_tiers(&p);
+
+        if (p.n_errors > 0)
+                return -EINVAL;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- public API ---- */
+
+int config_new_defaults(struct tierd_config **ret) {
+        _cleanup_config_free_ struct tierd_config *c = NULL;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+
+        *c = (struct tierd_config) {
+                .log_level = LOG_INFO,
+                .control_gid = (gid_t) -1,
+                .passes = 3,
+                .pass_interval_us = USEC_PER_SEC,
+                .min_rss_bytes = 0,
+        };
+        c->control_socket = strdup(TIERD_CONTROL_SOCKET_PATH);
+        if (!c->control_socket)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load_string(const char *name, const char *text, struct tierd_config **ret) {
+        return config_parse(name, text, strlen(text), ret);
+}
+
+static int read_file(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        for (;;) {
+                size_t n;
+
+                if (allocated - size < 4096) {
+                        char *nb;
+
+                        allocated = allocated ? allocated * 2 : 16384;
+                        nb = realloc(buf, allocated);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                }
+                n = fread(buf + size, 1, allocated - size, f);
+                size += n;
+                if (n == 0) {
+                        if (ferror(f))
+                                return negative_errno();
+                        break;
+                }
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+int config_load(const char *path, struct tierd_config **ret) {
+        _cleanup_config_free_ struct tierd_config *c = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = read_file(path, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read configuration file: %m", path);
+
+        r = config_parse(path, text, size, &c);
+        if (r < 0)
+                return r;
+
+        c->path = strdup(path);
+        if (!c->path)
+                return log_error_errno(ENOMEM, "%s: out of memory", path);
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+struct tierd_config *config_free(struct tierd_config *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->control_socket);
+        free(c->control_group);
+        strv_free(c->cgroups);
+        strv_free(c->comms);
+        strv_free(c->exes);
+        free(c->pids);
+        strv_free(c->exclude_cgroups);
+        strv_free(c->exclude_comms);
+        strv_free(c->exclude_exes);
+        free(c->exclude_pids);
+        return mfree(c);
+}
+
+int config_dump(const struct tierd_config *c, FILE *f) {
+        const char *section = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+                const struct config_item *item = &config_items[i];
+
+                if (!streq_ptr(section, item->section)) {
+                        fprintf(f, "%s[%s]\n", section ? "\n" : "", item->section);
+                        section = item->section;
+                }
+                r = item->dump(f, item, c);
+                if (r < 0)
+                        return r;
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return negative_errno();
+        return 0;
+}
+
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+static bool pids_equal(const pid_t *a, size_t n_a, const pid_t *b, size_t n_b) {
+        return n_a == n_b && (n_a == 0 || memcmp(a, b, n_a * sizeof(pid_t)) == 0);
+}
+
+bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
+        if (a == b)
+                return true;
+        if (!a || !b)
+                return false;
+
+        if (a->log_level != b->log_level || !streq_ptr(a->control_socket, b->control_socket) ||
+            !streq_ptr(a->control_group, b->control_group) || a->control_gid != b->control_gid)
+                return false;
+        if (a->passes != b->passes || a->pass_interval_us != b->pass_interval_us)
+                return false;
+        if (a->n_tiers != b->n_tiers)
+                return false;
+        for (unsigned i = 0; i < a->n_tiers; i++)
+                if (memcmp(&a->tiers[i], &b->tiers[i], sizeof(a->tiers[i])) != 0)
+                        return false;
+        return strv_equal(a->cgroups, b->cgroups) && strv_equal(a->comms, b->comms) &&
+               strv_equal(a->exes, b->exes) && pids_equal(a->pids, a->n_pids, b->pids, b->n_pids) &&
+               a->min_rss_bytes == b->min_rss_bytes && strv_equal(a->exclude_cgroups, b->exclude_cgroups) &&
+               strv_equal(a->exclude_comms, b->exclude_comms) && strv_equal(a->exclude_exes, b->exclude_exes) &&
+               pids_equal(a->exclude_pids, a->n_exclude_pids, b->exclude_pids, b->n_exclude_pids);
+}

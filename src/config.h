@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+#define TIERD_CONFIG_PATH "/etc/tierd.conf"
+#define TIERD_CONTROL_SOCKET_PATH "/run/tierd/control"
+#define TIERD_MAX_TIERS 8
+
+/* sysexits.h's EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps a bad configuration from restart-looping. */
+#define EXIT_CONFIG 78
+
+/* The effective configuration. Built by config_load() from the defaults plus the file; never partially
+ * filled: a missing section keeps its defaults. Reload builds a new one and swaps only on success. */
+struct tierd_config {
+        char *path; /* the file it was loaded from; NULL when no file was read */
+
+        /* [daemon] */
+        int log_level;          /* LOG_* from syslog.h */
+        char *control_socket;   /* path of the unix control socket */
+        char *control_group;    /* group allowed to connect for read-only requests; NULL: root only */
+        gid_t control_gid;      /* resolved from control_group at load time; (gid_t) -1 when control_group is NULL */
+
+        /* [scan] */
+        unsigned passes;          /* accessed-bit passes per round */
+        uint64_t pass_interval_us; /* time between setting and reading accessed bits */
+
+        /* [tiers] tierN = nodelist, fastest first; n_tiers == 0 means detect from the kernel */
+        struct node_set tiers[TIERD_MAX_TIERS];
+        unsigned n_tiers;
+
+        /* [targets]: a process is a target if any include selector matches, its RSS is at least
+         * min_rss_bytes and no exclude selector matches. */
+        char **cgroups;        /* cgroup v2 paths relative to the hierarchy root, normalised to start with "/" */
+        char **comms;          /* fnmatch globs on /proc/PID/comm */
+        char **exes;           /* fnmatch globs on the /proc/PID/exe target */
+        pid_t *pids;
+        size_t n_pids;
+        uint64_t min_rss_bytes;
+        char **exclude_cgroups;
+        char **exclude_comms;
+        char **exclude_exes;
+        pid_t *exclude_pids;
+        size_t n_exclude_pids;
+};
+
+/* The built-in defaults (what an empty file gives). */
+int config_new_defaults(struct tierd_config **ret);
+
+/* Loads path over the defaults. Every problem is logged as "PATH:LINE: message" at error level, and all of them
+ * are reported, not only the first. Returns 0, -EINVAL for any configuration error, or a negative errno when the
+ * file cannot be read (also logged, naming the file). */
+int config_load(const char *path, struct tierd_config **ret);
+
+/* Same, from a string (tests); name is used in messages in place of the file name. */
+int config_load_string(const char *name, const char *text, struct tierd_config **ret);
+
+struct tierd_config *config_free(struct tierd_config *c);
+static inline void config_freep(struct tierd_config **c) {
+        config_free(*c);
+}
+#define _cleanup_config_free_ _cleanup_(config_freep)
+
+/* Writes the effective configuration as an INI file that config_load() accepts and that yields the same
+ * configuration. */
+int config_dump(const struct tierd_config *c, FILE *f);
+
+/* Do a and b configure the same behaviour? path is not compared: the same settings read from another file are
+ * equal. An empty list equals a NULL one. Lets a reload tell "nothing changed" from a real change. */
+bool config_equal(const struct tierd_config *a, const struct tierd_config *b);

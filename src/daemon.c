@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "scan.h"
+#include "status.h"
+#include "targets.h"
+#include "tierd-build.h"
+#include "topology.h"
+
+struct daemon {
+        const struct daemon_options *opts;
+        sd_event *event;
+        sd_event_source *round_timer;
+        struct control_server *control;
+        char *control_socket; /* the path actually bound; changing it needs a restart */
+
+        struct tierd_config *config;
+
+        struct topology topology;
+        struct target_set targets;
+
+        bool paused;
+        uint64_t start_us;
+        uint64_t round;
+        uint64_t round_duration_us;
+        uint64_t reloads;
+        uint64_t reload_failures;
+
+        /* Bytes moved, per direction. They stay zero until placement lands: nothing moves yet. */
+        uint64_t promoted_bytes, demoted_bytes, promoted_pages, demoted_pages;
+};
+
+static uint64_t now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint64_t round_interval_us(const struct tierd_config *c) {
+        return c->pass_interval_us * c->passes;
+}
+
+static const char *daemon_state(const struct daemon *d, const char **ret_reason) {
+        const char *reason = NULL, *state;
+
+        if (d->round == 0)
+                state = "starting";
+        else if (d->paused) {
+                state = "paused";
+                reason = "paused by tierctl pause: no scanning and no page moves until tierctl resume";
+        } else if (d->topology.n_tiers < 2) {
+                state = "idle";
+                reason = "only one memory tier: nothing to do";
+        } else
+                state = "running";
+        if (ret_reason)
+                *ret_reason = reason;
+        return state;
+}
+
+static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *ret) {
+        struct scan_backend_info backend;
+
+        scan_backend_describe(&backend);
+        *ret = (struct tierd_status) {
+                .version = TIERD_VERSION,
+                .pid = getpid(),
+                .uptime_us = now_us() - d->start_us,
+                .config_path = d->config->path,
+                .config_reloads = d->reloads,
+                .config_reload_failures = d->reload_failures,
+                .backend = backend.name,
+                .backend_reason = backend.reason,
+                .policy = policy_describe(),
+                .passes = d->config->passes,
+                .pass_interval_us = d->config->pass_interval_us,
+                .round = d->round,
+                .round_duration_us = d->round_duration_us,
+                .round_interval_us = round_interval_us(d->config),
+                .topology = &d->topology,
+                .targets = &d->targets,
+                .promoted_bytes = d->promoted_bytes,
+                .demoted_bytes = d->demoted_bytes,
+                .promoted_pages = d->promoted_pages,
+                .demoted_pages = d->demoted_pages,
+                .log_suppressed = log_repeat_suppressed_total(),
+        };
+        ret->state = daemon_state(d, &ret->state_reason);
+}
+
+static void daemon_notify_status(const struct daemon *d) {
+        const char *reason, *state = daemon_state(d, &reason);
+        struct scan_backend_info backend;
+
+        scan_backend_describe(&backend);
+        if (reason)
+                (void) sd_notifyf(false, "STATUS=%s: %s", state, reason);
+        else
+                (void) sd_notifyf(false, "STATUS=round %" PRIu64 ": %zu tiers, %zu targets, backend %s", d->round,
+                                  d->topology.n_tiers, d->targets.n_targets, backend.name);
+}
+
+static void daemon_round(struct daemon *d) {
+        struct topology topology = {};
+        struct target_set targets = {};
+        uint64_t start = now_us();
+        size_t old_tiers = d->topology.n_tiers;
+        int r;
+
+        r = topology_load(d->config, &topology);
+        if (r < 0)
+                log_repeat_errno(LOG_ERR, "round-topology", r,
+                                 "Cannot read the memory topology: %m, keeping the previous one");
+        else {
+                topology_done(&d->topology);
+                d->topology = topology;
+        }
+
+        r = targets_scan(d->config, getpid(), &targets);
+        if (r < 0)
+                log_repeat_errno(LOG_ERR, "round-targets", r,
+                                 "Cannot evaluate the target processes: %m, keeping the previous set");
+        else {
+                target_set_done(&d->targets);
+                d->targets = targets;
+        }
+
+        if (d->round == 0 || old_tiers != d->topology.n_tiers) {
+                if (d->topology.n_tiers < 2)
+                        log_notice("Only one memory tier: nothing to do; staying idle until a second tier appears");
+                else
+                        log_info("%zu memory tiers (from %s)", d->topology.n_tiers,
+                                 tier_source_to_string(d->topology.tier_source));
+        }
+
+        d->round++;
+        d->round_duration_us = now_us() - start;
+        log_repeat_round_end();
+        daemon_notify_status(d);
+}
+
+static int on_round_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        int r;
+
+        daemon_round(d);
+
+        r = sd_event_source_set_time_relative(s, round_interval_us(d->config));
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                log_error_errno(r, "Cannot re-arm the round timer: %m");
+                return sd_event_exit(d->event, EXIT_FAILURE);
+        }
+        return 0;
+}
+
+/* Strips journald "<N>" prefixes so captured log text reads well in a tierctl reply. */
+static char *strip_priority_prefixes(const char *text) {
+        char *out = malloc(strlen(text) + 1), *o = out;
+        bool line_start = true;
+
+        if (!out)
+                return NULL;
+        for (const char *p = text; *p; p++) {
+                if (line_start && p[0] == '<' && p[1] >= '0' && p[1] <= '7' && p[2] == '>') {
+                        p += 2;
+                        line_start = false;
+                        continue;
+                }
+                *o++ = *p;
+                line_start = *p == '\n';
+        }
+        *o = '\0';
+        return out;
+}
+
+/* Parses into a fresh configuration and swaps only on success: a bad file never touches the running one. The
+ * errors are logged as usual and also handed back for tierctl. */
+static int daemon_reload(struct daemon *d, char **ret_errors) {
+        struct tierd_config *new_config = NULL;
+        char *captured = NULL;
+        size_t captured_size = 0;
+        FILE *capture;
+        int r;
+
+        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=Reloading configuration\nMONOTONIC_USEC=%" PRIu64, now_us());
+        log_info("Reloading configuration from %s", d->opts->config_path);
+
+        capture = open_memstream(&captured, &captured_size);
+        if (capture)
+                log_set_stream(capture);
+        r = config_load(d->opts->config_path, &new_config);
+        if (capture) {
+                log_set_stream(NULL);
+                fclose(capture);
+                if (captured_size > 0)
+                        fputs(captured, stderr);
+        }
+
+        if (r < 0) {
+                d->reload_failures++;
+                log_error("Configuration reload failed: keeping the running configuration");
+                if (ret_errors) {
+                        _cleanup_free_ char *stripped = captured ? strip_priority_prefixes(captured) : NULL;
+                        if (asprintf(ret_errors, "invalid configuration, running configuration kept:\n%s",
+                                     stripped ?: "") < 0)
+                                *ret_errors = NULL;
+                }
+                free(captured);
+                (void) sd_notify(false, "READY=1");
+                daemon_notify_status(d);
+                return r;
+        }
+        free(captured);
+
+        if (!streq(new_config->control_socket, d->config->control_socket) && !d->opts->control_socket)
+                log_notice("control_socket changed to %s: takes effect when tierd restarts, keeping %s",
+                           new_config->control_socket, d->control_socket);
+        if (new_config->control_gid != d->config->control_gid && d->control)
+                (void) control_server_set_group(d->control, new_config->control_gid);
+        if (d->opts->log_level_override < 0)
+                log_set_max_level(new_config->log_level);
+
+        config_free(d->config);
+        d->config = new_config;
+        d->reloads++;
+        log_info("Configuration reloaded");
+
+        /* Apply new tiers and targets now rather than at the next tick, and restart the round clock. */
+        daemon_round(d);
+        r = sd_event_source_set_time_relative(d->round_timer, round_interval_us(d->config));
+        if (r >= 0)
+                r = sd_event_source_set_enabled(d->round_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Cannot re-arm the round timer after reload: %m");
+
+        (void) sd_notify(false, "READY=1");
+        daemon_notify_status(d);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) daemon_reload(userdata, NULL);
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct daemon *d = userdata;
+
+        log_info("Received %s, exiting", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
+        return sd_event_exit(d->event, EXIT_SUCCESS);
+}
+
+static int on_control(const struct control_request *req, const struct ucred *peer, json_object **ret_data,
+                      char **ret_error_message, void *userdata) {
+        struct daemon *d = userdata;
+        struct tierd_status status;
+        int r;
+
+        switch (req->command) {
+        case CONTROL_STATUS:
+                daemon_status_snapshot(d, &status);
+                *ret_data = status_to_json(&status);
+                return 0;
+
+        case CONTROL_TARGETS:
+                *ret_data = targets_to_json(&d->targets);
+                return 0;
+
+        case CONTROL_METRICS: {
+                _cleanup_free_ char *text = NULL;
+
+                daemon_status_snapshot(d, &status);
+                r = metrics_format(&status, &text);
+                if (r < 0)
+                        return r;
+                *ret_data = json_object_new_object();
+                json_object_object_add(*ret_data, "text", json_object_new_string(text));
+                return 0;
+        }
+
+        case CONTROL_PAUSE:
+        case CONTROL_RESUME: {
+                bool pause = req->command == CONTROL_PAUSE;
+
+                if (d->paused != pause)
+                        log_notice("%s by uid %u (pid %d)", pause ? "Paused" : "Resumed", (unsigned) peer->uid,
+                                   (int) peer->pid);
+                d->paused = pause;
+                daemon_notify_status(d);
+                daemon_status_snapshot(d, &status);
+                *ret_data = json_object_new_object();
+                json_object_object_add(*ret_data, "state", json_object_new_string(status.state));
+                return 0;
+        }
+
+        case CONTROL_RELOAD:
+                r = daemon_reload(d, ret_error_message);
+                if (r < 0)
+                        return r;
+                *ret_data = json_object_new_object();
+                json_object_object_add(*ret_data, "config", json_object_new_string(d->config->path ?: ""));
+                return 0;
+
+        default:
+                return -EOPNOTSUPP;
+        }
+}
+
+static int daemon_setup(struct daemon *d) {
+        sigset_t mask;
+        int r;
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event loop: %m");
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Cannot block signals: %m");
+
+        if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_exit_signal, d)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGINT, on_exit_signal, d)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0)
+                return log_error_errno(r, "Cannot watch signals: %m");
+
+        /* Sends WATCHDOG=1 at half of WatchdogSec= from the loop itself, so a hung round stops the pings. */
+        r = sd_event_set_watchdog(d->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Cannot enable the watchdog: %m, ignoring");
+
+        d->control_socket = strdup(d->opts->control_socket ?: d->config->control_socket);
+        if (!d->control_socket)
+                return log_oom();
+        r = control_server_new(d->event, d->control_socket, d->config->control_gid, on_control, d, &d->control);
+        if (r < 0)
+                return r;
+
+        /* daemon_run() runs the first round itself, before READY=1, so the timer starts one interval out. */
+        r = sd_event_add_time_relative(d->event, &d->round_timer, CLOCK_MONOTONIC, round_interval_us(d->config),
+                                       USEC_PER_MSEC, on_round_timer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the round timer: %m");
+        return 0;
+}
+
+static void daemon_done(struct daemon *d) {
+        control_server_free(d->control);
+        sd_event_source_disable_unref(d->round_timer);
+        sd_event_unref(d->event);
+        topology_done(&d->topology);
+        target_set_done(&d->targets);
+        config_free(d->config);
+        free(d->control_socket);
+}
+
+int daemon_run(const struct daemon_options *opts) {
+        struct daemon d = { .opts = opts, .start_us = now_us() };
+        int r;
+
+        if (access(opts->config_path, F_OK) < 0 && errno == ENOENT && !opts->config_path_explicit) {
+                log_notice("%s does not exist: running with the built-in defaults", opts->config_path);
+                r = config_new_defaults(&d.config);
+                if (r >= 0) {
+                        free(d.config->path);
+                        d.config->path = NULL;
+                }
+        } else
+                r = config_load(opts->config_path, &d.config);
+        if (r < 0) {
+                log_error("Invalid configuration in %s, exiting (see tierd.conf(5), check with tierd --check-config)",
+                          opts->config_path);
+                return EXIT_CONFIG;
+        }
+        if (opts->log_level_override < 0)
+                log_set_max_level(d.config->log_level);
+
+        r = daemon_setup(&d);
+        if (r < 0) {
+                daemon_done(&d);
+                return EXIT_FAILURE;
+        }
+
+        daemon_round(&d);
+        (void) sd_notify(false, "READY=1");
+        daemon_notify_status(&d);
+        log_info("tierd " TIERD_VERSION " started: control socket %s, rounds of %u x %" PRIu64 "ms",
+                 d.control_socket, d.config->passes, d.config->pass_interval_us / USEC_PER_MSEC);
+
+        r = sd_event_loop(d.event);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed: %m");
+                r = EXIT_FAILURE;
+        }
+        daemon_done(&d);
+        return r;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "metrics.h"
+
+static void header(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v) {
+        header(f, name, type, help);
+        fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+static void metric_seconds(FILE *f, const char *name, const char *type, const char *help, uint64_t us) {
+        header(f, name, type, help);
+        fprintf(f, "%s %" PRIu64 ".%06" PRIu64 "\n", name, us / USEC_PER_SEC, us % USEC_PER_SEC);
+}
+
+int metrics_write(const struct tierd_status *s, FILE *f) {
+        const struct topology *t = s->topology;
+        static const char *const states[] = { "starting", "running", "paused", "idle" };
+
+        header(f, "tierd_info", "gauge", "Version and scan backend of the running daemon.");
+        fprintf(f, "tierd_info{version=\"%s\",backend=\"%s\"} 1\n", s->version ?: "", s->backend ?: "none");
+
+        header(f, "tierd_state", "gauge", "1 for the daemon's current state.");
+        for (size_t i = 0; i < ELEMENTSOF(states); i++)
+                fprintf(f, "tierd_state{state=\"%s\"} %d\n", states[i], streq_ptr(s->state, states[i]));
+
+        metric_seconds(f, "tierd_uptime_seconds", "gauge", "Time since the daemon started.", s->uptime_us);
+        metric_u64(f, "tierd_rounds_total", "counter", "Scan rounds completed.", s->round);
+        metric_seconds(f, "tierd_round_duration_seconds", "gauge", "Duration of the last completed round.",
+                       s->round_duration_us);
+        metric_seconds(f, "tierd_round_interval_seconds", "gauge", "Configured round length (passes x pass interval).",
+                       s->round_interval_us);
+        metric_u64(f, "tierd_config_reloads_total", "counter", "Configuration reloads that took effect.",
+                   s->config_reloads);
+        metric_u64(f, "tierd_config_reload_failures_total", "counter",
+                   "Configuration reloads refused because the new file was invalid.", s->config_reload_failures);
+
+        uint64_t rss = 0;
+        size_t n_targets = s->targets ? s->targets->n_targets : 0;
+        for (size_t i = 0; i < n_targets; i++)
+                rss += s->targets->targets[i].rss_bytes;
+        metric_u64(f, "tierd_targets", "gauge", "Processes currently selected as targets.", n_targets);
+        metric_u64(f, "tierd_targets_resident_bytes", "gauge", "Resident memory of the target processes.", rss);
+
+        if (t) {
+                metric_u64(f, "tierd_tiers", "gauge", "Memory tiers in use.", t->n_tiers);
+                header(f, "tierd_tier_total_bytes", "gauge", "Memory of a tier.");
+                for (size_t i = 0; i < t->n_tiers; i++)
+                        fprintf(f, "tierd_tier_total_bytes{tier=\"%zu\"} %" PRIu64 "\n", i, t->tiers[i].total_bytes);
+                header(f, "tierd_tier_free_bytes", "gauge", "Free memory of a tier.");
+                for (size_t i = 0; i < t->n_tiers; i++)
+                        fprintf(f, "tierd_tier_free_bytes{tier=\"%zu\"} %" PRIu64 "\n", i, t->tiers[i].free_bytes);
+                header(f, "tierd_node_total_bytes", "gauge", "Memory of a NUMA node.");
+                for (size_t i = 0; i < t->n_nodes; i++)
+                        fprintf(f, "tierd_node_total_bytes{node=\"%d\",tier=\"%d\"} %" PRIu64 "\n", t->nodes[i].id,
+                                t->nodes[i].tier, t->nodes[i].total_bytes);
+                header(f, "tierd_node_free_bytes", "gauge", "Free memory of a NUMA node.");
+                for (size_t i = 0; i < t->n_nodes; i++)
+                        fprintf(f, "tierd_node_free_bytes{node=\"%d\",tier=\"%d\"} %" PRIu64 "\n", t->nodes[i].id,
+                                t->nodes[i].tier, t->nodes[i].free_bytes);
+        }
+
+        metric_u64(f, "tierd_promoted_bytes_total", "counter", "Bytes moved to a faster tier.", s->promoted_bytes);
+        metric_u64(f, "tierd_demoted_bytes_total", "counter", "Bytes moved to a slower tier.", s->demoted_bytes);
+        metric_u64(f, "tierd_promoted_pages_total", "counter", "Pages moved to a faster tier.", s->promoted_pages);
+        metric_u64(f, "tierd_demoted_pages_total", "counter", "Pages moved to a slower tier.", s->demoted_pages);
+        metric_u64(f, "tierd_log_suppressed_total", "counter",
+                   "Repeated log messages counted instead of printed.", s->log_suppressed);
+
+        return ferror(f) ? -EIO : 0;
+}
+
+int metrics_format(const struct tierd_status *s, char **ret) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        r = metrics_write(s, f);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        *ret = buf;
+        return 0;
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsroot.h"
+#include "log.h"
+#include "macro.h"
+#include "maps.h"
+#include "targets.h"
+#include "util.h"
+
+#define PF_KTHREAD 0x00200000U
+
+/* stat, comm, cgroup and statm are a few hundred bytes; cgroup can grow with long paths and v1 lines. */
+#define PROC_FILE_MAX (64U * 1024)
+
+static const char *const target_match_table[] = {
+        [TARGET_MATCH_PID] = "pid",
+        [TARGET_MATCH_CGROUP] = "cgroup",
+        [TARGET_MATCH_COMM] = "comm",
+        [TARGET_MATCH_EXE] = "exe",
+};
+
+const char *target_match_to_string(enum target_match m) {
+        if ((unsigned) m >= ELEMENTSOF(target_match_table))
+                return NULL;
+        return target_match_table[m];
+}
+
+bool cgroup_path_below(const char *path, const char *selector) {
+        size_t n;
+
+        if (!path || !selector)
+                return false;
+
+        /* Compare component-wise: "/a" covers "/a" and "/a/b", not "/ab". A trailing slash in the selector
+         * does not change its meaning, and "/" (or "") covers the whole hierarchy. */
+        n = strlen(selector);
+        while (n > 0 && selector[n - 1] == '/')
+                n--;
+        if (n == 0)
+                return true;
+
+        return strncmp(path, selector, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int cgroup_parse_v2_path(const char *buf, char **ret) {
+        /* One line per hierarchy: "ID:controllers:path". The unified (v2) hierarchy is always "0::path"; on a
+         * hybrid system v1 lines such as "4:memory:/foo" come before it. */
+        for (const char *p = buf; *p;) {
+                const char *eol = strchrnul(p, '\n');
+
+                if (startswith(p, "0::") && p + 3 <= eol) {
+                        const char *path = p + 3;
+                        char *s;
+
+                        if (path >= eol || *path != '/')
+                                return -EINVAL;
+                        s = strndup(path, (size_t) (eol - path));
+                        if (!s)
+                                return -ENOMEM;
+                        *ret = s;
+                        return 0;
+                }
+                p = *eol ? eol + 1 : eol;
+        }
+        return -ENOENT;
+}
+
+int proc_stat_parse(const char *buf, char comm[static 17], bool *ret_kthread) {
+        const char *lparen, *rparen, *p;
+        unsigned long long flags;
+        size_t len;
+        char *end;
+
+        /* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...". comm is chosen by the process and may
+         * hold spaces and parentheses, "1 (a) (b) S ..." included, but the kernel does not escape it: the field
+         * ends at the LAST ')' of the line. */
+        lparen = strchr(buf, '(');
+        rparen = strrchr(buf, ')');
+        if (!lparen || !rparen || rparen < lparen)
+                return -EINVAL;
+
+        /* Fields 3 to 8 (state, ppid, pgrp, session, tty_nr, tpgid) come before flags, the 9th. */
+        p = rparen + 1;
+        for (unsigned field = 3; field < 9; field++) {
+                p += strspn(p, " ");
+                if (!*p || *p == '\n')
+                        return -EINVAL;
+                p += strcspn(p, " \n");
+        }
+        p += strspn(p, " ");
+        if (!isdigit((unsigned char) *p))
+                return -EINVAL;
+        errno = 0;
+        flags = strtoull(p, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end != ' ' && *end != '\n' && *end != '\0')
+                return -EINVAL;
+
+        len = MIN((size_t) (rparen - lparen - 1), (size_t) 16);
+        memcpy(comm, lparen + 1, len);
+        comm[len] = '\0';
+        *ret_kthread = flags & PF_KTHREAD;
+        return 0;
+}
+
+/* Parses /proc/PID/statm: "size resident shared text lib data dt", in pages. */
+static int statm_parse_resident(const char *buf, uint64_t *ret_pages) {
+        const char *p = buf;
+        unsigned long long v;
+        char *end;
+
+        p += strspn(p, " ");
+        p += strcspn(p, " \n");
+        p += strspn(p, " ");
+        if (!isdigit((unsigned char) *p))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(p, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end != ' ' && *end != '\n' && *end != '\0')
+                return -EINVAL;
+        *ret_pages = v;
+        return 0;
+}
+
+static void target_done(struct target *t) {
+        free(t->exe);
+        free(t->cgroup);
+        vmas_free(t->vmas, t->n_vmas);
+        *t = (struct target) {};
+}
+
+void target_set_done(struct target_set *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_targets; i++)
+                target_done(&s->targets[i]);
+        free(s->targets);
+        *s = (struct target_set) {};
+}
+
+static bool pid_in(const pid_t *pids, size_t n, pid_t pid) {
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] == pid)
+                        return true;
+        return false;
+}
+
+static bool cgroup_in(char *const *selectors, const char *path) {
+        STRV_FOREACH(s, selectors)
+                if (cgroup_path_below(path, *s))
+                        return true;
+        return false;
+}
+
+static bool config_has_includes(const struct tierd_config *c) {
+        return c->n_pids > 0 || strv_length(c->cgroups) > 0 || strv_length(c->comms) > 0 ||
+               strv_length(c->exes) > 0;
+}
+
+/* Decides what a failure to read one of a process's files means. The process exiting is normal at any moment:
+ * skipped quietly. Anything else skips the process too, logged once while it persists. Returns 0 (skip the
+ * process) or a negative errno that must stop the scan. */
+static int process_file_failed(pid_t pid, const char *path, const char *verb, int r) {
+        char key[PATH_MAX + 16];
+
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Failed to %s %s: %m", verb, path);
+        if (r == -ENOENT || r == -ESRCH) {
+                log_debug_errno(r, "Process %d exited while being examined (%s: %m), ignoring.", (int) pid, path);
+                return 0;
+        }
+        /* Keyed by path, and so by pid: a process that stays unreadable is reported once, while a new process
+         * with the same problem is reported on its own. */
+        snprintf(key, sizeof(key), "targets:%s", path);
+        (void) log_repeat_errno(LOG_WARNING, key, r, "Failed to %s %s: %m, ignoring process %d.", verb, path,
+                                (int) pid);
+        return 0;
+}
+
+static int process_read_failed(pid_t pid, const char *path, int r) {
+        return process_file_failed(pid, path, "read", r);
+}
+
+static int process_parse_failed(pid_t pid, const char *path, int r) {
+        return process_file_failed(pid, path, "parse", r);
+}
+
+/* Examines one process. Returns 1 and fills *ret if it is a target, 0 if not (or if it went away), negative
+ * errno on a fatal error. */
+static int process_examine(const struct tierd_config *c, pid_t pid, struct target *ret) {
+        _cleanup_(target_done) struct target t = { .pid = pid };
+        _cleanup_free_ char *buf = NULL;
+        char path[64], stat_comm[17];
+        enum target_match matched_by;
+        uint64_t pages;
+        bool kthread;
+        long page_size;
+        int r;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        r = fsroot_read_file(path, PROC_FILE_MAX, &buf, NULL);
+        if (r < 0)
+                return process_read_failed(pid, path, r);
+        r = proc_stat_parse(buf, stat_comm, &kthread);
+        if (r < 0)
+                return process_parse_failed(pid, path, r);
+        if (kthread)
+                return 0;
+        buf = mfree(buf);
+
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        r = fsroot_read_line(path, &buf);
+        if (r < 0)
+                return process_read_failed(pid, path, r);
+        snprintf(t.comm, sizeof(t.comm), "%s", buf);
+        buf = mfree(buf);
+
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+        r = fsroot_read_file(path, PROC_FILE_MAX, &buf, NULL);
+        if (r < 0)
+                return process_read_failed(pid, path, r);
+        r = cgroup_parse_v2_path(buf, &t.cgroup);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Failed to parse %s: %m", path);
+        if (r < 0) /* No unified hierarchy line (pure cgroup v1 system): cgroup selectors do not match it. */
+                t.cgroup = NULL;
+        buf = mfree(buf);
+
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int) pid);
+        r = fsroot_readlink(path, &t.exe);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        if (r == -ESRCH)
+                return process_read_failed(pid, path, r);
+        if (r < 0) {
+                /* EACCES without ptrace rights, ENOENT for zombies and some special processes: the process is
+                 * still there, it just has no exe we can see, and exe globs cannot match it. */
+                log_debug_errno(r, "Cannot read %s: %m, treating the executable as unknown.", path);
+                t.exe = NULL;
+        } else {
+                /* A package upgrade replaces the binary under a running process and the kernel then reports
+                 * "/usr/bin/foo (deleted)"; the service is still the same one, so globs match the path. */
+                static const char deleted[] = " (deleted)";
+                size_t len = strlen(t.exe);
+
+                if (len > strlen(deleted) && streq(t.exe + len - strlen(deleted), deleted))
+                        t.exe[len - strlen(deleted)] = '\0';
+        }
+
+        if (pid_in(c->pids, c->n_pids, pid))
+                matched_by = TARGET_MATCH_PID;
+        else if (t.cgroup && cgroup_in(c->cgroups, t.cgroup))
+                matched_by = TARGET_MATCH_CGROUP;
+        else if (strv_fnmatch(c->comms, t.comm))
+                matched_by = TARGET_MATCH_COMM;
+        else if (t.exe && strv_fnmatch(c->exes, t.exe))
+                matched_by = TARGET_MATCH_EXE;
+        else
+                return 0;
+        t.matched_by = matched_by;
+
+        snprintf(path, sizeof(path), "/proc/%d/statm", (int) pid);
+        r = fsroot_read_file(path, PROC_FILE_MAX, &buf, NULL);
+        if (r < 0)
+                return process_read_failed(pid, path, r);
+        r = statm_parse_resident(buf, &pages);
+        if (r < 0)
+                return process_parse_failed(pid, path, r);
+        page_size = sysconf(_SC_PAGESIZE);
+        if (__builtin_mul_overflow(pages, (uint64_t) (page_size > 0 ? page_size : 4096), &t.rss_bytes))
+                return process_parse_failed(pid, path, -ERANGE);
+        buf = mfree(buf);
+
+        if (t.rss_bytes < c->min_rss_bytes)
+                return 0;
+
+        if (pid_in(c->exclude_pids, c->n_exclude_pids, pid) ||
+            (t.cgroup && cgroup_in(c->exclude_cgroups, t.cgroup)) ||
+            strv_fnmatch(c->exclude_comms, t.comm) ||
+            (t.exe && strv_fnmatch(c->exclude_exes, t.exe))) {
+                log_debug("Process %d (%s) matches an exclude selector, not a target.", (int) pid, t.comm);
+                return 0;
+        }
+
+        /* The maps are the expensive part: read them only for processes that made it this far. */
+        r = maps_read(pid, &t.vmas, &t.n_vmas);
+        if (r < 0) {
+                snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
+                return process_read_failed(pid, path, r);
+        }
+        for (size_t i = 0; i < t.n_vmas; i++)
+                t.mapped_bytes += vma_size(&t.vmas[i]);
+
+        *ret = t;
+        t = (struct target) {};
+        return 1;
+}
+
+static int target_compare(const void *a, const void *b) {
+        const struct target *x = a, *y = b;
+
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+int targets_scan(const struct tierd_config *config, pid_t self_pid, struct target_set *ret) {
+        _cleanup_(target_set_done) struct target_set s = {};
+        _cleanup_closedir_ DIR *d = NULL;
+        size_t allocated = 0;
+        struct dirent *de;
+        int r;
+
+        /* Nothing selected means nothing managed: tierd never moves memory of processes nobody asked for. */
+        if (!config || !config_has_includes(config)) {
+                log_debug("No target selector configured, no process is a target.");
+                *ret = (struct target_set) {};
+                return 0;
+        }
+
+        d = fsroot_opendir("/proc");
+        /* Called every round: a persisting failure is logged once (see log_repeat_errno()). */
+        if (!d)
+                return log_repeat_errno(LOG_ERR, "targets-opendir-proc", errno, "Failed to open /proc: %m");
+
+        for (;;) {
+                struct target t;
+                int pid;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return log_repeat_errno(LOG_ERR, "targets-readdir-proc", errno,
+                                                        "Failed to read /proc: %m");
+                        break;
+                }
+
+                /* Numeric entries only: "self", "sys", "meminfo" and friends are not processes. */
+                if (!isdigit((unsigned char) de->d_name[0]) || parse_pid(de->d_name, &pid) < 0)
+                        continue;
+                if (pid == self_pid)
+                        continue;
+
+                r = process_examine(config, pid, &t);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+
+                if (s.n_targets == allocated) {
+                        size_t na = allocated ? allocated * 2 : 16;
+                        struct target *p = realloc(s.targets, na * sizeof(*p));
+
+                        if (!p) {
+                                target_done(&t);
+                                return log_error_errno(-ENOMEM, "Failed to allocate memory: %m");
+                        }
+                        s.targets = p;
+                        allocated = na;
+                }
+                s.targets[s.n_targets++] = t;
+        }
+
+        /* readdir() order on /proc is by pid on current kernels, but nothing promises it (and fake trees
+         * differ). */
+        if (s.n_targets > 0)
+                qsort(s.targets, s.n_targets, sizeof(*s.targets), target_compare);
+
+        *ret = s;
+        s = (struct target_set) {};
+        return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "maps.h"
+
+/* The processes tierd manages, chosen by [targets] and re-evaluated every round from /proc (through the fsroot
+ * door). A process may exit at any moment: when any of its files vanishes mid-read it is simply left out. */
+
+enum target_match {
+        TARGET_MATCH_PID,
+        TARGET_MATCH_CGROUP,
+        TARGET_MATCH_COMM,
+        TARGET_MATCH_EXE,
+};
+
+struct target {
+        pid_t pid;
+        char comm[17];
+        char *exe;    /* NULL when unreadable */
+        char *cgroup; /* cgroup v2 path from /proc/PID/cgroup ("0::/..."), NULL when none */
+        uint64_t rss_bytes;
+        enum target_match matched_by;
+        struct vma *vmas;
+        size_t n_vmas;
+        uint64_t mapped_bytes;
+};
+
+struct target_set {
+        struct target *targets; /* ascending pid */
+        size_t n_targets;
+};
+
+const char *target_match_to_string(enum target_match m);
+
+/* Pure helpers, exposed for tests. */
+/* Does the process cgroup path lie at or below the selector path (component-wise, "/" matches all)? */
+bool cgroup_path_below(const char *path, const char *selector);
+/* Extracts the cgroup v2 path from a /proc/PID/cgroup buffer. -ENOENT if there is no "0::" line. */
+int cgroup_parse_v2_path(const char *buf, char **ret);
+/* Parses /proc/PID/stat enough to learn the comm and whether the task is a kernel thread (PF_KTHREAD). */
+int proc_stat_parse(const char *buf, char comm[static 17], bool *ret_kthread);
+
+int targets_scan(const struct tierd_config *config, pid_t self_pid, struct target_set *ret);
+void target_set_done(struct target_set *s);

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "tierd-build.h"
+#include "util.h"
+
+/* Exit statuses, as documented in tierctl(8). 3 follows systemctl/LSB "not running". */
+#define EXIT_NOT_RUNNING 3
+
+static const char *arg_socket = TIERD_CONTROL_SOCKET_PATH;
+static bool arg_json;
+
+static void help(void) {
+        printf("Usage: tierctl [OPTIONS] COMMAND\n\n"
+               "Query and control the tierd memory tiering daemon.\n\n"
+               "Commands:\n"
+               "  status     Show the daemon's state, tiers, targets and totals\n"
+               "  targets    List the target processes\n"
+               "  metrics    Print metrics in Prometheus text format\n"
+               "  pause      Stop scanning and moving pages (root only)\n"
+               "  resume     Resume after pause (root only)\n"
+               "  reload     Reload the configuration file (root only)\n\n"
+               "Options:\n"
+               "  -s --socket=PATH  Control socket (default: %s)\n"
+               "  -j --json         Print JSON (status, targets)\n"
+               "  -h --help         Show this help\n"
+               "     --version      Show the version\n\n"
+               "Exit status: 0 success, 1 failure, 3 daemon not running.\n",
+               TIERD_CONTROL_SOCKET_PATH);
+}
+
+static uint64_t get_u64(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return 0;
+        return json_object_get_uint64(v);
+}
+
+static const char *get_str(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static void print_nodes(json_object *nodes, char *buf, size_t size) {
+        size_t pos = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < json_object_array_length(nodes) && pos < size; i++)
+                pos += (size_t) snprintf(buf + pos, size - pos, "%s%d", i ? "," : "",
+                                         json_object_get_int(json_object_array_get_idx(nodes, i)));
+}
+
+static void print_status(json_object *s) {
+        char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
+        const char *state = get_str(s, "state"), *reason = get_str(s, "state_reason");
+        json_object *tiers, *nodes;
+
+        printf("tierd %s (pid %" PRIu64 ")\n", strna(get_str(s, "version")), get_u64(s, "pid"));
+        printf("       State: %s%s%s\n", strna(state), reason ? ": " : "", reason ?: "");
+        printf("      Uptime: %s\n", format_duration(d1, sizeof(d1), get_u64(s, "uptime_us")));
+        printf("      Config: %s (%" PRIu64 " reloads, %" PRIu64 " refused)\n",
+               get_str(s, "config") ?: "built-in defaults", get_u64(s, "config_reloads"),
+               get_u64(s, "config_reload_failures"));
+        printf("     Backend: %s (%s)\n", strna(get_str(s, "backend")), strna(get_str(s, "backend_reason")));
+        printf("      Policy: %s\n", strna(get_str(s, "policy")));
+        printf("      Rounds: %" PRIu64 " done, last took %s; every %s (%" PRIu64 " passes x %s)\n",
+               get_u64(s, "round"), format_duration(d1, sizeof(d1), get_u64(s, "round_duration_us")),
+               format_duration(d2, sizeof(d2), get_u64(s, "round_interval_us")), get_u64(s, "passes"),
+               format_duration(b1, sizeof(b1), get_u64(s, "pass_interval_us")));
+
+        if (json_object_object_get_ex(s, "tiers", &tiers)) {
+                size_t n = json_object_array_length(tiers);
+
+                printf("       Tiers: %zu (from %s)\n", n, strna(get_str(s, "tier_source")));
+                for (size_t i = 0; i < n; i++) {
+                        json_object *t = json_object_array_get_idx(tiers, i), *tn, *kt;
+                        char nodebuf[256] = "", kernel[32] = "";
+
+                        if (json_object_object_get_ex(t, "nodes", &tn))
+                                print_nodes(tn, nodebuf, sizeof(nodebuf));
+                        if (json_object_object_get_ex(t, "kernel_tier", &kt) && kt)
+                                snprintf(kernel, sizeof(kernel), " memory_tier%d", json_object_get_int(kt));
+                        printf("              tier %" PRIu64 "%s: node%s %s, %s total, %s free\n",
+                               get_u64(t, "tier"), kernel, strchr(nodebuf, ',') ? "s" : "", nodebuf,
+                               format_bytes(b1, sizeof(b1), get_u64(t, "total_bytes")),
+                               format_bytes(b2, sizeof(b2), get_u64(t, "free_bytes")));
+                }
+        }
+        if (json_object_object_get_ex(s, "nodes", &nodes))
+                for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+                        json_object *n = json_object_array_get_idx(nodes, i), *t;
+                        char tier[16] = "none";
+
+                        if (json_object_object_get_ex(n, "tier", &t) && t)
+                                snprintf(tier, sizeof(tier), "%d", json_object_get_int(t));
+                        printf("%s node %" PRIu64 ": tier %s, %" PRIu64 " CPUs, %s total, %s free\n",
+                               i == 0 ? "       Nodes:" : "             ", get_u64(n, "node"), tier,
+                               get_u64(n, "cpus"), format_bytes(b1, sizeof(b1), get_u64(n, "total_bytes")),
+                               format_bytes(b2, sizeof(b2), get_u64(n, "free_bytes")));
+                }
+
+        printf("     Targets: %" PRIu64 " processes, %s resident\n", get_u64(s, "targets"),
+               format_bytes(b1, sizeof(b1), get_u64(s, "targets_rss_bytes")));
+        printf("       Moved: %s promoted, %s demoted\n",
+               format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")),
+               format_bytes(b2, sizeof(b2), get_u64(s, "demoted_bytes")));
+        if (get_u64(s, "log_suppressed") > 0)
+                printf("        Logs: %" PRIu64 " repeated messages suppressed\n", get_u64(s, "log_suppressed"));
+}
+
+static void print_targets(json_object *a) {
+        char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX];
+        size_t n = json_object_array_length(a);
+
+        if (n == 0) {
+                printf("No target processes (see [targets] in tierd.conf(5)).\n");
+                return;
+        }
+        printf("%8s %-16s %10s %10s %6s %-8s %s\n", "PID", "COMM", "RSS", "MAPPED", "VMAS", "MATCH", "CGROUP");
+        for (size_t i = 0; i < n; i++) {
+                json_object *t = json_object_array_get_idx(a, i);
+
+                printf("%8" PRIu64 " %-16s %10s %10s %6" PRIu64 " %-8s %s\n", get_u64(t, "pid"),
+                       strna(get_str(t, "comm")), format_bytes(b1, sizeof(b1), get_u64(t, "rss_bytes")),
+                       format_bytes(b2, sizeof(b2), get_u64(t, "mapped_bytes")), get_u64(t, "vmas"),
+                       strna(get_str(t, "matched_by")), get_str(t, "cgroup") ?: "-");
+        }
+}
+
+static int run(const char *command) {
+        json_object *response = NULL, *ok, *data = NULL;
+        int r;
+
+        r = control_call(arg_socket, command, &response);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                log_error("tierd is not running (no daemon listening on %s)", arg_socket);
+                return EXIT_NOT_RUNNING;
+        }
+        if (r == -EACCES) {
+                log_error("Permission denied on %s: tierctl needs root or membership in the group named by "
+                          "[daemon] control_group",
+                          arg_socket);
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot talk to tierd on %s: %m", arg_socket);
+                return EXIT_FAILURE;
+        }
+
+        if (!json_object_object_get_ex(response, "ok", &ok) || !json_object_get_boolean(ok)) {
+                log_error("tierd refused \"%s\": %s", command, get_str(response, "error") ?: "unknown error");
+                json_object_put(response);
+                return EXIT_FAILURE;
+        }
+        (void) json_object_object_get_ex(response, "data", &data);
+
+        if (streq(command, "metrics"))
+                fputs(get_str(data, "text") ?: "", stdout);
+        else if (arg_json)
+                printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY |
+                                                                            JSON_C_TO_STRING_SPACED |
+                                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+        else if (streq(command, "status"))
+                print_status(data);
+        else if (streq(command, "targets"))
+                print_targets(data);
+        else if (streq(command, "pause") || streq(command, "resume"))
+                printf("tierd is %s\n", strna(get_str(data, "state")));
+        else if (streq(command, "reload"))
+                printf("Reloaded %s\n", strna(get_str(data, "config")));
+
+        json_object_put(response);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const char *command;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "s:jh", options, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        arg_socket = optarg;
+                        break;
+                case 'j':
+                        arg_json = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("tierctl %s\n", TIERD_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_FAILURE;
+                }
+
+        /* Accept options after the command too ("tierctl status --json"), as systemctl does. */
+        if (optind >= argc) {
+                log_error("Missing command (see tierctl --help)");
+                return EXIT_FAILURE;
+        }
+        command = argv[optind++];
+        while (optind < argc) {
+                if (streq(argv[optind], "--json") || streq(argv[optind], "-j"))
+                        arg_json = true;
+                else {
+                        log_error("Unexpected argument \"%s\" (see tierctl --help)", argv[optind]);
+                        return EXIT_FAILURE;
+                }
+                optind++;
+        }
+        if (control_command_from_string(command) < 0) {
+                log_error("Unknown command \"%s\" (see tierctl --help)", command);
+                return EXIT_FAILURE;
+        }
+        return run(command);
+}

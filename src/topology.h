@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "util.h"
+
+/* Memory nodes and the ordered list of tiers they form, read through the fsroot door from
+ *   /sys/devices/system/node/has_memory            nodes with memory (N_MEMORY)
+ *   /sys/devices/system/node/nodeN/cpulist          CPUs of a node (empty: a CPU-less node)
+ *   /sys/devices/system/node/nodeN/meminfo          "Node N MemTotal: ... kB", "Node N MemFree: ... kB"
+ *   /sys/devices/virtual/memory_tiering/memory_tierK/nodelist   kernel tiers (smaller K is faster)
+ */
+
+enum tier_source {
+        TIER_SOURCE_CONFIG,          /* [tiers] in the configuration */
+        TIER_SOURCE_MEMORY_TIERING,  /* the kernel's memory tiers (used only when there are two or more) */
+        TIER_SOURCE_CPUS,            /* fallback: nodes with CPUs are fast, CPU-less nodes slow */
+};
+
+struct topology_node {
+        int id;
+        unsigned n_cpus;
+        uint64_t total_bytes;
+        uint64_t free_bytes;
+        int tier; /* index into topology.tiers, or -1 when the node belongs to no tier */
+};
+
+struct topology_tier {
+        int kernel_tier; /* K of memory_tierK, or -1 when the tier did not come from memory_tiering */
+        struct node_set nodes;
+        uint64_t total_bytes;
+        uint64_t free_bytes;
+};
+
+struct topology {
+        struct topology_node *nodes; /* nodes with memory, ascending id */
+        size_t n_nodes;
+        struct topology_tier tiers[TIERD_MAX_TIERS]; /* fastest first */
+        size_t n_tiers;
+        enum tier_source tier_source;
+};
+
+const char *tier_source_to_string(enum tier_source s);
+
+/* Pure: parses a node's meminfo file. */
+int topology_parse_meminfo(const char *buf, uint64_t *ret_total_bytes, uint64_t *ret_free_bytes);
+
+/* Reads nodes and tiers. Configured tiers win; nodes named there that have no memory are warned about and
+ * left out; nodes with memory that no configured tier names get tier -1 (not managed, warned about once). */
+int topology_load(const struct tierd_config *config, struct topology *ret);
+void topology_done(struct topology *t);
+
+/* The node with that id, or NULL. */
+const struct topology_node *topology_find_node(const struct topology *t, int id);

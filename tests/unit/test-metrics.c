@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static struct topology topology;
+static struct target_set targets;
+static struct target target_array[2];
+static struct topology_node nodes[2];
+
+static struct tierd_status make_status(void) {
+        nodes[0] = (struct topology_node) { .id = 0, .n_cpus = 2, .total_bytes = 1ULL << 30,
+                                            .free_bytes = 512ULL << 20, .tier = 0 };
+        nodes[1] = (struct topology_node) { .id = 1, .n_cpus = 0, .total_bytes = 2ULL << 30,
+                                            .free_bytes = 2ULL << 30, .tier = 1 };
+        topology = (struct topology) { .nodes = nodes, .n_nodes = 2, .n_tiers = 2,
+                                       .tier_source = TIER_SOURCE_MEMORY_TIERING };
+        topology.tiers[0] = (struct topology_tier) { .kernel_tier = 4, .total_bytes = 1ULL << 30,
+                                                      .free_bytes = 512ULL << 20 };
+        node_set_add(&topology.tiers[0].nodes, 0);
+        topology.tiers[1] = (struct topology_tier) { .kernel_tier = 67, .total_bytes = 2ULL << 30,
+                                                      .free_bytes = 2ULL << 30 };
+        node_set_add(&topology.tiers[1].nodes, 1);
+        target_array[0] = (struct target) { .pid = 100, .comm = "db", .rss_bytes = 100 };
+        target_array[1] = (struct target) { .pid = 200, .comm = "cache", .rss_bytes = 23 };
+        targets = (struct target_set) { .targets = target_array, .n_targets = 2 };
+
+        return (struct tierd_status) {
+                .version = "0.1.0",
+                .state = "running",
+                .backend = "none",
+                .uptime_us = 1500000,
+                .round = 7,
+                .round_duration_us = 1234,
+                .round_interval_us = 3000000,
+                .topology = &topology,
+                .targets = &targets,
+                .promoted_bytes = 4096,
+                .demoted_bytes = 8192,
+        };
+}
+
+static char *line_of(const char *text, const char *prefix) {
+        for (const char *p = text; p && *p;) {
+                const char *eol = strchr(p, '\n');
+                size_t len = eol ? (size_t) (eol - p) : strlen(p);
+
+                if (strncmp(p, prefix, strlen(prefix)) == 0)
+                        return strndup(p, len);
+                p = eol ? eol + 1 : NULL;
+        }
+        return NULL;
+}
+
+static void expect_line(const char *text, const char *line) {
+        char *found = line_of(text, line);
+
+        if (!found || strcmp(found, line) != 0)
+                fail_msg("missing metric line \"%s\" (found \"%s\")", line, found ? found : "nothing");
+        free(found);
+}
+
+static void test_values(void **state) {
+        struct tierd_status s = make_status();
+        char *text;
+
+        assert_int_equal(metrics_format(&s, &text), 0);
+        expect_line(text, "tierd_rounds_total 7");
+        expect_line(text, "tierd_round_duration_seconds 0.001234");
+        expect_line(text, "tierd_uptime_seconds 1.500000");
+        expect_line(text, "tierd_targets 2");
+        expect_line(text, "tierd_targets_resident_bytes 123");
+        expect_line(text, "tierd_tier_total_bytes{tier=\"0\"} 1073741824");
+        expect_line(text, "tierd_tier_free_bytes{tier=\"1\"} 2147483648");
+        expect_line(text, "tierd_node_free_bytes{node=\"0\",tier=\"0\"} 536870912");
+        expect_line(text, "tierd_promoted_bytes_total 4096");
+        expect_line(text, "tierd_demoted_bytes_total 8192");
+        expect_line(text, "tierd_state{state=\"running\"} 1");
+        expect_line(text, "tierd_state{state=\"paused\"} 0");
+        expect_line(text, "tierd_info{version=\"0.1.0\",backend=\"none\"} 1");
+        free(text);
+}
+
+/* Every line is a HELP, a TYPE or a sample of the family declared just before; counters end in _total;
+ * sample names carry the tierd_ prefix; no series appears twice; labels are from the low-cardinality set. */
+static void test_format_rules(void **state) {
+        struct tierd_status s = make_status();
+        regex_t sample_re;
+        char *text, *copy, *save = NULL, family[128] = "", type[16] = "";
+        char seen[64][160];
+        size_t n_seen = 0;
+
+        assert_int_equal(regcomp(&sample_re,
+                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend)=\"[^\"]*\",?)+\\})? "
+                                 "[0-9]+(\\.[0-9]+)?$",
+                                 REG_EXTENDED),
+                         0);
+        assert_int_equal(metrics_format(&s, &text), 0);
+        copy = strdup(text);
+
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (strncmp(line, "# HELP ", 7) == 0) {
+                        assert_int_equal(sscanf(line, "# HELP %127s", family), 1);
+                        assert_true(strncmp(family, "tierd_", 6) == 0);
+                        continue;
+                }
+                if (strncmp(line, "# TYPE ", 7) == 0) {
+                        char name[128];
+
+                        assert_int_equal(sscanf(line, "# TYPE %127s %15s", name, type), 2);
+                        assert_string_equal(name, family);
+                        assert_true(strcmp(type, "gauge") == 0 || strcmp(type, "counter") == 0);
+                        if (strcmp(type, "counter") == 0)
+                                assert_non_null(strstr(name, "_total"));
+                        continue;
+                }
+                regmatch_t m[2];
+                if (regexec(&sample_re, line, 2, m, 0) != 0)
+                        fail_msg("not a valid sample line: \"%s\"", line);
+                assert_int_equal((size_t) (m[1].rm_eo - m[1].rm_so), strlen(family));
+                assert_memory_equal(line + m[1].rm_so, family, strlen(family));
+
+                char *space = strrchr(line, ' ');
+                size_t key_len = (size_t) (space - line);
+                for (size_t i = 0; i < n_seen; i++)
+                        if (strlen(seen[i]) == key_len && strncmp(seen[i], line, key_len) == 0)
+                                fail_msg("series appears twice: %s", seen[i]);
+                assert_true(n_seen < 64);
+                snprintf(seen[n_seen++], sizeof(seen[0]), "%.*s", (int) key_len, line);
+        }
+        assert_true(n_seen > 10);
+
+        regfree(&sample_re);
+        free(copy);
+        free(text);
+}
+
+static void test_no_topology(void **state) {
+        struct tierd_status s = { .state = "starting", .backend = "none" };
+        char *text;
+
+        assert_int_equal(metrics_format(&s, &text), 0);
+        expect_line(text, "tierd_targets 0");
+        assert_null(strstr(text, "tierd_tier_total_bytes{"));
+        free(text);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_format_rules),
+                cmocka_unit_test(test_no_topology),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,69 @@
+# Helpers for scenario scripts (busybox ash inside the guest).
+# Scenarios print CHECK PASS / CHECK FAIL lines; run-vm counts them.
+SHARE=/mnt/share
+OUT=$SHARE/out
+NFAIL=0
+
+pass() { echo "CHECK PASS: $*"; }
+fail() { echo "CHECK FAIL: $*"; NFAIL=$((NFAIL + 1)); }
+info() { echo "INFO: $*"; }
+
+# check DESCRIPTION COMMAND... : PASS if the command succeeds
+check() {
+    local desc=$1; shift
+    if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+# wait_for SECONDS COMMAND... : poll every 0.2s until the command succeeds
+wait_for() {
+    local n=$(( $1 * 5 )); shift
+    while [ $n -gt 0 ]; do
+        "$@" 2>/dev/null && return 0
+        sleep 0.2
+        n=$((n - 1))
+    done
+    return 1
+}
+
+# show a file with a prefix (for the log)
+show() { sed "s|^|  $1: |" "$2"; }
+
+# Nodes of memory tier directories, one "tierN nodelist" per line
+memory_tiers() {
+    local d
+    for d in /sys/devices/virtual/memory_tiering/memory_tier*; do
+        [ -d "$d" ] && echo "$(basename "$d") $(cat "$d/nodelist")"
+    done
+}
+
+finish() {
+    if [ $NFAIL -ne 0 ]; then exit 1; fi
+    exit 0
+}
+
+# in_nodelist N LIST : is node N in a kernel nodelist such as "0-1,3"?
+in_nodelist() {
+    local n=$1 r a b
+    for r in $(echo "$2" | tr ',' ' '); do
+        case "$r" in
+            *-*) a=${r%-*}; b=${r#*-}; [ "$n" -ge "$a" ] && [ "$n" -le "$b" ] && return 0 ;;
+            *) [ "$n" = "$r" ] && return 0 ;;
+        esac
+    done
+    return 1
+}
+
+# kernel_tier_of N : number of the kernel memory tier holding node N
+kernel_tier_of() {
+    memory_tiers | while read -r t l; do
+        if in_nodelist "$1" "$l"; then echo "${t#memory_tier}"; break; fi
+    done
+}
+
+# jq_true FILTER FILE : jq -e without printing the result
+jq_true() { jq -e "$@" >/dev/null; }

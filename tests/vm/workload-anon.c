@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Test workload for the QEMU guest: allocates anonymous memory, fills it with
+ * a pattern and reports its pid, address and checksum; re-checksums on
+ * SIGUSR1, exits on SIGTERM/SIGINT.
+ *
+ *   workload-anon [--mib N] [--node N] [--thp] [--busy]
+ *
+ * --node N  bind the buffer to node N (mbind MPOL_BIND) before touching it
+ * --thp     allow transparent huge pages (default: MADV_NOHUGEPAGE)
+ * --busy    keep reading the whole buffer in a loop (accessed bits stay set)
+ *
+ * Output lines (stdout, flushed):
+ *   WORKLOAD pid=P addr=0xA bytes=B pages=N checksum=C
+ *   WORKLOAD checksum=C          (after each SIGUSR1)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WL_MPOL_BIND 2
+
+static volatile sig_atomic_t want_checksum, want_exit;
+
+static void on_signal(int sig) {
+        if (sig == SIGUSR1)
+                want_checksum = 1;
+        else
+                want_exit = 1;
+}
+
+static uint64_t pattern(uint64_t i) {
+        return (i + 1) * 0x9E3779B97F4A7C15ULL ^ 0x5deece66dULL;
+}
+
+static uint64_t checksum(const uint64_t *w, size_t n) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = 0; i < n; i++) {
+                h ^= w[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+int main(int argc, char **argv) {
+        size_t mib = 64;
+        int node = -1, thp = 0, busy = 0;
+        static const struct option opts[] = {
+                { "mib", required_argument, NULL, 'm' },
+                { "node", required_argument, NULL, 'n' },
+                { "thp", no_argument, NULL, 't' },
+                { "busy", no_argument, NULL, 'b' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "m:n:tb", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'm': mib = strtoul(optarg, NULL, 0); break;
+                case 'n': node = atoi(optarg); break;
+                case 't': thp = 1; break;
+                case 'b': busy = 1; break;
+                default:
+                        fprintf(stderr, "usage: %s [--mib N] [--node N] [--thp] [--busy]\n", argv[0]);
+                        return 2;
+                }
+        }
+
+        size_t bytes = mib << 20, words = bytes / sizeof(uint64_t);
+        uint64_t *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buf == MAP_FAILED) {
+                perror("mmap");
+                return 1;
+        }
+        if (madvise(buf, bytes, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) < 0)
+                perror("madvise (ignored)");
+        if (node >= 0) {
+                unsigned long mask[16] = {};
+                mask[node / 64] = 1UL << (node % 64);
+                if (syscall(SYS_mbind, buf, bytes, WL_MPOL_BIND, mask, 1024UL, 0U) < 0) {
+                        perror("mbind");
+                        return 1;
+                }
+        }
+        for (size_t i = 0; i < words; i++)
+                buf[i] = pattern(i);
+
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+
+        printf("WORKLOAD pid=%d addr=%p bytes=%zu pages=%zu checksum=%016llx\n", (int) getpid(), (void *) buf,
+               bytes, bytes / (size_t) sysconf(_SC_PAGESIZE), (unsigned long long) checksum(buf, words));
+        fflush(stdout);
+
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGUSR1);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGINT);
+        volatile uint64_t sink = 0;
+        for (;;) {
+                if (busy) {
+                        for (size_t i = 0; i < words && !want_checksum && !want_exit; i += 512)
+                                sink += buf[i];
+                } else {
+                        sigprocmask(SIG_BLOCK, &block, &old);
+                        if (!want_checksum && !want_exit)
+                                sigsuspend(&old);
+                        sigprocmask(SIG_SETMASK, &old, NULL);
+                }
+                if (want_exit)
+                        break;
+                if (want_checksum) {
+                        want_checksum = 0;
+                        printf("WORKLOAD checksum=%016llx\n", (unsigned long long) checksum(buf, words));
+                        fflush(stdout);
+                }
+        }
+        (void) sink;
+        return 0;
+}
