@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "config.h"
+#include "heat.h"
 #include "log.h"
 #include "util.h"
 
@@ -31,6 +32,9 @@
 
 #define PASS_INTERVAL_MIN_US (10 * USEC_PER_MSEC)
 #define PASS_INTERVAL_MAX_US (10 * 60 * USEC_PER_SEC)
+
+/* DAMON's sysfs creates kdamond directories on demand; no machine runs thousands. */
+#define DAMON_KDAMOND_MAX 4095
 
 /* Soft width of the lines config_dump() packs list values into; longer values get a line of their own. */
 #define DUMP_LIST_WIDTH 100
@@ -76,6 +80,9 @@ static int parse_tier(struct config_parser *p, const struct config_item *item, c
 static int parse_cgroup_list(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_glob_list(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_pid_list(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_backend(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_optional_index(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_hot_threshold(struct config_parser *p, const struct config_item *item, const char *value);
 
 static int dump_log_level(FILE *f, const struct config_item *item, const struct tierd_config *c);
 static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c);
@@ -85,6 +92,9 @@ static int dump_size_bytes(FILE *f, const struct config_item *item, const struct
 static int dump_tier(FILE *f, const struct config_item *item, const struct tierd_config *c);
 static int dump_strv(FILE *f, const struct config_item *item, const struct tierd_config *c);
 static int dump_pid_list(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_backend(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_optional_index(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_hot_threshold(FILE *f, const struct config_item *item, const struct tierd_config *c);
 
 #define TIER_ITEM(n)                                                                                         \
         {                                                                                                    \
@@ -113,6 +123,20 @@ static const struct config_item config_items[] = {
         { "scan", "pass_interval", parse_duration_us, dump_duration_us,
           offsetof(struct tierd_config, pass_interval_us), .min = PASS_INTERVAL_MIN_US,
           .max = PASS_INTERVAL_MAX_US, .expected = "a duration from 10ms to 10min, such as 500ms, 2s" },
+        { "scan", "backend", parse_backend, dump_backend, offsetof(struct tierd_config, backend),
+          .expected = "one of auto, idle_pages, page_idle, damon" },
+        { "scan", "damon_kdamond", parse_optional_index, dump_optional_index,
+          offsetof(struct tierd_config, damon_kdamond), .max = DAMON_KDAMOND_MAX, .flags = CONFIG_EMPTY_OK,
+          .expected = "a kdamond index such as 0, or nothing" },
+        { "scan", "damon_sample_interval", parse_duration_us, dump_duration_us,
+          offsetof(struct tierd_config, damon_sample_interval_us), .min = 100, .max = USEC_PER_SEC,
+          .expected = "a duration from 100us to 1s, such as 5ms" },
+        { "scan", "damon_min_regions", parse_unsigned, dump_unsigned,
+          offsetof(struct tierd_config, damon_min_regions), .min = 3, .max = 1000000,
+          .expected = "an integer from 3 (DAMON's minimum) to 1000000" },
+        { "scan", "damon_max_regions", parse_unsigned, dump_unsigned,
+          offsetof(struct tierd_config, damon_max_regions), .min = 3, .max = 1000000,
+          .expected = "an integer from 3 to 1000000" },
 
         TIER_ITEM(0), TIER_ITEM(1), TIER_ITEM(2), TIER_ITEM(3),
         TIER_ITEM(4), TIER_ITEM(5), TIER_ITEM(6), TIER_ITEM(7),
@@ -135,6 +159,14 @@ static const struct config_item config_items[] = {
           .max = PATH_MAX - 1, .flags = CONFIG_LIST, .expected = EXE_EXPECTED },
         { "targets", "exclude_pid", parse_pid_list, dump_pid_list, offsetof(struct tierd_config, exclude_pids),
           offsetof(struct tierd_config, n_exclude_pids), .flags = CONFIG_LIST, .expected = PID_EXPECTED },
+
+        { "policy", "hot_threshold", parse_hot_threshold, dump_hot_threshold,
+          offsetof(struct tierd_config, hot_threshold), .min = 1, .max = PASSES_MAX,
+          .expected = "\"all\" (every pass of the round) or a number of passes from 1 to 15" },
+        { "policy", "promote_rounds", parse_unsigned, dump_unsigned, offsetof(struct tierd_config, promote_rounds),
+          .min = 1, .max = HEAT_STREAK_MAX, .expected = "an integer from 1 to 7" },
+        { "policy", "cold_rounds", parse_unsigned, dump_unsigned, offsetof(struct tierd_config, cold_rounds),
+          .min = 1, .max = HEAT_IDLE_MAX, .expected = "an integer from 1 to 31" },
 };
 
 enum section_state {
@@ -337,6 +369,58 @@ static int parse_unsigned(struct config_parser *p, const struct config_item *ite
                 return invalid_value(p, item, value);
         *FIELD(p->config, item, unsigned) = v;
         return 0;
+}
+
+static const char *const scan_backend_kind_names[_SCAN_BACKEND_KIND_MAX] = {
+        [SCAN_BACKEND_AUTO] = "auto",
+        [SCAN_BACKEND_IDLE_PAGES] = "idle_pages",
+        [SCAN_BACKEND_PAGE_IDLE] = "page_idle",
+        [SCAN_BACKEND_DAMON] = "damon",
+};
+
+const char *scan_backend_kind_to_string(enum scan_backend_kind k) {
+        return k < _SCAN_BACKEND_KIND_MAX ? scan_backend_kind_names[k] : NULL;
+}
+
+int scan_backend_kind_from_string(const char *s) {
+        for (int i = 0; i < _SCAN_BACKEND_KIND_MAX; i++)
+                if (streq(s, scan_backend_kind_names[i]))
+                        return i;
+        return -EINVAL;
+}
+
+static int parse_backend(struct config_parser *p, const struct config_item *item, const char *value) {
+        int k = scan_backend_kind_from_string(value);
+
+        if (k < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, enum scan_backend_kind) = (enum scan_backend_kind) k;
+        return 0;
+}
+
+static int parse_optional_index(struct config_parser *p, const struct config_item *item, const char *value) {
+        unsigned v;
+        int r;
+
+        if (isempty(value)) {
+                *FIELD(p->config, item, int) = -1;
+                return 0;
+        }
+        r = parse_uint(value, &v);
+        if (r == -ERANGE || (r >= 0 && v > item->max))
+                return out_of_range(p, item, value);
+        if (r < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, int) = (int) v;
+        return 0;
+}
+
+static int parse_hot_threshold(struct config_parser *p, const struct config_item *item, const char *value) {
+        if (streq(value, "all")) {
+                *FIELD(p->config, item, unsigned) = HEAT_HOT_THRESHOLD_ALL_PASSES;
+                return 0;
+        }
+        return parse_unsigned(p, item, value);
 }
 
 static int parse_duration_us(struct config_parser *p, const struct config_item *item, const char *value) {
@@ -648,6 +732,33 @@ static int dump_log_level(FILE *f, const struct config_item *item, const struct 
 
 static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c) {
         return dump_kv(f, item->key, *CONST_FIELD(c, item, char *));
+}
+
+static int dump_backend(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        const char *s = scan_backend_kind_to_string(*CONST_FIELD(c, item, enum scan_backend_kind));
+
+        if (!s)
+                return -EINVAL;
+        return dump_kv(f, item->key, s);
+}
+
+static int dump_optional_index(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        char buf[16] = "";
+        int v = *CONST_FIELD(c, item, int);
+
+        if (v >= 0)
+                snprintf(buf, sizeof(buf), "%d", v);
+        return dump_kv(f, item->key, buf);
+}
+
+static int dump_hot_threshold(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        unsigned v = *CONST_FIELD(c, item, unsigned);
+        char buf[16];
+
+        if (v == HEAT_HOT_THRESHOLD_ALL_PASSES)
+                return dump_kv(f, item->key, "all");
+        snprintf(buf, sizeof(buf), "%u", v);
+        return dump_kv(f, item->key, buf);
 }
 
 static int dump_unsigned(FILE *f, const struct config_item *item, const struct tierd_config *c) {
@@ -1066,6 +1177,43 @@ static void config_check_tiers(struct config_parser *p) {
         p->config->n_tiers = n;
 }
 
+static unsigned item_line_of(const struct config_parser *p, const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (streq(config_items[i].section, section) && streq(config_items[i].key, key))
+                        return p->item_line[i];
+        return 0;
+}
+
+/* The line to blame for a conflict between two keys: the one the file set last (a default has no line). */
+static unsigned conflict_line(const struct config_parser *p, const char *section_a, const char *key_a,
+                              const char *section_b, const char *key_b) {
+        return MAX(item_line_of(p, section_a, key_a), item_line_of(p, section_b, key_b));
+}
+
+/* Checks between keys, made once the whole file is read so the order of keys does not matter. */
+static void config_check_relations(struct config_parser *p) {
+        const struct tierd_config *c = p->config;
+
+        if (c->hot_threshold != HEAT_HOT_THRESHOLD_ALL_PASSES && c->hot_threshold > c->passes)
+                config_error_at(p, conflict_line(p, "policy", "hot_threshold", "scan", "passes"),
+                                "hot_threshold = %u can never be reached with passes = %u: a page is hit at most "
+                                "once per pass",
+                                c->hot_threshold, c->passes);
+
+        /* A page must not be able to go from cold to hot, or hot to cold, in a single round: with no warm
+         * round in between, one burst or one quiet round would move it and the next would move it back. */
+        if (c->promote_rounds + c->cold_rounds < 3)
+                config_error_at(p, conflict_line(p, "policy", "promote_rounds", "policy", "cold_rounds"),
+                                "promote_rounds = %u and cold_rounds = %u leave no gap between hot and cold: "
+                                "their sum must be at least 3",
+                                c->promote_rounds, c->cold_rounds);
+
+        if (c->damon_min_regions > c->damon_max_regions)
+                config_error_at(p, conflict_line(p, "scan", "damon_min_regions", "scan", "damon_max_regions"),
+                                "damon_min_regions = %u is larger than damon_max_regions = %u",
+                                c->damon_min_regions, c->damon_max_regions);
+}
+
 /* inih's options are process-wide variables in Debian's build (INI_RUNTIME_OPTIONS); they are set for each parse
  * so that the reader's line classification matches what inih does, and put back afterwards for any other user
  * in the process. Not thread-safe, like the rest of the daemon's single-threaded event loop. */
@@ -1151,6 +1299,7 @@ static int config_parse(const char *name, const char *text, size_t size, struct 
                 return log_error_errno(EIO, "%s: the INI parser failed (%d)", name, r);
 
         config_check_tiers(&p);
+        config_check_relations(&p);
 
         if (p.n_errors > 0)
                 return -EINVAL;
@@ -1173,6 +1322,14 @@ int config_new_defaults(struct tierd_config **ret) {
                 .control_gid = (gid_t) -1,
                 .passes = 3,
                 .pass_interval_us = USEC_PER_SEC,
+                .backend = SCAN_BACKEND_AUTO,
+                .damon_kdamond = -1,
+                .damon_sample_interval_us = 5 * USEC_PER_MSEC,
+                .damon_min_regions = 10,
+                .damon_max_regions = 1000,
+                .hot_threshold = HEAT_HOT_THRESHOLD_ALL_PASSES,
+                .promote_rounds = 2,
+                .cold_rounds = 3,
                 .min_rss_bytes = 0,
         };
         c->control_socket = strdup(TIERD_CONTROL_SOCKET_PATH);
@@ -1303,7 +1460,12 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
         if (a->log_level != b->log_level || !streq_ptr(a->control_socket, b->control_socket) ||
             !streq_ptr(a->control_group, b->control_group) || a->control_gid != b->control_gid)
                 return false;
-        if (a->passes != b->passes || a->pass_interval_us != b->pass_interval_us)
+        if (a->passes != b->passes || a->pass_interval_us != b->pass_interval_us || a->backend != b->backend ||
+            a->damon_kdamond != b->damon_kdamond || a->damon_sample_interval_us != b->damon_sample_interval_us ||
+            a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions)
+                return false;
+        if (a->hot_threshold != b->hot_threshold || a->promote_rounds != b->promote_rounds ||
+            a->cold_rounds != b->cold_rounds)
                 return false;
         if (a->n_tiers != b->n_tiers)
                 return false;

@@ -12,6 +12,17 @@
 #define TIERD_CONTROL_SOCKET_PATH "/run/tierd/control"
 #define TIERD_MAX_TIERS 8
 
+enum scan_backend_kind {
+        SCAN_BACKEND_AUTO,
+        SCAN_BACKEND_IDLE_PAGES,
+        SCAN_BACKEND_PAGE_IDLE,
+        SCAN_BACKEND_DAMON,
+        _SCAN_BACKEND_KIND_MAX,
+};
+
+const char *scan_backend_kind_to_string(enum scan_backend_kind k);
+int scan_backend_kind_from_string(const char *s);
+
 /* sysexits.h's EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps a bad configuration from restart-looping. */
 #define EXIT_CONFIG 78
 
@@ -29,6 +40,15 @@ struct tierd_config {
         /* [scan] */
         unsigned passes;          /* accessed-bit passes per round */
         uint64_t pass_interval_us; /* time between setting and reading accessed bits */
+        enum scan_backend_kind backend;
+        int damon_kdamond;        /* kdamond index to use when others exist; -1: none configured */
+        uint64_t damon_sample_interval_us;
+        unsigned damon_min_regions, damon_max_regions;
+
+        /* [policy] page classes (the heat store's rules, see heat.h) */
+        unsigned hot_threshold;   /* hits per round that count as hot; 0: every pass of the round */
+        unsigned promote_rounds;  /* consecutive hot rounds before a page is hot */
+        unsigned cold_rounds;     /* rounds without a hit before a page is cold */
 
         /* [tiers] tierN = nodelist, fastest first; n_tiers == 0 means detect from the kernel */
         struct node_set tiers[TIERD_MAX_TIERS];

@@ -16,7 +16,8 @@
 
 static const char *const control_command_names[_CONTROL_COMMAND_MAX] = {
         [CONTROL_STATUS] = "status", [CONTROL_TARGETS] = "targets", [CONTROL_METRICS] = "metrics",
-        [CONTROL_PAUSE] = "pause",   [CONTROL_RESUME] = "resume",   [CONTROL_RELOAD] = "reload",
+        [CONTROL_PAGES] = "pages",   [CONTROL_PAUSE] = "pause",     [CONTROL_RESUME] = "resume",
+        [CONTROL_RELOAD] = "reload",
 };
 
 const char *control_command_to_string(enum control_command c) {
@@ -86,6 +87,43 @@ int control_request_parse(const char *buf, size_t len, struct control_request *r
                 goto finish;
         }
         *ret = (struct control_request) { .command = (enum control_command) c };
+
+        if (c == CONTROL_PAGES) {
+                json_object *pid;
+                int64_t v;
+
+                if (!json_object_object_get_ex(o, "pid", &pid) || !json_object_is_type(pid, json_type_int)) {
+                        error = "\"pages\" needs an integer \"pid\"";
+                        r = -EINVAL;
+                        goto finish;
+                }
+                v = json_object_get_int64(pid);
+                if (v <= 0 || v > INT32_MAX) {
+                        error = "\"pid\" must be a positive process ID";
+                        r = -EINVAL;
+                        goto finish;
+                }
+                ret->pid = (int) v;
+
+                json_object *start, *end;
+                bool has_start = json_object_object_get_ex(o, "start", &start),
+                     has_end = json_object_object_get_ex(o, "end", &end);
+                if (has_start != has_end || (has_start && (!json_object_is_type(start, json_type_int) ||
+                                                           !json_object_is_type(end, json_type_int)))) {
+                        error = "\"start\" and \"end\" go together, as integer addresses";
+                        r = -EINVAL;
+                        goto finish;
+                }
+                if (has_start) {
+                        ret->range_start = json_object_get_uint64(start);
+                        ret->range_end = json_object_get_uint64(end);
+                        if (ret->range_end <= ret->range_start) {
+                                error = "\"end\" must be above \"start\"";
+                                r = -EINVAL;
+                                goto finish;
+                        }
+                }
+        }
 
 finish:
         json_object_put(o);
@@ -404,7 +442,8 @@ struct control_server *control_server_free(struct control_server *s) {
         return NULL;
 }
 
-int control_call(const char *path, const char *command, json_object **ret_response) {
+int control_call(const char *path, const char *command, const struct control_call_args *args,
+                 json_object **ret_response) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
@@ -424,6 +463,12 @@ int control_call(const char *path, const char *command, json_object **ret_respon
 
         request = json_object_new_object();
         json_object_object_add(request, "command", json_object_new_string(command));
+        if (args && args->pid > 0)
+                json_object_object_add(request, "pid", json_object_new_int(args->pid));
+        if (args && args->range_end > args->range_start) {
+                json_object_object_add(request, "start", json_object_new_uint64(args->range_start));
+                json_object_object_add(request, "end", json_object_new_uint64(args->range_end));
+        }
         text = json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN);
         size_t len = strlen(text);
         _cleanup_free_ char *line = malloc(len + 2);

@@ -19,6 +19,7 @@ enum control_command {
         CONTROL_STATUS,
         CONTROL_TARGETS,
         CONTROL_METRICS,
+        CONTROL_PAGES,
         CONTROL_PAUSE,
         CONTROL_RESUME,
         CONTROL_RELOAD,
@@ -27,14 +28,16 @@ enum control_command {
 
 struct control_request {
         enum control_command command;
+        int pid; /* "pages": the process; 0 otherwise */
+        uint64_t range_start, range_end; /* "pages": an optional address range to summarise; both 0 if none */
 };
 
 const char *control_command_to_string(enum control_command c);
 int control_command_from_string(const char *s);
 bool control_command_is_mutating(enum control_command c);
 
-/* Pure: parses one request. -EINVAL for anything but an object with a known "command" string, -EMSGSIZE when
- * too long. ret_error gets a static description of what is wrong. */
+/* Pure: parses one request. -EINVAL for anything but an object with a known "command" string (and, for "pages",
+ * a positive integer "pid"), -EMSGSIZE when too long. ret_error gets a static description of what is wrong. */
 int control_request_parse(const char *buf, size_t len, struct control_request *ret, const char **ret_error);
 
 /* Pure: may a peer with this uid run the command? 0 or -EPERM. */
@@ -56,6 +59,11 @@ int control_server_new(sd_event *e, const char *path, gid_t gid, control_handler
 int control_server_set_group(struct control_server *s, gid_t gid);
 struct control_server *control_server_free(struct control_server *s);
 
-/* Client side: sends {"command": command} and returns the parsed response. -ENOENT or -ECONNREFUSED mean no
- * daemon is listening on path. */
-int control_call(const char *path, const char *command, json_object **ret_response);
+/* Client side: sends {"command": command} (plus the arguments that are set) and returns the parsed response. -ENOENT or
+ * -ECONNREFUSED mean no daemon is listening on path. */
+struct control_call_args {
+        int pid;                         /* > 0: sent as "pid" */
+        uint64_t range_start, range_end; /* end > start: sent as "start" and "end" */
+};
+int control_call(const char *path, const char *command, const struct control_call_args *args,
+                 json_object **ret_response);

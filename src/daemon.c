@@ -13,6 +13,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "util.h"
+#include "census.h"
 #include "scan.h"
 #include "status.h"
 #include "targets.h"
@@ -23,6 +25,7 @@ struct daemon {
         const struct daemon_options *opts;
         sd_event *event;
         sd_event_source *round_timer;
+        sd_event_source *pass_timer;
         struct control_server *control;
         char *control_socket; /* the path actually bound; changing it needs a restart */
 
@@ -30,6 +33,14 @@ struct daemon {
 
         struct topology topology;
         struct target_set targets;
+
+        struct scan_engine *scan;
+        struct census census;
+        bool have_census;
+        bool round_open;       /* a scanning round is between round_begin and round_end */
+        uint64_t round_start_us;
+        uint64_t round_busy_us; /* time spent working (not waiting for passes) in the current round */
+        uint64_t last_round_busy_us;
 
         bool paused;
         uint64_t start_us;
@@ -64,6 +75,9 @@ static const char *daemon_state(const struct daemon *d, const char **ret_reason)
         } else if (d->topology.n_tiers < 2) {
                 state = "idle";
                 reason = "only one memory tier: nothing to do";
+        } else if (!scan_engine_active(d->scan)) {
+                state = "idle";
+                reason = "no access-scanning backend can run here (see Backends)";
         } else
                 state = "running";
         if (ret_reason)
@@ -72,9 +86,6 @@ static const char *daemon_state(const struct daemon *d, const char **ret_reason)
 }
 
 static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *ret) {
-        struct scan_backend_info backend;
-
-        scan_backend_describe(&backend);
         *ret = (struct tierd_status) {
                 .version = TIERD_VERSION,
                 .pid = getpid(),
@@ -82,13 +93,15 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .config_path = d->config->path,
                 .config_reloads = d->reloads,
                 .config_reload_failures = d->reload_failures,
-                .backend = backend.name,
-                .backend_reason = backend.reason,
+                .backend = scan_engine_backend(d->scan),
+                .backend_reason = scan_engine_reason(d->scan),
+                .census = d->have_census ? &d->census : NULL,
                 .policy = policy_describe(),
                 .passes = d->config->passes,
                 .pass_interval_us = d->config->pass_interval_us,
                 .round = d->round,
                 .round_duration_us = d->round_duration_us,
+                .round_busy_us = d->last_round_busy_us,
                 .round_interval_us = round_interval_us(d->config),
                 .topology = &d->topology,
                 .targets = &d->targets,
@@ -98,25 +111,35 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .demoted_pages = d->demoted_pages,
                 .log_suppressed = log_repeat_suppressed_total(),
         };
+        ret->backend_reports = scan_engine_reports(d->scan, &ret->n_backend_reports);
+        if (d->scan)
+                heat_store_get_stats(scan_engine_heat(d->scan), &ret->heat);
         ret->state = daemon_state(d, &ret->state_reason);
 }
 
 static void daemon_notify_status(const struct daemon *d) {
         const char *reason, *state = daemon_state(d, &reason);
-        struct scan_backend_info backend;
+        struct heat_store_stats heat = {};
+        char tracked[FORMAT_BYTES_MAX];
 
-        scan_backend_describe(&backend);
+        if (d->scan)
+                heat_store_get_stats(scan_engine_heat(d->scan), &heat);
         if (reason)
                 (void) sd_notifyf(false, "STATUS=%s: %s", state, reason);
         else
-                (void) sd_notifyf(false, "STATUS=round %" PRIu64 ": %zu tiers, %zu targets, backend %s", d->round,
-                                  d->topology.n_tiers, d->targets.n_targets, backend.name);
+                (void) sd_notifyf(false, "STATUS=round %" PRIu64 ": %zu tiers, %zu targets, %s tracked, backend %s",
+                                  d->round, d->topology.n_tiers, d->targets.n_targets,
+                                  format_bytes(tracked, sizeof(tracked), heat.tracked_bytes), scan_engine_backend(d->scan));
 }
 
-static void daemon_round(struct daemon *d) {
+static bool daemon_should_scan(const struct daemon *d) {
+        return !d->paused && d->topology.n_tiers >= 2 && scan_engine_active(d->scan) && d->targets.n_targets > 0;
+}
+
+/* Refreshes what a round works on: topology and targets. Failures keep the previous view. */
+static void daemon_refresh(struct daemon *d) {
         struct topology topology = {};
         struct target_set targets = {};
-        uint64_t start = now_us();
         size_t old_tiers = d->topology.n_tiers;
         int r;
 
@@ -145,26 +168,120 @@ static void daemon_round(struct daemon *d) {
                         log_info("%zu memory tiers (from %s)", d->topology.n_tiers,
                                  tier_source_to_string(d->topology.tier_source));
         }
+}
+
+static int daemon_arm(sd_event_source *s, uint64_t usec) {
+        int r;
+
+        r = sd_event_source_set_time_relative(s, usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return r;
+}
+
+static struct heat_class_params daemon_class_params(const struct daemon *d) {
+        return (struct heat_class_params) {
+                .promote_rounds = d->config->promote_rounds,
+                .cold_rounds = d->config->cold_rounds,
+        };
+}
+
+/* Ends the round: folds the scan (also one cut short), takes the census, and schedules the next round. */
+static void daemon_round_finish(struct daemon *d) {
+        uint64_t start = now_us();
+        bool scanned = d->round_open;
+        int r;
+
+        if (d->round_open) {
+                struct heat_class_params p = daemon_class_params(d);
+                struct census census;
+
+                (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
+                (void) scan_engine_round_end(d->scan);
+                d->round_open = false;
+
+                r = census_take(scan_engine_heat(d->scan), &p, &d->topology, &census);
+                if (r < 0)
+                        log_repeat_errno(LOG_WARNING, "census", r,
+                                         "Cannot find where the tracked pages are: %m, ignoring");
+                else {
+                        census_done(&d->census);
+                        d->census = census;
+                        d->have_census = true;
+                }
+        }
 
         d->round++;
-        d->round_duration_us = now_us() - start;
+        d->round_busy_us += now_us() - start;
+        d->last_round_busy_us = d->round_busy_us;
+        d->round_duration_us = now_us() - d->round_start_us;
         log_repeat_round_end();
         daemon_notify_status(d);
+
+        /* A scanning round already lasted passes x pass_interval: the next one starts at once. */
+        r = daemon_arm(d->round_timer, scanned ? 0 : round_interval_us(d->config));
+        if (r < 0) {
+                log_error_errno(r, "Cannot re-arm the round timer: %m");
+                (void) sd_event_exit(d->event, EXIT_FAILURE);
+        }
+}
+
+static void daemon_pass_start(struct daemon *d) {
+        int r;
+
+        r = scan_engine_pass_begin(d->scan);
+        if (r < 0)
+                log_repeat_errno(LOG_ERR, "pass-begin", r, "Cannot start a scan pass: %m");
+        r = daemon_arm(d->pass_timer, d->config->pass_interval_us);
+        if (r < 0) {
+                log_error_errno(r, "Cannot arm the pass timer: %m");
+                (void) sd_event_exit(d->event, EXIT_FAILURE);
+        }
+}
+
+static void daemon_round_start(struct daemon *d) {
+        uint64_t start = now_us();
+        int r;
+
+        d->round_start_us = start;
+        d->round_busy_us = 0;
+        daemon_refresh(d);
+
+        if (daemon_should_scan(d)) {
+                r = scan_engine_round_begin(d->scan, &d->targets, d->round + 1, d->config->passes,
+                                            d->config->pass_interval_us, d->config->hot_threshold);
+                if (r < 0)
+                        log_repeat_errno(LOG_ERR, "round-begin", r, "Cannot begin a scan round: %m");
+                else {
+                        d->round_open = true;
+                        daemon_pass_start(d);
+                        d->round_busy_us += now_us() - start;
+                        return;
+                }
+        }
+        d->round_busy_us += now_us() - start;
+        daemon_round_finish(d);
 }
 
 static int on_round_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        daemon_round_start(userdata);
+        return 0;
+}
+
+static int on_pass_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
-        int r;
+        uint64_t start = now_us();
+        int left;
 
-        daemon_round(d);
-
-        r = sd_event_source_set_time_relative(s, round_interval_us(d->config));
-        if (r >= 0)
-                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        if (r < 0) {
-                log_error_errno(r, "Cannot re-arm the round timer: %m");
-                return sd_event_exit(d->event, EXIT_FAILURE);
+        left = scan_engine_pass_end(d->scan);
+        d->round_busy_us += now_us() - start;
+        if (left > 0) {
+                start = now_us();
+                daemon_pass_start(d);
+                d->round_busy_us += now_us() - start;
+                return 0;
         }
+        daemon_round_finish(d);
         return 0;
 }
 
@@ -235,16 +352,30 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
         if (d->opts->log_level_override < 0)
                 log_set_max_level(new_config->log_level);
 
+        /* A round in flight was planned with the old settings: cut it short (its passes still count). */
+        if (d->round_open)
+                daemon_round_finish(d);
+
+        if (scan_engine_config_changed(d->config, new_config)) {
+                struct scan_engine *scan = NULL;
+
+                log_notice("Scan settings changed: restarting the scan backend (page history starts over)");
+                d->scan = scan_engine_free(d->scan);
+                census_done(&d->census);
+                d->have_census = false;
+                r = scan_engine_new(new_config, d->opts->runtime_dir, &scan);
+                if (r < 0)
+                        log_error_errno(r, "Cannot restart the scan engine: %m");
+                d->scan = scan;
+        }
+
         config_free(d->config);
         d->config = new_config;
         d->reloads++;
         log_info("Configuration reloaded");
 
-        /* Apply new tiers and targets now rather than at the next tick, and restart the round clock. */
-        daemon_round(d);
-        r = sd_event_source_set_time_relative(d->round_timer, round_interval_us(d->config));
-        if (r >= 0)
-                r = sd_event_source_set_enabled(d->round_timer, SD_EVENT_ONESHOT);
+        /* Apply new tiers, targets and timing now rather than at the next tick. */
+        r = daemon_arm(d->round_timer, 0);
         if (r < 0)
                 log_error_errno(r, "Cannot re-arm the round timer after reload: %m");
 
@@ -294,6 +425,47 @@ static int on_control(const struct control_request *req, const struct ucred *pee
                 return 0;
         }
 
+        case CONTROL_PAGES: {
+                struct heat_class_params p = daemon_class_params(d);
+                _cleanup_free_ struct numa_maps_entry *numa = NULL;
+                const struct target *t = NULL;
+                size_t n_numa = 0;
+
+                for (size_t i = 0; i < d->targets.n_targets; i++)
+                        if (d->targets.targets[i].pid == req->pid)
+                                t = &d->targets.targets[i];
+                if (!t) {
+                        (void) asprintf(ret_error_message, "pid %d is not a target (see tierctl targets)", req->pid);
+                        return -ESRCH;
+                }
+                if (!scan_engine_active(d->scan)) {
+                        (void) asprintf(ret_error_message, "no access-scanning backend runs, so no page is tracked");
+                        return -ENODATA;
+                }
+                /* numa_maps is only for the bytes per node; without it the heat part still answers. */
+                r = numa_maps_read(t->pid, &numa, &n_numa);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot read /proc/%d/numa_maps: %m, ignoring", t->pid);
+                r = pages_to_json(scan_engine_heat(d->scan), &p, t, numa, n_numa, ret_data);
+                if (r >= 0 && req->range_end > req->range_start) {
+                        json_object *range = NULL;
+
+                        r = pages_range_to_json(scan_engine_heat(d->scan), &p, t->pid, req->range_start,
+                                                req->range_end, &range);
+                        if (r >= 0)
+                                json_object_object_add(*ret_data, "range", range);
+                        else {
+                                json_object_put(*ret_data);
+                                *ret_data = NULL;
+                        }
+                }
+                if (r == -ENOENT) {
+                        (void) asprintf(ret_error_message, "pid %d has not been scanned yet", req->pid);
+                        return -ENODATA;
+                }
+                return r;
+        }
+
         case CONTROL_PAUSE:
         case CONTROL_RESUME: {
                 bool pause = req->command == CONTROL_PAUSE;
@@ -302,6 +474,8 @@ static int on_control(const struct control_request *req, const struct ucred *pee
                         log_notice("%s by uid %u (pid %d)", pause ? "Paused" : "Resumed", (unsigned) peer->uid,
                                    (int) peer->pid);
                 d->paused = pause;
+                if (pause && d->round_open)
+                        daemon_round_finish(d);
                 daemon_notify_status(d);
                 daemon_status_snapshot(d, &status);
                 *ret_data = json_object_new_object();
@@ -354,16 +528,32 @@ static int daemon_setup(struct daemon *d) {
         if (r < 0)
                 return r;
 
-        /* daemon_run() runs the first round itself, before READY=1, so the timer starts one interval out. */
+        r = scan_engine_new(d->config, d->opts->runtime_dir, &d->scan);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the scan engine: %m");
+
+        /* daemon_run() starts the first round itself, before READY=1; the round code arms these. */
         r = sd_event_add_time_relative(d->event, &d->round_timer, CLOCK_MONOTONIC, round_interval_us(d->config),
                                        USEC_PER_MSEC, on_round_timer, d);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the round timer: %m");
+        (void) sd_event_source_set_enabled(d->round_timer, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(d->event, &d->pass_timer, CLOCK_MONOTONIC, d->config->pass_interval_us,
+                                       USEC_PER_MSEC, on_pass_timer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the pass timer: %m");
+        (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
         return 0;
 }
 
 static void daemon_done(struct daemon *d) {
         control_server_free(d->control);
+        if (d->round_open)
+                (void) scan_engine_round_end(d->scan);
+        /* Closing the backend tidies kernel state it created (DAMON: its own kdamond). */
+        scan_engine_free(d->scan);
+        census_done(&d->census);
+        sd_event_source_disable_unref(d->pass_timer);
         sd_event_source_disable_unref(d->round_timer);
         sd_event_unref(d->event);
         topology_done(&d->topology);
@@ -399,7 +589,7 @@ int daemon_run(const struct daemon_options *opts) {
                 return EXIT_FAILURE;
         }
 
-        daemon_round(&d);
+        daemon_round_start(&d);
         (void) sd_notify(false, "READY=1");
         daemon_notify_status(&d);
         log_info("tierd " TIERD_VERSION " started: control socket %s, rounds of %u x %" PRIu64 "ms",

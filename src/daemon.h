@@ -10,6 +10,7 @@ struct daemon_options {
         bool config_path_explicit; /* a missing file is an error only when the user named it */
         const char *control_socket; /* overrides [daemon] control_socket when set */
         int log_level_override;     /* -1: use the configuration */
+        const char *runtime_dir;    /* state that must survive a crash but not a reboot (DAMON marker) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status (0, 1, or EXIT_CONFIG). */

@@ -65,6 +65,23 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                                 t->nodes[i].tier, t->nodes[i].free_bytes);
         }
 
+        metric_u64(f, "tierd_tracked_bytes", "gauge", "Memory of the targets tracked in the heat store.",
+                   s->heat.tracked_bytes);
+        metric_u64(f, "tierd_heat_store_bytes", "gauge", "Memory used by the heat store itself.",
+                   s->heat.memory_bytes);
+        if (t && s->census) {
+                header(f, "tierd_tier_class_bytes", "gauge",
+                       "Tracked memory in a tier by heat class (hot, warm, cold, skipped).");
+                for (size_t i = 0; i < t->n_tiers; i++) {
+                        uint64_t bytes[_HEAT_CLASS_MAX];
+
+                        census_tier_class_bytes(s->census, t, i, bytes);
+                        for (int k = 0; k < _HEAT_CLASS_MAX; k++)
+                                fprintf(f, "tierd_tier_class_bytes{tier=\"%zu\",class=\"%s\"} %" PRIu64 "\n", i,
+                                        heat_class_to_string(k), bytes[k]);
+                }
+        }
+
         metric_u64(f, "tierd_promoted_bytes_total", "counter", "Bytes moved to a faster tier.", s->promoted_bytes);
         metric_u64(f, "tierd_demoted_bytes_total", "counter", "Bytes moved to a slower tier.", s->demoted_bytes);
         metric_u64(f, "tierd_promoted_pages_total", "counter", "Pages moved to a faster tier.", s->promoted_pages);

@@ -2,5 +2,5 @@
 #include "policy.h"
 
 const char *policy_describe(void) {
-        return "placement policy is not built yet: no page is moved";
+        return "placement policy is not built yet: pages are classified, none is moved";
 }

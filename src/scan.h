@@ -1,13 +1,54 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* The scan stage: rounds of N accessed-bit passes over the targets through one backend (idle_pages, page_idle
- * or DAMON), feeding the heat store. No backend is built yet: scan_backend_describe() says so, and nothing
- * pretends to scan. */
+#include <stdbool.h>
+#include <stdint.h>
 
-struct scan_backend_info {
-        const char *name;   /* "none" until a backend exists */
-        const char *reason; /* why this backend (or why none) */
+#include "config.h"
+#include "heat.h"
+#include "scan-backend.h"
+#include "targets.h"
+
+/* The scan engine: picks one access-tracking backend, keeps the heat store, and runs the round protocol of
+ * scan-backend.h. The daemon owns time and calls round_begin, then pass_begin/pass_end once per pass with the
+ * pass interval in between (on its event loop timer), then round_end.
+ *
+ * Only one backend ever runs: page_idle and DAMON both use the kernel's PG_idle flag, and running them over the
+ * same pages corrupts both. */
+
+struct scan_backend_report {
+        const char *name;
+        int usable;   /* 1 usable, 0 not usable, < 0 probe failed (errno) */
+        char *reason; /* why it is not used; NULL for the one in use */
 };
 
-void scan_backend_describe(struct scan_backend_info *ret);
+struct scan_engine;
+
+/* Probes the backends (auto: idle_pages, page_idle, damon, first usable wins; otherwise only the configured one)
+ * and opens the chosen one. Never fails for lack of a backend: the engine then has none and says why. Returns 0
+ * or -ENOMEM. */
+int scan_engine_new(const struct tierd_config *c, const char *runtime_dir, struct scan_engine **ret);
+struct scan_engine *scan_engine_free(struct scan_engine *e);
+static inline void scan_engine_freep(struct scan_engine **e) {
+        scan_engine_free(*e);
+}
+
+/* Whether a configuration change needs a new engine (backend choice or its options changed). */
+bool scan_engine_config_changed(const struct tierd_config *a, const struct tierd_config *b);
+
+bool scan_engine_active(const struct scan_engine *e);
+const char *scan_engine_backend(const struct scan_engine *e); /* "none" without a backend */
+const char *scan_engine_reason(const struct scan_engine *e);  /* why this backend, or why none */
+const struct scan_backend_report *scan_engine_reports(const struct scan_engine *e, size_t *ret_n);
+struct heat_store *scan_engine_heat(const struct scan_engine *e);
+bool scan_engine_in_round(const struct scan_engine *e);
+unsigned scan_engine_passes_left(const struct scan_engine *e);
+
+/* Syncs the heat store with the targets' fresh VMAs, opens the round and calls the backend. */
+int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targets, uint64_t round, unsigned passes,
+                            uint64_t pass_interval_us, unsigned hot_threshold);
+int scan_engine_pass_begin(struct scan_engine *e);
+/* Returns the number of passes still to run in this round (0: the round is ready to end). */
+int scan_engine_pass_end(struct scan_engine *e);
+/* Ends the round, also one cut short (pause, reload): the heat store folds the passes that ran. */
+int scan_engine_round_end(struct scan_engine *e);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "status.h"
@@ -35,12 +36,30 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "config_reload_failures", json_u64(s->config_reload_failures));
         json_object_object_add(o, "backend", str_or_null(s->backend));
         json_object_object_add(o, "backend_reason", str_or_null(s->backend_reason));
+        json_object *reports = json_object_new_array();
+        for (size_t i = 0; i < s->n_backend_reports; i++) {
+                const struct scan_backend_report *rep = &s->backend_reports[i];
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "backend", json_object_new_string(rep->name));
+                json_object_object_add(e, "usable", json_object_new_boolean(rep->usable > 0));
+                json_object_object_add(e, "in_use", json_object_new_boolean(streq_ptr(rep->name, s->backend)));
+                json_object_object_add(e, "reason", str_or_null(rep->reason));
+                json_object_array_add(reports, e);
+        }
+        json_object_object_add(o, "backends", reports);
         json_object_object_add(o, "policy", str_or_null(s->policy));
+        json_object_object_add(o, "tracked_pages", json_u64(s->heat.pages));
+        json_object_object_add(o, "tracked_bytes", json_u64(s->heat.tracked_bytes));
+        json_object_object_add(o, "tracked_thp_units", json_u64(s->heat.thp_units));
+        json_object_object_add(o, "heat_store_bytes", json_u64(s->heat.memory_bytes));
+        json_object_object_add(o, "census_round", s->census ? json_u64(s->census->round) : NULL);
         json_object_object_add(o, "passes", json_object_new_int((int) s->passes));
         json_object_object_add(o, "pass_interval_us", json_u64(s->pass_interval_us));
         json_object_object_add(o, "round", json_u64(s->round));
         json_object_object_add(o, "round_duration_us", json_u64(s->round_duration_us));
         json_object_object_add(o, "round_interval_us", json_u64(s->round_interval_us));
+        json_object_object_add(o, "round_busy_us", json_u64(s->round_busy_us));
 
         if (t) {
                 json_object_object_add(o, "tier_source",
@@ -56,6 +75,17 @@ json_object *status_to_json(const struct tierd_status *s) {
                         json_object_object_add(e, "nodes", node_set_to_json(&t->tiers[i].nodes));
                         json_object_object_add(e, "total_bytes", json_u64(t->tiers[i].total_bytes));
                         json_object_object_add(e, "free_bytes", json_u64(t->tiers[i].free_bytes));
+                        if (s->census) {
+                                uint64_t bytes[_HEAT_CLASS_MAX];
+
+                                census_tier_class_bytes(s->census, t, i, bytes);
+                                for (int k = 0; k < _HEAT_CLASS_MAX; k++) {
+                                        char key[32];
+
+                                        snprintf(key, sizeof(key), "%s_bytes", heat_class_to_string(k));
+                                        json_object_object_add(e, key, json_u64(bytes[k]));
+                                }
+                        }
                         json_object_array_add(tiers, e);
                 }
                 for (size_t i = 0; i < t->n_nodes; i++) {
@@ -108,4 +138,122 @@ json_object *targets_to_json(const struct target_set *set) {
                 json_object_array_add(a, e);
         }
         return a;
+}
+
+static json_object *histogram_to_json(const struct heat_histogram *h) {
+        json_object *o = json_object_new_object(), *hits = json_object_new_array(), *classes = json_object_new_object();
+
+        json_object_object_add(o, "units", json_u64(h->units));
+        json_object_object_add(o, "pages", json_u64(h->pages));
+        json_object_object_add(o, "thp_units", json_u64(h->thp_units));
+        json_object_object_add(o, "lazyfree_units", json_u64(h->lazyfree_units));
+        json_object_object_add(o, "skip_units", json_u64(h->skip_units));
+        for (size_t i = 0; i < ELEMENTSOF(h->hits); i++)
+                json_object_array_add(hits, json_u64(h->hits[i]));
+        json_object_object_add(o, "hits_units", hits);
+        for (int k = 0; k < _HEAT_CLASS_MAX; k++)
+                json_object_object_add(classes, heat_class_to_string(k), json_u64(h->class_bytes[k]));
+        json_object_object_add(o, "class_bytes", classes);
+        return o;
+}
+
+struct pages_walk {
+        json_object *vmas;
+        struct heat_histogram total;
+        const struct numa_maps_entry *numa;
+        size_t n_numa;
+};
+
+static int pages_on_vma(const struct heat_vma_info *v, void *userdata) {
+        struct pages_walk *w = userdata;
+        json_object *e = json_object_new_object(), *nodes = json_object_new_array();
+
+        json_object_object_add(e, "start", json_u64(v->start));
+        json_object_object_add(e, "end", json_u64(v->end));
+        json_object_object_add(e, "heat", histogram_to_json(&v->histogram));
+        for (size_t i = 0; i < w->n_numa; i++) {
+                if (w->numa[i].start != v->start)
+                        continue;
+                for (unsigned j = 0; j < w->numa[i].n_nodes; j++) {
+                        json_object *n = json_object_new_object();
+
+                        json_object_object_add(n, "node", json_object_new_int(w->numa[i].nodes[j].node));
+                        json_object_object_add(n, "bytes", json_u64(w->numa[i].nodes[j].bytes));
+                        json_object_array_add(nodes, n);
+                }
+                break;
+        }
+        json_object_object_add(e, "nodes", nodes);
+        json_object_array_add(w->vmas, e);
+
+        /* Totals over the VMAs: the histogram is additive. */
+        w->total.units += v->histogram.units;
+        w->total.pages += v->histogram.pages;
+        w->total.thp_units += v->histogram.thp_units;
+        w->total.lazyfree_units += v->histogram.lazyfree_units;
+        w->total.skip_units += v->histogram.skip_units;
+        w->total.moved_units += v->histogram.moved_units;
+        for (size_t i = 0; i < ELEMENTSOF(w->total.hits); i++)
+                w->total.hits[i] += v->histogram.hits[i];
+        for (int k = 0; k < _HEAT_CLASS_MAX; k++) {
+                w->total.class_units[k] += v->histogram.class_units[k];
+                w->total.class_bytes[k] += v->histogram.class_bytes[k];
+        }
+        return 0;
+}
+
+int pages_to_json(const struct heat_store *heat, const struct heat_class_params *p, const struct target *t,
+                  const struct numa_maps_entry *numa, size_t n_numa, json_object **ret) {
+        struct pages_walk w = { .vmas = json_object_new_array(), .numa = numa, .n_numa = n_numa };
+        json_object *o;
+        int r;
+
+        r = heat_store_foreach_vma(heat, t->pid, p, pages_on_vma, &w);
+        if (r < 0) {
+                json_object_put(w.vmas);
+                return r;
+        }
+        o = json_object_new_object();
+        json_object_object_add(o, "pid", json_object_new_int(t->pid));
+        json_object_object_add(o, "comm", json_object_new_string(t->comm));
+        json_object_object_add(o, "heat", histogram_to_json(&w.total));
+        json_object_object_add(o, "vmas", w.vmas);
+        *ret = o;
+        return 0;
+}
+
+struct range_walk {
+        uint64_t start, end;
+        uint64_t units, class_bytes[_HEAT_CLASS_MAX];
+};
+
+static int range_on_unit(const struct heat_unit *u, void *userdata) {
+        struct range_walk *w = userdata;
+
+        if (u->addr < w->start || u->addr >= w->end)
+                return 0;
+        w->units++;
+        w->class_bytes[u->class] += u->size_bytes;
+        return 0;
+}
+
+int pages_range_to_json(const struct heat_store *heat, const struct heat_class_params *p, pid_t pid, uint64_t start,
+                        uint64_t end, json_object **ret) {
+        struct range_walk w = { .start = start, .end = end };
+        json_object *o, *classes;
+        int r;
+
+        r = heat_store_foreach_unit(heat, pid, p, HEAT_CLASS_MASK_ALL, range_on_unit, &w);
+        if (r < 0)
+                return r;
+        o = json_object_new_object();
+        classes = json_object_new_object();
+        json_object_object_add(o, "start", json_u64(start));
+        json_object_object_add(o, "end", json_u64(end));
+        json_object_object_add(o, "units", json_u64(w.units));
+        for (int k = 0; k < _HEAT_CLASS_MAX; k++)
+                json_object_object_add(classes, heat_class_to_string(k), json_u64(w.class_bytes[k]));
+        json_object_object_add(o, "class_bytes", classes);
+        *ret = o;
+        return 0;
 }

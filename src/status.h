@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "census.h"
+#include "heat.h"
+#include "numa-maps.h"
+#include "scan.h"
 #include "targets.h"
 #include "topology.h"
 
@@ -22,13 +26,19 @@ struct tierd_status {
 
         const char *backend;
         const char *backend_reason;
+        const struct scan_backend_report *backend_reports;
+        size_t n_backend_reports;
         const char *policy;
+
+        struct heat_store_stats heat;   /* what is tracked (zero without a backend) */
+        const struct census *census;    /* where the tracked pages are, by class; NULL before the first round */
 
         unsigned passes;
         uint64_t pass_interval_us;
         uint64_t round;              /* rounds completed */
         uint64_t round_duration_us;  /* of the last completed round */
         uint64_t round_interval_us;  /* passes x pass interval */
+        uint64_t round_busy_us;      /* of the last round, time spent working rather than waiting for passes */
 
         const struct topology *topology;
         const struct target_set *targets;
@@ -45,3 +55,11 @@ struct tierd_status {
 json_object *status_to_json(const struct tierd_status *s);
 /* tierctl targets --json. */
 json_object *targets_to_json(const struct target_set *t);
+/* tierctl pages PID --json: per tracked VMA of one target, its heat histogram and class bytes from the heat
+ * store, and its bytes per node from /proc/PID/numa_maps (numa may be NULL). -ENOENT if pid is not tracked. */
+int pages_to_json(const struct heat_store *heat, const struct heat_class_params *p, const struct target *t,
+                  const struct numa_maps_entry *numa, size_t n_numa, json_object **ret);
+/* The bytes of each class among the target's units that start in [start, end) (for tests and for looking at
+ * one buffer of a process). */
+int pages_range_to_json(const struct heat_store *heat, const struct heat_class_params *p, pid_t pid, uint64_t start,
+                        uint64_t end, json_object **ret);

@@ -25,12 +25,14 @@ static void help(void) {
                "  status     Show the daemon's state, tiers, targets and totals\n"
                "  targets    List the target processes\n"
                "  metrics    Print metrics in Prometheus text format\n"
+               "  pages PID [--range START-END]\n"
+               "             Heat of a target's memory, per mapping: hit counts, classes, bytes per node\n"
                "  pause      Stop scanning and moving pages (root only)\n"
                "  resume     Resume after pause (root only)\n"
                "  reload     Reload the configuration file (root only)\n\n"
                "Options:\n"
                "  -s --socket=PATH  Control socket (default: %s)\n"
-               "  -j --json         Print JSON (status, targets)\n"
+               "  -j --json         Print JSON (status, targets, pages)\n"
                "  -h --help         Show this help\n"
                "     --version      Show the version\n\n"
                "Exit status: 0 success, 1 failure, 3 daemon not running.\n",
@@ -74,6 +76,14 @@ static void print_status(json_object *s) {
                get_str(s, "config") ?: "built-in defaults", get_u64(s, "config_reloads"),
                get_u64(s, "config_reload_failures"));
         printf("     Backend: %s (%s)\n", strna(get_str(s, "backend")), strna(get_str(s, "backend_reason")));
+        if (json_object_object_get_ex(s, "backends", &tiers))
+                for (size_t i = 0; i < json_object_array_length(tiers); i++) {
+                        json_object *b = json_object_array_get_idx(tiers, i), *in_use;
+
+                        if (json_object_object_get_ex(b, "in_use", &in_use) && json_object_get_boolean(in_use))
+                                continue;
+                        printf("              %s: %s\n", strna(get_str(b, "backend")), strna(get_str(b, "reason")));
+                }
         printf("      Policy: %s\n", strna(get_str(s, "policy")));
         printf("      Rounds: %" PRIu64 " done, last took %s; every %s (%" PRIu64 " passes x %s)\n",
                get_u64(s, "round"), format_duration(d1, sizeof(d1), get_u64(s, "round_duration_us")),
@@ -96,6 +106,15 @@ static void print_status(json_object *s) {
                                get_u64(t, "tier"), kernel, strchr(nodebuf, ',') ? "s" : "", nodebuf,
                                format_bytes(b1, sizeof(b1), get_u64(t, "total_bytes")),
                                format_bytes(b2, sizeof(b2), get_u64(t, "free_bytes")));
+                        if (json_object_object_get_ex(t, "hot_bytes", NULL)) {
+                                char b3[FORMAT_BYTES_MAX], b4[FORMAT_BYTES_MAX];
+
+                                printf("                targets' pages here: %s hot, %s warm, %s cold, %s skipped\n",
+                                       format_bytes(b1, sizeof(b1), get_u64(t, "hot_bytes")),
+                                       format_bytes(b2, sizeof(b2), get_u64(t, "warm_bytes")),
+                                       format_bytes(b3, sizeof(b3), get_u64(t, "cold_bytes")),
+                                       format_bytes(b4, sizeof(b4), get_u64(t, "skipped_bytes")));
+                        }
                 }
         }
         if (json_object_object_get_ex(s, "nodes", &nodes))
@@ -113,6 +132,9 @@ static void print_status(json_object *s) {
 
         printf("     Targets: %" PRIu64 " processes, %s resident\n", get_u64(s, "targets"),
                format_bytes(b1, sizeof(b1), get_u64(s, "targets_rss_bytes")));
+        printf("     Tracked: %s in %" PRIu64 " pages (%" PRIu64 " THPs), heat store %s\n",
+               format_bytes(b1, sizeof(b1), get_u64(s, "tracked_bytes")), get_u64(s, "tracked_pages"),
+               get_u64(s, "tracked_thp_units"), format_bytes(b2, sizeof(b2), get_u64(s, "heat_store_bytes")));
         printf("       Moved: %s promoted, %s demoted\n",
                format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")),
                format_bytes(b2, sizeof(b2), get_u64(s, "demoted_bytes")));
@@ -139,11 +161,72 @@ static void print_targets(json_object *a) {
         }
 }
 
-static int run(const char *command) {
+static void print_heat(const char *indent, json_object *h) {
+        char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], b3[FORMAT_BYTES_MAX], b4[FORMAT_BYTES_MAX];
+        json_object *classes = NULL, *hits;
+
+        (void) json_object_object_get_ex(h, "class_bytes", &classes);
+        printf("%s%s hot, %s warm, %s cold, %s skipped; %" PRIu64 " pages, %" PRIu64 " THPs\n", indent,
+               format_bytes(b1, sizeof(b1), get_u64(classes, "hot")), format_bytes(b2, sizeof(b2), get_u64(classes, "warm")),
+               format_bytes(b3, sizeof(b3), get_u64(classes, "cold")),
+               format_bytes(b4, sizeof(b4), get_u64(classes, "skipped")), get_u64(h, "pages"), get_u64(h, "thp_units"));
+        if (json_object_object_get_ex(h, "hits_units", &hits)) {
+                printf("%shits last round:", indent);
+                for (size_t i = 0; i < json_object_array_length(hits); i++) {
+                        uint64_t n = json_object_get_uint64(json_object_array_get_idx(hits, i));
+
+                        if (n > 0)
+                                printf(" %zu:%" PRIu64, i, n);
+                }
+                printf(" (hits:units)\n");
+        }
+}
+
+static void print_pages(json_object *p) {
+        char b1[FORMAT_BYTES_MAX];
+        json_object *vmas, *heat;
+
+        printf("pid %" PRIu64 " (%s)\n", get_u64(p, "pid"), strna(get_str(p, "comm")));
+        if (json_object_object_get_ex(p, "range", &heat)) {
+                json_object *classes = NULL;
+                char b2[FORMAT_BYTES_MAX], b3[FORMAT_BYTES_MAX], b4[FORMAT_BYTES_MAX];
+
+                (void) json_object_object_get_ex(heat, "class_bytes", &classes);
+                printf("  range %" PRIx64 "-%" PRIx64 ": %s hot, %s warm, %s cold, %s skipped\n",
+                       get_u64(heat, "start"), get_u64(heat, "end"), format_bytes(b1, sizeof(b1), get_u64(classes, "hot")),
+                       format_bytes(b2, sizeof(b2), get_u64(classes, "warm")),
+                       format_bytes(b3, sizeof(b3), get_u64(classes, "cold")),
+                       format_bytes(b4, sizeof(b4), get_u64(classes, "skipped")));
+        }
+        if (json_object_object_get_ex(p, "heat", &heat))
+                print_heat("  ", heat);
+        if (!json_object_object_get_ex(p, "vmas", &vmas))
+                return;
+        for (size_t i = 0; i < json_object_array_length(vmas); i++) {
+                json_object *v = json_object_array_get_idx(vmas, i), *nodes;
+
+                printf("  %012" PRIx64 "-%012" PRIx64 " %s\n", get_u64(v, "start"), get_u64(v, "end"),
+                       format_bytes(b1, sizeof(b1), get_u64(v, "end") - get_u64(v, "start")));
+                if (json_object_object_get_ex(v, "heat", &heat))
+                        print_heat("    ", heat);
+                if (json_object_object_get_ex(v, "nodes", &nodes) && json_object_array_length(nodes) > 0) {
+                        printf("    resident:");
+                        for (size_t j = 0; j < json_object_array_length(nodes); j++) {
+                                json_object *n = json_object_array_get_idx(nodes, j);
+
+                                printf(" node %" PRIu64 " %s", get_u64(n, "node"),
+                                       format_bytes(b1, sizeof(b1), get_u64(n, "bytes")));
+                        }
+                        printf("\n");
+                }
+        }
+}
+
+static int run(const char *command, const struct control_call_args *args) {
         json_object *response = NULL, *ok, *data = NULL;
         int r;
 
-        r = control_call(arg_socket, command, &response);
+        r = control_call(arg_socket, command, args, &response);
         if (r == -ENOENT || r == -ECONNREFUSED) {
                 log_error("tierd is not running (no daemon listening on %s)", arg_socket);
                 return EXIT_NOT_RUNNING;
@@ -176,6 +259,8 @@ static int run(const char *command) {
                 print_status(data);
         else if (streq(command, "targets"))
                 print_targets(data);
+        else if (streq(command, "pages"))
+                print_pages(data);
         else if (streq(command, "pause") || streq(command, "resume"))
                 printf("tierd is %s\n", strna(get_str(data, "state")));
         else if (streq(command, "reload"))
@@ -195,6 +280,7 @@ int main(int argc, char *argv[]) {
                 {},
         };
         const char *command;
+        struct control_call_args args = {};
         int c;
 
         while ((c = getopt_long(argc, argv, "s:jh", options, NULL)) >= 0)
@@ -221,9 +307,30 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         command = argv[optind++];
+        if (streq(command, "pages")) {
+                if (optind >= argc || parse_pid(argv[optind], &args.pid) < 0) {
+                        log_error("Usage: tierctl pages PID [--range START-END]");
+                        return EXIT_FAILURE;
+                }
+                optind++;
+        }
         while (optind < argc) {
                 if (streq(argv[optind], "--json") || streq(argv[optind], "-j"))
                         arg_json = true;
+                else if (streq(command, "pages") && streq(argv[optind], "--range") && optind + 1 < argc) {
+                        /* Addresses as /proc/PID/maps writes them: hexadecimal, 0x optional. */
+                        char *end;
+
+                        errno = 0;
+                        args.range_start = strtoull(argv[++optind], &end, 16);
+                        if (errno != 0 || *end != '-' ||
+                            (args.range_end = strtoull(end + 1, &end, 16), errno != 0 || *end != '\0') ||
+                            args.range_end <= args.range_start) {
+                                log_error("Invalid --range \"%s\": expected START-END in hexadecimal, START < END",
+                                          argv[optind]);
+                                return EXIT_FAILURE;
+                        }
+                }
                 else {
                         log_error("Unexpected argument \"%s\" (see tierctl --help)", argv[optind]);
                         return EXIT_FAILURE;
@@ -234,5 +341,5 @@ int main(int argc, char *argv[]) {
                 log_error("Unknown command \"%s\" (see tierctl --help)", command);
                 return EXIT_FAILURE;
         }
-        return run(command);
+        return run(command, &args);
 }

@@ -15,6 +15,7 @@ static void help(void) {
                "  -c --config=PATH          Configuration file (default: %s)\n"
                "     --check-config         Validate the configuration, print the effective one, exit\n"
                "     --control-socket=PATH  Control socket (overrides [daemon] control_socket)\n"
+               "     --runtime-dir=DIR      Where state that must survive a crash is kept (default: /run/tierd)\n"
                "     --log-level=LEVEL      Override [daemon] log_level (err, warning, notice, info, debug)\n"
                "     --procfs-root=DIR      Read /proc below DIR (testing)\n"
                "     --sysfs-root=DIR       Read and write /sys below DIR (testing)\n"
@@ -53,6 +54,7 @@ int main(int argc, char *argv[]) {
                 ARG_LOG_LEVEL,
                 ARG_PROCFS_ROOT,
                 ARG_SYSFS_ROOT,
+                ARG_RUNTIME_DIR,
                 ARG_VERSION,
         };
         static const struct option options[] = {
@@ -62,6 +64,7 @@ int main(int argc, char *argv[]) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "procfs-root", required_argument, NULL, ARG_PROCFS_ROOT },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -69,6 +72,7 @@ int main(int argc, char *argv[]) {
         struct daemon_options opts = {
                 .config_path = TIERD_CONFIG_FILE,
                 .log_level_override = -1,
+                .runtime_dir = "/run/tierd",
         };
         bool do_check = false;
         int c, r;
@@ -93,6 +97,9 @@ int main(int argc, char *argv[]) {
                         }
                         opts.log_level_override = r;
                         log_set_max_level(r);
+                        break;
+                case ARG_RUNTIME_DIR:
+                        opts.runtime_dir = optarg;
                         break;
                 case ARG_PROCFS_ROOT:
                 case ARG_SYSFS_ROOT:

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "heat.h"
 #include "log.h"
 #include "util.h"
 
@@ -279,6 +280,57 @@ static void test_units(void **state) {
         assert_int_equal(pass_interval_of("100000us"), 100 * USEC_PER_MSEC);
         assert_int_equal(pass_interval_of("1min"), 60 * USEC_PER_SEC);
         assert_int_equal(pass_interval_of("10min"), 600 * USEC_PER_SEC); /* upper bound */
+}
+
+static void test_scan_and_policy_keys(void **state) {
+        _cleanup_config_free_ struct tierd_config *d = load_ok("");
+        _cleanup_config_free_ struct tierd_config *c = NULL;
+
+        assert_int_equal(d->backend, SCAN_BACKEND_AUTO);
+        assert_int_equal(d->damon_kdamond, -1);
+        assert_int_equal(d->hot_threshold, HEAT_HOT_THRESHOLD_ALL_PASSES);
+        assert_int_equal(d->promote_rounds, 2);
+        assert_int_equal(d->cold_rounds, 3);
+
+        c = load_ok("[scan]\nbackend = damon\ndamon_kdamond = 2\ndamon_sample_interval = 1ms\n"
+                    "damon_min_regions = 20\ndamon_max_regions = 20\npasses = 4\n"
+                    "[policy]\nhot_threshold = 3\npromote_rounds = 1\ncold_rounds = 2\n");
+        assert_int_equal(c->backend, SCAN_BACKEND_DAMON);
+        assert_int_equal(c->damon_kdamond, 2);
+        assert_int_equal(c->damon_sample_interval_us, 1000);
+        assert_int_equal(c->damon_min_regions, 20);
+        assert_int_equal(c->hot_threshold, 3);
+        assert_int_equal(c->promote_rounds, 1);
+        assert_int_equal(c->cold_rounds, 2);
+        config_free(c);
+
+        c = load_ok("[scan]\nbackend = page_idle\ndamon_kdamond =\n[policy]\nhot_threshold = all\n");
+        assert_int_equal(c->backend, SCAN_BACKEND_PAGE_IDLE);
+        assert_int_equal(c->damon_kdamond, -1);
+        assert_int_equal(c->hot_threshold, HEAT_HOT_THRESHOLD_ALL_PASSES);
+}
+
+static void test_error_relations(void **state) {
+        load_fail("[scan]\nbackend = kstaled\n");
+        assert_logged(2, "invalid value \"kstaled\" for backend", "auto, idle_pages, page_idle, damon");
+
+        /* Unreachable threshold: blamed on whichever of the two keys came last. */
+        load_fail("[policy]\nhot_threshold = 5\n[scan]\npasses = 3\n");
+        assert_logged(4, "hot_threshold = 5 can never be reached with passes = 3");
+        load_fail("[policy]\nhot_threshold = 4\n");
+        assert_logged(2, "hot_threshold = 4 can never be reached with passes = 3");
+
+        /* No gap between hot and cold. */
+        load_fail("[policy]\npromote_rounds = 1\ncold_rounds = 1\n");
+        assert_logged(3, "leave no gap between hot and cold");
+
+        load_fail("[scan]\ndamon_min_regions = 50\ndamon_max_regions = 40\n");
+        assert_logged(3, "damon_min_regions = 50 is larger than damon_max_regions = 40");
+
+        load_fail("[scan]\ndamon_min_regions = 2\n[policy]\ncold_rounds = 32\npromote_rounds = 8\n");
+        assert_logged(2, "damon_min_regions");
+        assert_logged(4, "cold_rounds");
+        assert_logged(5, "promote_rounds");
 }
 
 static void test_log_levels(void **state) {
@@ -846,6 +898,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_sections_keep_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scan_and_policy_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_error_relations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_log_levels, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_control_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cgroup_normalisation, setup, teardown),

@@ -22,10 +22,20 @@ static void test_parse_valid(void **state) {
         assert_null(err);
         assert_int_equal(parse("  { \"command\" : \"reload\", \"extra\": 1 }  ", &req, &err), 0);
         assert_int_equal(req.command, CONTROL_RELOAD);
+        assert_int_equal(parse("{\"command\":\"pages\",\"pid\":42}", &req, &err), 0);
+        assert_int_equal(req.command, CONTROL_PAGES);
+        assert_int_equal(req.pid, 42);
+        assert_int_equal(req.range_end, 0);
+        assert_int_equal(parse("{\"command\":\"pages\",\"pid\":42,\"start\":4096,\"end\":8192}", &req, &err), 0);
+        assert_int_equal(req.range_start, 4096);
+        assert_int_equal(req.range_end, 8192);
+        assert_int_equal(parse("{\"command\":\"status\"}", &req, &err), 0);
+        assert_int_equal(req.pid, 0);
+
         for (int c = 0; c < _CONTROL_COMMAND_MAX; c++) {
                 char buf[64];
 
-                snprintf(buf, sizeof(buf), "{\"command\":\"%s\"}", control_command_to_string(c));
+                snprintf(buf, sizeof(buf), "{\"command\":\"%s\",\"pid\":1}", control_command_to_string(c));
                 assert_int_equal(parse(buf, &req, &err), 0);
                 assert_int_equal(req.command, c);
         }
@@ -42,6 +52,14 @@ static void test_parse_invalid(void **state) {
                 "{\"command\":\"shutdown\"}",
                 "{\"command\":\"status\"}{\"command\":\"reload\"}",
                 "{\"command\":\"status\"} x",
+                "{\"command\":\"pages\"}",
+                "{\"command\":\"pages\",\"pid\":\"1\"}",
+                "{\"command\":\"pages\",\"pid\":0}",
+                "{\"command\":\"pages\",\"pid\":-3}",
+                "{\"command\":\"pages\",\"pid\":99999999999}",
+                "{\"command\":\"pages\",\"pid\":1,\"start\":4096}",
+                "{\"command\":\"pages\",\"pid\":1,\"start\":8192,\"end\":4096}",
+                "{\"command\":\"pages\",\"pid\":1,\"start\":\"0x1000\",\"end\":8192}",
         };
         struct control_request req;
         const char *err;
@@ -63,6 +81,7 @@ static void test_authorize(void **state) {
         assert_int_equal(control_authorize(CONTROL_STATUS, 1000), 0);
         assert_int_equal(control_authorize(CONTROL_TARGETS, 65534), 0);
         assert_int_equal(control_authorize(CONTROL_METRICS, 1000), 0);
+        assert_int_equal(control_authorize(CONTROL_PAGES, 1000), 0);
         assert_int_equal(control_authorize(CONTROL_PAUSE, 1000), -EPERM);
         assert_int_equal(control_authorize(CONTROL_RESUME, 1), -EPERM);
         assert_int_equal(control_authorize(CONTROL_RELOAD, 65534), -EPERM);

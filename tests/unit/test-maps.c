@@ -3,9 +3,11 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "maps.h"
+#include "numa-maps.h"
 
 static const char sample[] =
         "55d0c8a00000-55d0c8a28000 r--p 00000000 fd:01 1835023                    /usr/bin/bash\n"
@@ -79,11 +81,45 @@ static void test_parse_garbage(void **state) {
         }
 }
 
+static void test_numa_maps(void **state) {
+        static const char text[] =
+                "55d0c8a00000 default file=/usr/bin/bash mapped=40 N0=40 kernelpagesize_kB=4\n"
+                "7f3b2c000000 default anon=65536 dirty=65536 active=0 N0=16384 N1=49152 kernelpagesize_kB=4\n"
+                "7f3c00000000 bind:1 anon=2 dirty=2 N1=2 kernelpagesize_kB=2048\n"
+                "7ffd4a9e4000 default stack anon=3 dirty=3 N0=3 kernelpagesize_kB=4\n"
+                "7ffd4aaaa000 default\n";
+        struct numa_maps_entry *e;
+        size_t n;
+
+        assert_int_equal(numa_maps_parse(text, strlen(text), &e, &n), 0);
+        assert_int_equal(n, 5);
+        assert_int_equal(e[1].start, 0x7f3b2c000000ULL);
+        assert_int_equal(e[1].n_nodes, 2);
+        assert_int_equal(numa_maps_bytes_on(e, n, 0x7f3b2c000000ULL, 0), 16384ULL * 4096);
+        assert_int_equal(numa_maps_bytes_on(e, n, 0x7f3b2c000000ULL, 1), 49152ULL * 4096);
+        /* Huge pages count in their own size. */
+        assert_int_equal(numa_maps_bytes_on(e, n, 0x7f3c00000000ULL, 1), 2ULL * 2 * 1024 * 1024);
+        assert_int_equal(numa_maps_bytes_on(e, n, 0x7f3c00000000ULL, 0), 0);
+        assert_int_equal(e[4].n_nodes, 0);
+        assert_int_equal(numa_maps_bytes_on(e, n, 0x1234, 0), 0);
+        free(e);
+
+        static const char *const bad[] = {
+                "zzzz default N0=1\n",
+                "1000 default N0=x\n",
+                "1000 default N0\n",
+                "1000 default kernelpagesize_kB=0\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_true(numa_maps_parse(bad[i], strlen(bad[i]), &e, &n) < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_sample),
                 cmocka_unit_test(test_parse_empty_and_no_trailing_newline),
                 cmocka_unit_test(test_parse_garbage),
+                cmocka_unit_test(test_numa_maps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

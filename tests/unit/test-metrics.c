@@ -13,6 +13,8 @@ static struct topology topology;
 static struct target_set targets;
 static struct target target_array[2];
 static struct topology_node nodes[2];
+static struct census_node census_nodes[2];
+static struct census census;
 
 static struct tierd_status make_status(void) {
         nodes[0] = (struct topology_node) { .id = 0, .n_cpus = 2, .total_bytes = 1ULL << 30,
@@ -30,6 +32,12 @@ static struct tierd_status make_status(void) {
         target_array[0] = (struct target) { .pid = 100, .comm = "db", .rss_bytes = 100 };
         target_array[1] = (struct target) { .pid = 200, .comm = "cache", .rss_bytes = 23 };
         targets = (struct target_set) { .targets = target_array, .n_targets = 2 };
+        census_nodes[0] = (struct census_node) { .node = 0 };
+        census_nodes[0].class_bytes[HEAT_CLASS_HOT] = 3 << 20;
+        census_nodes[1] = (struct census_node) { .node = 1 };
+        census_nodes[1].class_bytes[HEAT_CLASS_COLD] = 5 << 20;
+        census_nodes[1].class_bytes[HEAT_CLASS_HOT] = 1 << 20;
+        census = (struct census) { .nodes = census_nodes, .n_nodes = 2, .sample_stride = 1 };
 
         return (struct tierd_status) {
                 .version = "0.1.0",
@@ -41,6 +49,8 @@ static struct tierd_status make_status(void) {
                 .round_interval_us = 3000000,
                 .topology = &topology,
                 .targets = &targets,
+                .census = &census,
+                .heat = { .tracked_bytes = 9 << 20, .memory_bytes = 4608 },
                 .promoted_bytes = 4096,
                 .demoted_bytes = 8192,
         };
@@ -84,6 +94,11 @@ static void test_values(void **state) {
         expect_line(text, "tierd_state{state=\"running\"} 1");
         expect_line(text, "tierd_state{state=\"paused\"} 0");
         expect_line(text, "tierd_info{version=\"0.1.0\",backend=\"none\"} 1");
+        expect_line(text, "tierd_tracked_bytes 9437184");
+        expect_line(text, "tierd_tier_class_bytes{tier=\"0\",class=\"hot\"} 3145728");
+        expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"hot\"} 1048576");
+        expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"cold\"} 5242880");
+        expect_line(text, "tierd_tier_class_bytes{tier=\"0\",class=\"cold\"} 0");
         free(text);
 }
 
@@ -97,7 +112,7 @@ static void test_format_rules(void **state) {
         size_t n_seen = 0;
 
         assert_int_equal(regcomp(&sample_re,
-                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend)=\"[^\"]*\",?)+\\})? "
+                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend|class)=\"[^\"]*\",?)+\\})? "
                                  "[0-9]+(\\.[0-9]+)?$",
                                  REG_EXTENDED),
                          0);

@@ -20,7 +20,8 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 hostname tierd-vm
-echo "TIERD-VM: init ready ($(uname -r), $(cut -d' ' -f1 /proc/uptime)s)"
+grep -q 'tierd\.root=' /proc/cmdline ||
+    echo "TIERD-VM: init ready ($(uname -r), $(cut -d' ' -f1 /proc/uptime)s)"
 
 infra() { echo "TIERD-VM: INFRA-ERROR $*"; poweroff -f; sleep 10; }
 
@@ -29,6 +30,22 @@ if [ -f /lib/modules/load-order ]; then
     for m in $(cat /lib/modules/load-order); do
         insmod "/lib/modules/$m.ko" || infra "insmod $m failed"
     done
+fi
+
+# Root disk mode (systemd scenarios): tierd.root=/dev/vda on the command
+# line mounts that ext4 disk and hands over to its systemd.
+ROOTDEV=$(sed -n 's/.*tierd\.root=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$ROOTDEV" ]; then
+    echo "TIERD-VM: initramfs switching to $ROOTDEV"
+    n=50
+    while [ ! -b "$ROOTDEV" ] && [ $n -gt 0 ]; do sleep 0.2; n=$((n - 1)); done
+    mkdir -p /newroot
+    mount -t ext4 -o rw "$ROOTDEV" /newroot || infra "cannot mount root $ROOTDEV"
+    umount /dev/pts /tmp /run /sys/fs/cgroup /sys/kernel/tracing /sys/kernel/debug 2>/dev/null
+    mount --move /dev /newroot/dev
+    umount /sys /proc
+    exec switch_root /newroot /lib/systemd/systemd
+    infra "switch_root failed"
 fi
 
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none tierdshare /mnt/share \

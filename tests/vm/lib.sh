@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE_DIR=${TIERD_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tierd}
+CACHE_DIR=${TIERD_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/tierd}
 
 vm_log() { echo "[vm] $*" >&2; }
 vm_die() { echo "[vm] ERROR: $*" >&2; exit 1; }
@@ -65,6 +65,11 @@ _fetch_debian_kernel() {
     mv "$tmp/out" "$dir"
     rm -rf "$tmp"
     vm_log "Debian kernel $rel cached in $dir"
+    # older Debian kernels (superseded package versions) only take space
+    local old
+    for old in "$CACHE_DIR"/kernels/debian-*; do
+        [ "$old" != "$dir" ] && rm -rf "$old"
+    done
 }
 
 ensure_debian_kernel() {
@@ -98,9 +103,15 @@ _build_custom_kernel() {
     work=$CACHE_DIR/build/custom-$key
     log=$CACHE_DIR/kernels/custom-$key.build.log
     vm_log "building custom kernel (key $key) — this takes ~10-15 min on 2 cores; log: $log"
+    # stale trees of other keys (an interrupted or failed build) only take space
+    local stale
+    for stale in "$CACHE_DIR"/build/custom-*; do
+        [ -d "$stale" ] && [ "$stale" != "$work" ] && rm -rf "$stale"
+    done
     if ! "$VM_DIR/build-custom-kernel.sh" "$VM_DIR/kernel-custom.config" "$dir.tmp" "$work" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         rm -rf "$dir.tmp"
+        [ -n "${TIERD_VM_KEEP_KBUILD:-}" ] || rm -rf "$work"
         vm_die "custom kernel build failed (full log: $log)"
     fi
     grep -E '^== (config verified|kernel built)' "$log" | sed 's/^/[vm] /' >&2 || true
@@ -143,7 +154,7 @@ kernel_image() {
 # ---------------------------------------------------------------- initramfs
 # Module names (as in modinfo) wanted from the Debian kernel, dependencies
 # are resolved with modinfo -F depends and emitted in load order.
-GUEST_MODULES_DEBIAN="9p 9pnet_virtio"
+GUEST_MODULES_DEBIAN="9p 9pnet_virtio virtio_blk crc32c_generic ext4 autofs4"
 
 # resolve_modules MODDIR NAME... -> prints relative .ko.xz paths in load order
 resolve_modules() {
@@ -234,4 +245,81 @@ copy_with_libs() {
             [ -e "$libdir/$(basename "$lib")" ] || cp -L "$lib" "$libdir/"
         done < <(ldd "$f" 2>/dev/null | awk '/=> \// {print $3} /^\t\/[^ ]*ld-linux/ {print $1}')
     done
+}
+
+# ---------------------------------------------------------------- Debian root
+# A minimal Debian bookworm with systemd and tierd's libraries, made by
+# debootstrap from the host's Debian mirror; cached as a tarball.
+ROOTFS_SUITE=bookworm
+ROOTFS_PACKAGES="systemd,systemd-sysv,libsystemd0,libnuma1,libbpf1,libinih1,libjson-c5,jq,procps,util-linux,kmod"
+
+rootfs_mirror() {
+    if [ -n "${TIERD_VM_MIRROR:-}" ]; then echo "$TIERD_VM_MIRROR"; return; fi
+    local m
+    m=$(grep -rhoE '^(deb |URIs:)[^#]*https?://[^ ]*/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+        | grep -oE 'https?://[^ ]*/debian/?' | grep -v security | head -n1)
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+ensure_rootfs_tar() {
+    local key out
+    key=$( { echo "$ROOTFS_SUITE $ROOTFS_PACKAGES"; echo v1; } | sha256sum | cut -c1-16)
+    out=$CACHE_DIR/rootfs/debian-$ROOTFS_SUITE-$key.tar
+    if [ ! -f "$out" ]; then
+        with_lock rootfs _build_rootfs_tar "$out" || return 1
+    fi
+    [ -f "$out" ] || return 1
+    echo "$out"
+}
+
+_build_rootfs_tar() {
+    local out=$1 st mirror log
+    [ -f "$out" ] && return 0
+    mkdir -p "$(dirname "$out")"
+    mirror=$(rootfs_mirror)
+    st=$(mktemp -d "$CACHE_DIR/tmp.rootfs.XXXXXX")
+    log=$out.log
+    vm_log "debootstrap $ROOTFS_SUITE from $mirror (a few minutes; log: $log)"
+    if ! debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" "$ROOTFS_SUITE" "$st/root" "$mirror" >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        rm -rf "$st"
+        vm_die "debootstrap failed (log: $log)"
+    fi
+    rm -rf "$st/root/var/cache/apt/archives/"*.deb "$st/root/var/lib/apt/lists/"* \
+           "$st/root/usr/share/doc" "$st/root/usr/share/man" "$st/root/usr/share/locale" "$st/root/usr/share/info"
+    tar -C "$st/root" --numeric-owner -cf "$out.tmp" .
+    mv "$out.tmp" "$out"
+    rm -rf "$st"
+    vm_log "root filesystem cached: $out ($(du -h "$out" | cut -f1))"
+}
+
+# make_root_disk STAGING_DIR IMAGE : customise an unpacked root and make an
+# ext4 image from it (mkfs.ext4 -d: no loop mount, no root needed for it)
+make_root_disk() {
+    local st=$1 img=$2 mb
+    # console, no gettys, no timers that would run during the test
+    ln -sf /dev/null "$st/etc/systemd/system/serial-getty@ttyS0.service"
+    ln -sf /dev/null "$st/etc/systemd/system/getty@tty1.service"
+    local u
+    for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer \
+             systemd-tmpfiles-clean.timer dpkg-db-backup.timer systemd-timesyncd.service; do
+        ln -sf /dev/null "$st/etc/systemd/system/$u"
+    done
+    echo "tierd-vm" > "$st/etc/hostname"
+    echo "/dev/vda / ext4 rw,relatime 0 0" > "$st/etc/fstab"
+    : > "$st/etc/machine-id"
+    # unprivileged test user (uid 1000)
+    grep -q '^tester:' "$st/etc/passwd" || {
+        echo 'tester:x:1000:1000:tierd test user:/home/tester:/bin/bash' >> "$st/etc/passwd"
+        echo 'tester:!:19000:0:99999:7:::' >> "$st/etc/shadow"
+        echo 'tester:x:1000:' >> "$st/etc/group"
+        mkdir -p "$st/home/tester" && chown 1000:1000 "$st/home/tester"
+    }
+    install -m 0755 "$VM_DIR/guest-systemd/tierd-vm-init" "$st/usr/local/sbin/tierd-vm-init"
+    install -m 0644 "$VM_DIR/guest-systemd/tierd-vm-scenario.service" "$st/etc/systemd/system/"
+    mkdir -p "$st/etc/systemd/system/multi-user.target.wants" "$st/mnt/share"
+    ln -sf ../tierd-vm-scenario.service "$st/etc/systemd/system/multi-user.target.wants/tierd-vm-scenario.service"
+    mb=$(( $(du -sm "$st" | cut -f1) + 256 ))
+    rm -f "$img"
+    mkfs.ext4 -q -F -L tierdroot -d "$st" "$img" "${mb}M" >/dev/null || vm_die "mkfs.ext4 -d failed"
 }

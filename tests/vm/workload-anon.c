@@ -3,9 +3,10 @@
  * a pattern and reports its pid, address and checksum; re-checksums on
  * SIGUSR1, exits on SIGTERM/SIGINT.
  *
- *   workload-anon [--mib N] [--node N] [--thp] [--busy]
+ *   workload-anon [--mib N] [--node N] [--cpu N] [--thp] [--busy]
  *
  * --node N  bind the buffer to node N (mbind MPOL_BIND) before touching it
+ * --cpu N   pin the process to CPU N
  * --thp     allow transparent huge pages (default: MADV_NOHUGEPAGE)
  * --busy    keep reading the whole buffer in a loop (accessed bits stay set)
  *
@@ -18,6 +19,7 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,25 +55,37 @@ static uint64_t checksum(const uint64_t *w, size_t n) {
 
 int main(int argc, char **argv) {
         size_t mib = 64;
-        int node = -1, thp = 0, busy = 0;
+        int node = -1, cpu = -1, thp = 0, busy = 0;
         static const struct option opts[] = {
                 { "mib", required_argument, NULL, 'm' },
                 { "node", required_argument, NULL, 'n' },
+                { "cpu", required_argument, NULL, 'c' },
                 { "thp", no_argument, NULL, 't' },
                 { "busy", no_argument, NULL, 'b' },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "m:n:tb", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "m:n:c:tb", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'm': mib = strtoul(optarg, NULL, 0); break;
                 case 'n': node = atoi(optarg); break;
+                case 'c': cpu = atoi(optarg); break;
                 case 't': thp = 1; break;
                 case 'b': busy = 1; break;
                 default:
-                        fprintf(stderr, "usage: %s [--mib N] [--node N] [--thp] [--busy]\n", argv[0]);
+                        fprintf(stderr, "usage: %s [--mib N] [--node N] [--cpu N] [--thp] [--busy]\n", argv[0]);
                         return 2;
+                }
+        }
+
+        if (cpu >= 0) {
+                cpu_set_t set;
+                CPU_ZERO(&set);
+                CPU_SET(cpu, &set);
+                if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+                        perror("sched_setaffinity");
+                        return 1;
                 }
         }
 

@@ -19,15 +19,17 @@ check_eq() {
     if [ "$2" = "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
 }
 
+uptime_s() { cut -d. -f1 /proc/uptime; }
+
 # wait_for SECONDS COMMAND... : poll every 0.2s until the command succeeds
+# (deadline in wall time: under TCG a poll iteration can take a second)
 wait_for() {
-    local n=$(( $1 * 5 )); shift
-    while [ $n -gt 0 ]; do
+    local deadline=$(( $(uptime_s) + $1 )); shift
+    while :; do
         "$@" 2>/dev/null && return 0
+        [ "$(uptime_s)" -ge "$deadline" ] && return 1
         sleep 0.2
-        n=$((n - 1))
     done
-    return 1
 }
 
 # show a file with a prefix (for the log)
@@ -67,3 +69,12 @@ kernel_tier_of() {
 
 # jq_true FILTER FILE : jq -e without printing the result
 jq_true() { jq -e "$@" >/dev/null; }
+
+# start_busy_loop CPU : start a busy-loop process pinned to CPU, print its pid.
+# Under TCG a workload alone on a vCPU looks idle to accessed-bit scanning; a
+# busy loop pinned to the workload's vCPU (workload-anon --cpu N) makes the
+# accessed bits exact.
+start_busy_loop() {
+    taskset -c "$1" sh -c 'while :; do :; done' >/dev/null 2>&1 &
+    echo $!
+}

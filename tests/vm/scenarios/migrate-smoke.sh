@@ -32,11 +32,13 @@ numa_node_pages() {
 # query_pages NODE : pages of the buffer on NODE according to move_pages(nodes=NULL)
 query_pages() { sed -n "s/.* node$1=\([0-9]*\).*/\1/p" $D/query.out; }
 
+checksums_seen() { grep -c '^WORKLOAD checksum=' $D/workload.out; }
+more_checksums_than() { [ "$(checksums_seen)" -gt "$1" ]; }
 checksum_now() {
     local n
-    n=$(grep -c '^WORKLOAD checksum=' $D/workload.out)
+    n=$(checksums_seen)
     kill -USR1 $WPID
-    wait_for 60 test "$(grep -c '^WORKLOAD checksum=' $D/workload.out)" -gt "$n" || { echo timeout; return; }
+    wait_for 60 more_checksums_than "$n" || { echo timeout; return; }
     grep '^WORKLOAD checksum=' $D/workload.out | tail -n1 | sed 's/.*checksum=//'
 }
 

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heat.h"
+#include "topology.h"
+
+/* Where the tracked pages are: bytes of each heat class on each node, found by asking the kernel
+ * (move_pages(2) with nodes=NULL, through migrate.c) for one address per unit. This joins the heat store (by
+ * virtual address) with placement, for status now and for the policy's "hot but slow" / "cold but fast" lists.
+ *
+ * The query walks page tables, about 0.1-0.2 us a page; past CENSUS_UNITS_MAX units the census samples every
+ * k-th unit and scales up, so its cost per round stays bounded on terabyte-sized targets. */
+
+#define CENSUS_UNITS_MAX (UINT64_C(1) << 20)
+#define CENSUS_BATCH 4096
+
+struct census_node {
+        int node;
+        uint64_t class_bytes[_HEAT_CLASS_MAX];
+};
+
+struct census {
+        struct census_node *nodes; /* in topology order */
+        size_t n_nodes;
+        uint64_t unplaced_bytes; /* not present (swapped, never touched) or on a node not in the topology */
+        uint64_t units_queried;
+        uint64_t sample_stride;  /* 1: every unit */
+        uint64_t round;          /* heat store round the census reflects */
+};
+
+int census_take(const struct heat_store *heat, const struct heat_class_params *p, const struct topology *topo,
+                struct census *ret);
+void census_done(struct census *c);
+
+/* Sums of a tier's nodes. */
+void census_tier_class_bytes(const struct census *c, const struct topology *topo, size_t tier,
+                             uint64_t ret_bytes[_HEAT_CLASS_MAX]);

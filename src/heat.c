@@ -1,0 +1,1291 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heat.h"
+#include "macro.h"
+#include "util.h"
+
+/* See heat.h for the layout and the rules; this file only implements them. */
+
+struct heat_vma {
+        uint64_t start, end; /* [start, end), 4 KiB aligned */
+        uint64_t n_thp;      /* THP heads among the entries */
+        uint16_t *entries;   /* one per 4 KiB page */
+};
+
+struct heat_target {
+        pid_t pid;
+        bool alive; /* scratch for heat_store_drop_missing_targets() */
+        struct heat_vma *vmas; /* ascending start, non-overlapping */
+        size_t n_vmas;
+};
+
+/* 24 bytes. Rounds are kept as their low 32 bits and compared by wrapping difference: all intervals that matter
+ * are bounded by heat_move_params (at most 2^20 rounds). */
+struct heat_move {
+        uint64_t addr;
+        pid_t pid;      /* 0: empty slot (pid 0 is never a target) */
+        uint32_t round; /* of the last move */
+        uint16_t from_node, to_node;
+        uint8_t backoff_shift; /* the wait has doubled this many times */
+        uint8_t pingpongs;
+};
+_Static_assert(sizeof(struct heat_move) == 24, "the move table's size estimate in heat.h assumes 24-byte entries");
+
+struct heat_store {
+        struct heat_target *targets; /* ascending pid */
+        size_t n_targets, n_targets_allocated;
+
+        uint64_t round;
+        bool in_round;
+        unsigned hot_threshold; /* as given to begin_round: 0 means every pass */
+        unsigned passes;        /* begun in the open round */
+        unsigned last_passes, last_hot_threshold;
+
+        struct heat_move_params move_params;
+        struct heat_move *moves; /* open addressing, linear probing; capacity a power of two, load <= 1/2 */
+        size_t n_moves, moves_capacity;
+};
+
+#define MOVES_CAPACITY_MIN 64
+#define MOVE_PARAM_MAX (1U << 20)
+
+static const char *const heat_class_names[_HEAT_CLASS_MAX] = {
+        [HEAT_CLASS_HOT] = "hot",
+        [HEAT_CLASS_WARM] = "warm",
+        [HEAT_CLASS_COLD] = "cold",
+        [HEAT_CLASS_SKIPPED] = "skipped",
+};
+
+const char *heat_class_to_string(enum heat_class c) {
+        if ((unsigned) c >= _HEAT_CLASS_MAX)
+                return NULL;
+        return heat_class_names[c];
+}
+
+bool heat_class_params_valid(const struct heat_class_params *p) {
+        return p && p->promote_rounds >= 1 && p->promote_rounds <= HEAT_STREAK_MAX && p->cold_rounds >= 1 &&
+                p->cold_rounds <= HEAT_IDLE_MAX;
+}
+
+bool heat_vma_trackable(const struct vma *v) {
+        if (!v || v->end <= v->start)
+                return false;
+        if ((v->start | v->end) & (HEAT_PAGE_SIZE - 1))
+                return false;
+        if (v->end - v->start > HEAT_VMA_MAX_BYTES)
+                return false;
+        if (v->perms[1] != 'w' || v->perms[3] != 'p')
+                return false;
+        if (!v->path)
+                return true;
+        return streq(v->path, "[heap]") || streq(v->path, "[stack]") || startswith(v->path, "[anon:");
+}
+
+/* VMAs */
+
+static uint64_t vma_n_pages(const struct heat_vma *v) {
+        return (v->end - v->start) >> HEAT_PAGE_SHIFT;
+}
+
+/* Offset of slot i within its 2 MiB-aligned unit of address space. */
+static uint64_t vma_thp_offset(const struct heat_vma *v, uint64_t i) {
+        return ((v->start >> HEAT_PAGE_SHIFT) + i) & (HEAT_THP_PAGES - 1);
+}
+
+/* Index of the first 2 MiB-aligned slot. */
+static uint64_t vma_first_aligned(const struct heat_vma *v) {
+        return (HEAT_THP_PAGES - ((v->start >> HEAT_PAGE_SHIFT) & (HEAT_THP_PAGES - 1))) & (HEAT_THP_PAGES - 1);
+}
+
+/* Index of the head of the THP containing slot i, or UINT64_MAX when slot i is not part of one. Heads only ever
+ * sit at 2 MiB-aligned slots with their whole unit inside the VMA, so this is one array access. */
+static uint64_t vma_thp_head(const struct heat_vma *v, uint64_t i) {
+        uint64_t off, h;
+
+        if (v->n_thp == 0)
+                return UINT64_MAX;
+        off = vma_thp_offset(v, i);
+        if (off > i)
+                return UINT64_MAX;
+        h = i - off;
+        if (h + HEAT_THP_PAGES > vma_n_pages(v) || !(v->entries[h] & HEAT_F_THP))
+                return UINT64_MAX;
+        return h;
+}
+
+static uint64_t vma_count_thp(const struct heat_vma *v) {
+        uint64_t n = vma_n_pages(v), c = 0;
+
+        for (uint64_t i = vma_first_aligned(v); i + HEAT_THP_PAGES <= n; i += HEAT_THP_PAGES)
+                c += !!(v->entries[i] & HEAT_F_THP);
+        return c;
+}
+
+/* The unit becomes 512 pages, each with the unit's history. The move-table entry, if any, is keyed by the head
+ * address, which stays the head page's, so only the head keeps the moved marker. */
+static void vma_thp_split(struct heat_vma *v, uint64_t h) {
+        uint16_t *e = v->entries + h;
+        uint16_t head = e[0] & (uint16_t) ~HEAT_F_THP;
+        uint16_t tail = head & (uint16_t) ~HEAT_F_MOVED;
+
+        e[0] = head;
+        for (unsigned j = 1; j < HEAT_THP_PAGES; j++)
+                e[j] = tail;
+        v->n_thp--;
+}
+
+/* The 512 pages become one unit, as hot as its hottest page. */
+static void vma_thp_form(struct heat_vma *v, uint64_t h) {
+        uint16_t *e = v->entries + h;
+        unsigned hits = 0, streak = 0, idle = HEAT_IDLE_MAX;
+
+        for (unsigned j = 0; j < HEAT_THP_PAGES; j++) {
+                hits = MAX(hits, heat_entry_hits(e[j]));
+                streak = MAX(streak, heat_entry_streak(e[j]));
+                idle = MIN(idle, heat_entry_idle_rounds(e[j]));
+        }
+        e[0] = (uint16_t) ((e[0] & (HEAT_F_LAZYFREE | HEAT_F_SKIP | HEAT_F_MOVED)) | HEAT_F_THP |
+                           hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT | idle << HEAT_IDLE_SHIFT);
+        memset(e + 1, 0, (HEAT_THP_PAGES - 1) * sizeof(uint16_t));
+        v->n_thp++;
+}
+
+/* Splits the THP that addr falls strictly inside, if any: a VMA boundary is being drawn there. */
+static void vma_thp_split_at(struct heat_vma *v, uint64_t addr) {
+        uint64_t head_addr, h;
+
+        if (v->n_thp == 0 || addr % HEAT_THP_SIZE == 0)
+                return;
+        head_addr = addr & ~(HEAT_THP_SIZE - 1);
+        if (head_addr < v->start)
+                return;
+        h = (head_addr - v->start) >> HEAT_PAGE_SHIFT;
+        if (h + HEAT_THP_PAGES <= vma_n_pages(v) && (v->entries[h] & HEAT_F_THP))
+                vma_thp_split(v, h);
+}
+
+static void vma_copy_overlap(struct heat_vma *dst, struct heat_vma *src) {
+        uint64_t a = MAX(dst->start, src->start), b = MIN(dst->end, src->end);
+
+        if (a >= b)
+                return;
+        vma_thp_split_at(src, a);
+        vma_thp_split_at(src, b);
+        memcpy(dst->entries + ((a - dst->start) >> HEAT_PAGE_SHIFT),
+               src->entries + ((a - src->start) >> HEAT_PAGE_SHIFT),
+               ((b - a) >> HEAT_PAGE_SHIFT) * sizeof(uint16_t));
+}
+
+static void vmas_free_entries(struct heat_vma *vmas, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(vmas[i].entries);
+}
+
+/* Hits saturate at 15; the increment touches only the low 4 bits. */
+static inline void entry_hit(uint16_t *e) {
+        *e += (*e & HEAT_HITS_MASK) != HEAT_HITS_MASK;
+}
+
+/* A THP counts once per pass: the first tail slot remembers the pass that last counted it. */
+static inline void thp_hit(uint16_t *head, unsigned pass) {
+        uint16_t *stamp = head + 1;
+
+        if ((*stamp & HEAT_HITS_MASK) == pass)
+                return;
+        *stamp = (uint16_t) ((*stamp & ~HEAT_HITS_MASK) | pass);
+        entry_hit(head);
+}
+
+/* Slots first .. first + count of v were covered by a pass; slot first + k's bit is bit bit0 + k of bitmap (all
+ * set when bitmap is NULL). */
+static void vma_record(struct heat_vma *v, uint64_t first, uint64_t count, const uint64_t *bitmap, uint64_t bit0,
+                       unsigned pass) {
+        uint16_t *e = v->entries + first;
+
+        for (uint64_t k = 0; k < count;) {
+                uint64_t b = bit0 + k, w;
+                unsigned off = (unsigned) (b % 64);
+                uint64_t len = MIN(64 - off, count - k);
+                bool thp_possible = v->n_thp > 0;
+
+                w = bitmap ? bitmap[b / 64] >> off : UINT64_MAX;
+                if (len < 64)
+                        w &= (UINT64_C(1) << len) - 1;
+
+                if (w == 0) {
+                        k += len;
+                        continue;
+                }
+                if (thp_possible && vma_thp_offset(v, first + k) + len <= HEAT_THP_PAGES) {
+                        /* The word lies within one 2 MiB unit: one look at its head decides for all bits. */
+                        uint64_t h = vma_thp_head(v, first + k);
+
+                        if (h != UINT64_MAX) {
+                                thp_hit(v->entries + h, pass);
+                                k += len;
+                                continue;
+                        }
+                        thp_possible = false;
+                }
+                if (!thp_possible) {
+                        if (w == UINT64_MAX)
+                                for (unsigned j = 0; j < 64; j++)
+                                        entry_hit(e + k + j);
+                        else
+                                for (; w; w &= w - 1)
+                                        entry_hit(e + k + __builtin_ctzll(w));
+                } else
+                        for (; w; w &= w - 1) {
+                                uint64_t i = first + k + (uint64_t) __builtin_ctzll(w);
+                                uint64_t h = vma_thp_head(v, i);
+
+                                if (h == UINT64_MAX)
+                                        entry_hit(v->entries + i);
+                                else
+                                        thp_hit(v->entries + h, pass);
+                        }
+                k += len;
+        }
+}
+
+/* The end-of-round rule of heat.h on 8 entries at a time. The fold runs over every tracked page each round (2^28
+ * of them for 1 TiB), and the scalar form is compute bound at ~2 ns an entry; GCC's generic vectors (SSE2 on
+ * x86-64, NEON on arm64) bring it to memory bandwidth. Comparisons give all-ones lanes, so "x + (x < max)" is
+ * written "x - (x < max)", and selects are masks. */
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
+
+static inline u16x8 u16x8_splat(unsigned v) {
+        return (u16x8) { v, v, v, v, v, v, v, v };
+}
+
+static void entries_fold8(uint16_t *e, unsigned passes, unsigned threshold) {
+        const u16x8 passes_v = u16x8_splat(passes), threshold_v = u16x8_splat(threshold);
+        const u16x8 streak_max = u16x8_splat(HEAT_STREAK_MAX), idle_max = u16x8_splat(HEAT_IDLE_MAX);
+        u16x8 x, hits, streak, idle, m;
+
+        memcpy(&x, e, sizeof(x));
+        hits = x & HEAT_HITS_MASK;
+        m = (u16x8) (hits > passes_v);
+        hits = (hits & ~m) | (passes_v & m);
+        streak = (x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
+        idle = (x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
+        streak = (u16x8) (hits >= threshold_v) & (streak - (u16x8) (streak < streak_max));
+        idle = (u16x8) (hits == 0) & (idle - (u16x8) (idle < idle_max));
+        x = (x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT | idle << HEAT_IDLE_SHIFT;
+        memcpy(e, &x, sizeof(x));
+}
+
+static void entries_clear_hits(uint16_t *e, uint64_t n) {
+        const u16x8 keep = u16x8_splat((uint16_t) ~HEAT_HITS_MASK);
+        uint64_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                u16x8 x;
+
+                memcpy(&x, e + i, sizeof(x));
+                x &= keep;
+                memcpy(e + i, &x, sizeof(x));
+        }
+        for (; i < n; i++)
+                e[i] &= (uint16_t) ~HEAT_HITS_MASK;
+}
+
+/* The end-of-round rule of heat.h. */
+static void entries_fold(uint16_t *e, uint64_t n, unsigned passes, unsigned threshold) {
+        uint64_t i = 0;
+
+        for (; i + 8 <= n; i += 8)
+                entries_fold8(e + i, passes, threshold);
+        for (; i < n; i++) {
+                unsigned x = e[i];
+                unsigned hits = MIN(x & HEAT_HITS_MASK, passes);
+                unsigned streak = (x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
+                unsigned idle = (x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
+
+                streak = hits >= threshold ? streak + (streak < HEAT_STREAK_MAX) : 0;
+                idle = hits == 0 ? idle + (idle < HEAT_IDLE_MAX) : 0;
+                e[i] = (uint16_t) ((x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT |
+                                   idle << HEAT_IDLE_SHIFT);
+        }
+}
+
+static void vma_fold(struct heat_vma *v, unsigned passes, unsigned threshold) {
+        uint64_t n = vma_n_pages(v);
+
+        if (v->n_thp == 0) {
+                entries_fold(v->entries, n, passes, threshold);
+                return;
+        }
+        /* Chunk by 2 MiB of address space: a THP folds its head only, tail slots are left alone. */
+        for (uint64_t i = 0; i < n;) {
+                uint64_t off = vma_thp_offset(v, i);
+                uint64_t chunk = MIN(HEAT_THP_PAGES - off, n - i);
+
+                if (off == 0 && chunk == HEAT_THP_PAGES && (v->entries[i] & HEAT_F_THP))
+                        entries_fold(v->entries + i, 1, passes, threshold);
+                else
+                        entries_fold(v->entries + i, chunk, passes, threshold);
+                i += chunk;
+        }
+}
+
+/* Targets */
+
+/* First index whose pid is >= pid. */
+static size_t target_lower_bound(const struct heat_store *s, pid_t pid) {
+        size_t lo = 0, hi = s->n_targets;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (s->targets[mid].pid < pid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static struct heat_target *target_find(const struct heat_store *s, pid_t pid) {
+        size_t i = target_lower_bound(s, pid);
+
+        return i < s->n_targets && s->targets[i].pid == pid ? &s->targets[i] : NULL;
+}
+
+/* First VMA whose end is > addr. */
+static size_t vma_lower_bound(const struct heat_target *t, uint64_t addr) {
+        size_t lo = 0, hi = t->n_vmas;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (t->vmas[mid].end <= addr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static struct heat_vma *vma_find(const struct heat_target *t, uint64_t addr) {
+        size_t i = vma_lower_bound(t, addr);
+
+        return i < t->n_vmas && t->vmas[i].start <= addr ? &t->vmas[i] : NULL;
+}
+
+/* The slot of the 4 KiB page at addr (not its THP head). */
+static uint16_t *slot_find(const struct heat_store *s, pid_t pid, uint64_t addr) {
+        const struct heat_target *t = target_find(s, pid);
+        const struct heat_vma *v;
+
+        if (!t)
+                return NULL;
+        v = vma_find(t, addr);
+        if (!v)
+                return NULL;
+        return v->entries + ((addr - v->start) >> HEAT_PAGE_SHIFT);
+}
+
+static void target_done(struct heat_target *t) {
+        vmas_free_entries(t->vmas, t->n_vmas);
+        t->vmas = mfree(t->vmas);
+        t->n_vmas = 0;
+}
+
+static int targets_reserve(struct heat_store *s, size_t n) {
+        struct heat_target *t;
+        size_t a;
+
+        if (n <= s->n_targets_allocated)
+                return 0;
+        a = MAX(n, MAX(s->n_targets_allocated * 2, (size_t) 8));
+        t = reallocarray(s->targets, a, sizeof(struct heat_target));
+        if (!t)
+                return -ENOMEM;
+        s->targets = t;
+        s->n_targets_allocated = a;
+        return 0;
+}
+
+/* The move table */
+
+static uint64_t move_hash(pid_t pid, uint64_t addr) {
+        /* splitmix64's finalizer over the page number mixed with the pid. */
+        uint64_t x = (addr >> HEAT_PAGE_SHIFT) ^ ((uint64_t) (uint32_t) pid * UINT64_C(0x9e3779b97f4a7c15));
+
+        x ^= x >> 30;
+        x *= UINT64_C(0xbf58476d1ce4e5b9);
+        x ^= x >> 27;
+        x *= UINT64_C(0x94d049bb133111eb);
+        x ^= x >> 31;
+        return x;
+}
+
+static struct heat_move *moves_find(const struct heat_store *s, pid_t pid, uint64_t addr) {
+        size_t mask;
+
+        if (s->moves_capacity == 0)
+                return NULL;
+        mask = s->moves_capacity - 1;
+        for (size_t i = move_hash(pid, addr) & mask;; i = (i + 1) & mask) {
+                struct heat_move *m = &s->moves[i];
+
+                if (m->pid == 0)
+                        return NULL;
+                if (m->pid == pid && m->addr == addr)
+                        return m;
+        }
+}
+
+/* The empty slot where a key that is not in the table goes. */
+static struct heat_move *moves_free_slot(struct heat_move *table, size_t capacity, pid_t pid, uint64_t addr) {
+        size_t mask = capacity - 1, i = move_hash(pid, addr) & mask;
+
+        while (table[i].pid != 0)
+                i = (i + 1) & mask;
+        return &table[i];
+}
+
+static int moves_resize(struct heat_store *s, size_t capacity) {
+        struct heat_move *table;
+
+        table = calloc(capacity, sizeof(struct heat_move));
+        if (!table)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->moves_capacity; i++)
+                if (s->moves[i].pid != 0)
+                        *moves_free_slot(table, capacity, s->moves[i].pid, s->moves[i].addr) = s->moves[i];
+        free(s->moves);
+        s->moves = table;
+        s->moves_capacity = capacity;
+        return 0;
+}
+
+/* Backward-shift deletion: the entries after the hole that may move closer to their home slot do, so lookups
+ * never need tombstones. */
+static void moves_delete_at(struct heat_store *s, size_t hole) {
+        size_t mask = s->moves_capacity - 1;
+
+        for (size_t j = hole;;) {
+                size_t home;
+
+                j = (j + 1) & mask;
+                if (s->moves[j].pid == 0)
+                        break;
+                home = move_hash(s->moves[j].pid, s->moves[j].addr) & mask;
+                /* The entry at j stays when its home lies cyclically in (hole, j]. */
+                if (hole <= j ? (hole < home && home <= j) : (hole < home || home <= j))
+                        continue;
+                s->moves[hole] = s->moves[j];
+                hole = j;
+        }
+        s->moves[hole] = (struct heat_move) {};
+        s->n_moves--;
+}
+
+static uint64_t move_wait(const struct heat_move_params *p, unsigned shift) {
+        uint64_t w;
+
+        if (shift == 0)
+                return p->min_residency_rounds;
+        w = (uint64_t) MAX(p->min_residency_rounds, 1U) << MIN(shift, 32U);
+        return MIN(w, (uint64_t) p->max_backoff_rounds);
+}
+
+/* Rounds since the last move; a round before it (a caller going back in time) counts as 0, not as 2^32. */
+static uint32_t move_age(const struct heat_move *m, uint64_t round_no) {
+        uint32_t age = (uint32_t) round_no - m->round;
+
+        return age > INT32_MAX ? 0 : age;
+}
+
+static bool move_expired(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
+        uint64_t lifetime = MAX((uint64_t) s->move_params.pingpong_window_rounds,
+                                move_wait(&s->move_params, m->backoff_shift));
+
+        return move_age(m, round_no) > lifetime;
+}
+
+/* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
+static void moves_sweep(struct heat_store *s, bool (*drop)(const struct heat_store *s, const struct heat_move *m)) {
+        for (size_t i = 0; i < s->moves_capacity;) {
+                struct heat_move *m = &s->moves[i];
+                uint16_t *e;
+
+                if (m->pid == 0 || !drop(s, m)) {
+                        i++;
+                        continue;
+                }
+                e = slot_find(s, m->pid, m->addr);
+                if (e)
+                        *e &= (uint16_t) ~HEAT_F_MOVED;
+                /* Deletion may pull a later entry into slot i, so look at it again. Entries only ever move towards
+                 * their home slot, so none that is still to be looked at is skipped. */
+                moves_delete_at(s, i);
+        }
+        if (s->moves_capacity > MOVES_CAPACITY_MIN && s->n_moves < s->moves_capacity / 8)
+                (void) moves_resize(s, MAX(s->moves_capacity / 4, (size_t) MOVES_CAPACITY_MIN)); /* may fail: fine */
+        if (s->n_moves == 0 && s->moves_capacity > 0) {
+                s->moves = mfree(s->moves);
+                s->moves_capacity = 0;
+        }
+}
+
+static bool move_drop_expired(const struct heat_store *s, const struct heat_move *m) {
+        return move_expired(s, m, s->round);
+}
+
+static bool move_drop_untracked_pid(const struct heat_store *s, const struct heat_move *m) {
+        return !target_find(s, m->pid);
+}
+
+/* The store */
+
+int heat_store_new(struct heat_store **ret) {
+        struct heat_store *s;
+
+        if (!ret)
+                return -EINVAL;
+        s = calloc(1, sizeof(struct heat_store));
+        if (!s)
+                return -ENOMEM;
+        s->move_params = HEAT_MOVE_PARAMS_DEFAULT;
+        *ret = s;
+        return 0;
+}
+
+struct heat_store *heat_store_free(struct heat_store *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_targets; i++)
+                target_done(&s->targets[i]);
+        free(s->targets);
+        free(s->moves);
+        return mfree(s);
+}
+
+int heat_store_set_move_params(struct heat_store *s, const struct heat_move_params *p) {
+        if (!s || !p)
+                return -EINVAL;
+        if (p->min_residency_rounds > MOVE_PARAM_MAX || p->pingpong_window_rounds > MOVE_PARAM_MAX ||
+            p->max_backoff_rounds > MOVE_PARAM_MAX || p->max_backoff_rounds < p->min_residency_rounds)
+                return -EINVAL;
+        s->move_params = *p;
+        return 0;
+}
+
+int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot_threshold) {
+        if (!s || hot_threshold > HEAT_HITS_MAX)
+                return -EINVAL;
+        if (s->in_round)
+                return -EBUSY;
+
+        for (size_t i = 0; i < s->n_targets; i++)
+                for (size_t j = 0; j < s->targets[i].n_vmas; j++) {
+                        struct heat_vma *v = &s->targets[i].vmas[j];
+
+                        /* Also clears the pass stamps of THP tails. */
+                        entries_clear_hits(v->entries, vma_n_pages(v));
+                }
+        s->in_round = true;
+        s->round = round_no;
+        s->hot_threshold = hot_threshold;
+        s->passes = 0;
+        return 0;
+}
+
+int heat_store_begin_pass(struct heat_store *s) {
+        if (!s || !s->in_round)
+                return -EINVAL;
+        if (s->passes >= HEAT_PASSES_MAX)
+                return -ERANGE;
+        return (int) ++s->passes;
+}
+
+void heat_store_end_round(struct heat_store *s) {
+        if (!s || !s->in_round)
+                return;
+        s->in_round = false;
+
+        if (s->passes > 0) {
+                unsigned threshold = s->hot_threshold == HEAT_HOT_THRESHOLD_ALL_PASSES ?
+                        s->passes :
+                        MIN(s->hot_threshold, s->passes);
+
+                for (size_t i = 0; i < s->n_targets; i++)
+                        for (size_t j = 0; j < s->targets[i].n_vmas; j++)
+                                vma_fold(&s->targets[i].vmas[j], s->passes, threshold);
+                s->last_passes = s->passes;
+                s->last_hot_threshold = threshold;
+        }
+
+        if (s->n_moves > 0)
+                moves_sweep(s, move_drop_expired);
+}
+
+bool heat_store_in_round(const struct heat_store *s) {
+        return s && s->in_round;
+}
+
+int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vmas, size_t n) {
+        struct heat_vma *nv = NULL, *old = NULL;
+        size_t n_new = 0, n_old = 0, ti, i, k = 0;
+        uint64_t prev_end = 0;
+        bool exists;
+        int r;
+
+        if (!s || pid <= 0 || (n > 0 && !vmas))
+                return -EINVAL;
+
+        for (size_t j = 0; j < n; j++) {
+                if (!heat_vma_trackable(&vmas[j]))
+                        continue;
+                if (vmas[j].start < prev_end)
+                        return -EINVAL;
+                prev_end = vmas[j].end;
+                n_new++;
+        }
+
+        ti = target_lower_bound(s, pid);
+        exists = ti < s->n_targets && s->targets[ti].pid == pid;
+        if (exists) {
+                old = s->targets[ti].vmas;
+                n_old = s->targets[ti].n_vmas;
+        } else {
+                /* Make room first: growing the table changes nothing else, so a later failure leaves no trace. */
+                r = targets_reserve(s, s->n_targets + 1);
+                if (r < 0)
+                        return r;
+        }
+
+        if (n_new > 0) {
+                nv = calloc(n_new, sizeof(struct heat_vma));
+                if (!nv)
+                        return -ENOMEM;
+        }
+
+        for (size_t j = 0; j < n; j++)
+                if (heat_vma_trackable(&vmas[j]))
+                        nv[k++] = (struct heat_vma) { .start = vmas[j].start, .end = vmas[j].end };
+
+        /* Phase 1, which may fail: allocate the arrays of the VMAs that changed. A VMA that did not change
+         * (same start and end) takes its old array in phase 2, so a steady process costs no copying. */
+        for (i = 0, k = 0; k < n_new; k++) {
+                struct heat_vma *v = &nv[k];
+
+                while (i < n_old && old[i].end <= v->start)
+                        i++;
+                if (i < n_old && old[i].start == v->start && old[i].end == v->end)
+                        continue;
+                v->entries = calloc(vma_n_pages(v), sizeof(uint16_t));
+                if (!v->entries) {
+                        vmas_free_entries(nv, k);
+                        free(nv);
+                        return -ENOMEM;
+                }
+        }
+
+        /* Phase 2, which cannot fail: hand over or copy by address overlap. An old VMA overlapping several new
+         * ones (a split) is copied from several times; a new one overlapping several old ones (a merge) is
+         * copied into several times. */
+        for (i = 0, k = 0; k < n_new; k++) {
+                struct heat_vma *v = &nv[k];
+
+                while (i < n_old && old[i].end <= v->start)
+                        i++;
+                if (!v->entries) {
+                        v->entries = TAKE_PTR(old[i].entries);
+                        v->n_thp = old[i].n_thp;
+                        continue;
+                }
+                for (size_t m = i; m < n_old && old[m].start < v->end; m++)
+                        vma_copy_overlap(v, &old[m]);
+                v->n_thp = vma_count_thp(v);
+        }
+
+        if (exists) {
+                vmas_free_entries(old, n_old);
+                free(old);
+        } else {
+                memmove(s->targets + ti + 1, s->targets + ti, (s->n_targets - ti) * sizeof(struct heat_target));
+                s->targets[ti] = (struct heat_target) { .pid = pid };
+                s->n_targets++;
+        }
+        s->targets[ti].vmas = nv;
+        s->targets[ti].n_vmas = n_new;
+        return 0;
+}
+
+size_t heat_store_drop_missing_targets(struct heat_store *s, const pid_t *alive, size_t n) {
+        size_t kept = 0, dropped;
+
+        if (!s)
+                return 0;
+        for (size_t i = 0; i < s->n_targets; i++)
+                s->targets[i].alive = false;
+        for (size_t j = 0; alive && j < n; j++) {
+                struct heat_target *t = target_find(s, alive[j]);
+
+                if (t)
+                        t->alive = true;
+        }
+        for (size_t i = 0; i < s->n_targets; i++) {
+                if (!s->targets[i].alive) {
+                        target_done(&s->targets[i]);
+                        continue;
+                }
+                s->targets[kept++] = s->targets[i];
+        }
+        dropped = s->n_targets - kept;
+        s->n_targets = kept;
+        if (dropped > 0 && s->n_moves > 0)
+                moves_sweep(s, move_drop_untracked_pid);
+        return dropped;
+}
+
+int heat_store_drop_target(struct heat_store *s, pid_t pid) {
+        size_t i;
+
+        if (!s)
+                return -EINVAL;
+        i = target_lower_bound(s, pid);
+        if (i >= s->n_targets || s->targets[i].pid != pid)
+                return -ENOENT;
+        target_done(&s->targets[i]);
+        memmove(s->targets + i, s->targets + i + 1, (s->n_targets - i - 1) * sizeof(struct heat_target));
+        s->n_targets--;
+        if (s->n_moves > 0)
+                moves_sweep(s, move_drop_untracked_pid);
+        return 0;
+}
+
+/* Recording */
+
+static int range_check(uint64_t start, uint64_t n_pages) {
+        if (start % HEAT_PAGE_SIZE)
+                return -EINVAL;
+        if (n_pages > (UINT64_MAX - start) >> HEAT_PAGE_SHIFT)
+                return -EINVAL;
+        return 0;
+}
+
+static int record_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, const uint64_t *bitmap) {
+        const struct heat_target *t;
+        uint64_t end;
+        int r;
+
+        if (!s || !s->in_round || s->passes == 0)
+                return -EINVAL;
+        r = range_check(start, n_pages);
+        if (r < 0)
+                return r;
+        t = target_find(s, pid);
+        if (!t)
+                return -ENOENT;
+
+        end = start + (n_pages << HEAT_PAGE_SHIFT);
+        for (size_t i = vma_lower_bound(t, start); i < t->n_vmas && t->vmas[i].start < end; i++) {
+                struct heat_vma *v = &t->vmas[i];
+                uint64_t a = MAX(start, v->start), b = MIN(end, v->end);
+
+                vma_record(v, (a - v->start) >> HEAT_PAGE_SHIFT, (b - a) >> HEAT_PAGE_SHIFT, bitmap,
+                           (a - start) >> HEAT_PAGE_SHIFT, s->passes);
+        }
+        return 0;
+}
+
+int heat_store_record_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                             const uint64_t *bitmap) {
+        if (!bitmap && n_pages > 0)
+                return -EINVAL;
+        return record_range(s, pid, start, n_pages, bitmap);
+}
+
+/* [addr, addr + len) rounded out to whole pages, as (start, n_pages). */
+static int round_out(uint64_t addr, uint64_t len, uint64_t *ret_start, uint64_t *ret_n_pages) {
+        uint64_t start = addr & ~(HEAT_PAGE_SIZE - 1), end;
+
+        if (len > UINT64_MAX - addr || addr + len > UINT64_MAX - (HEAT_PAGE_SIZE - 1))
+                return -EINVAL;
+        end = (addr + len + HEAT_PAGE_SIZE - 1) & ~(HEAT_PAGE_SIZE - 1);
+        *ret_start = start;
+        *ret_n_pages = (end - start) >> HEAT_PAGE_SHIFT;
+        return 0;
+}
+
+int heat_store_record_accessed(struct heat_store *s, pid_t pid, uint64_t addr, uint64_t len_bytes) {
+        uint64_t start, n_pages;
+        int r;
+
+        r = round_out(addr, len_bytes, &start, &n_pages);
+        if (r < 0)
+                return r;
+        return record_range(s, pid, start, n_pages, NULL);
+}
+
+/* Flags */
+
+int heat_store_set_thp(struct heat_store *s, pid_t pid, uint64_t addr, bool is_thp) {
+        const struct heat_target *t;
+        struct heat_vma *v;
+        uint64_t h;
+
+        if (!s || addr % HEAT_THP_SIZE)
+                return -EINVAL;
+        t = target_find(s, pid);
+        if (!t)
+                return -ENOENT;
+        v = vma_find(t, addr);
+        if (!v)
+                return -ENOENT;
+        if (v->end - addr < HEAT_THP_SIZE)
+                return -EINVAL;
+        h = (addr - v->start) >> HEAT_PAGE_SHIFT;
+        if (is_thp == !!(v->entries[h] & HEAT_F_THP))
+                return 0;
+        if (is_thp)
+                vma_thp_form(v, h);
+        else
+                vma_thp_split(v, h);
+        return 1;
+}
+
+static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, uint16_t flags,
+                       const uint64_t *bitmap, bool on) {
+        const struct heat_target *t;
+        uint64_t end;
+        int r;
+
+        if (!s || flags == 0 || (flags & ~(HEAT_F_LAZYFREE | HEAT_F_SKIP)))
+                return -EINVAL;
+        r = range_check(start, n_pages);
+        if (r < 0)
+                return r;
+        t = target_find(s, pid);
+        if (!t)
+                return -ENOENT;
+
+        end = start + (n_pages << HEAT_PAGE_SHIFT);
+        for (size_t i = vma_lower_bound(t, start); i < t->n_vmas && t->vmas[i].start < end; i++) {
+                struct heat_vma *v = &t->vmas[i];
+                uint64_t a = MAX(start, v->start), b = MIN(end, v->end);
+                uint64_t first = (a - v->start) >> HEAT_PAGE_SHIFT, bit0 = (a - start) >> HEAT_PAGE_SHIFT;
+
+                for (uint64_t k = 0; k < (b - a) >> HEAT_PAGE_SHIFT; k++) {
+                        uint64_t idx = first + k, h;
+                        bool set = on;
+
+                        if (v->n_thp > 0) {
+                                h = vma_thp_head(v, idx);
+                                if (h != UINT64_MAX && h != idx)
+                                        continue; /* a THP tail: the head decides */
+                        }
+                        if (bitmap)
+                                set = (bitmap[(bit0 + k) / 64] >> ((bit0 + k) % 64)) & 1;
+                        if (set)
+                                v->entries[idx] |= flags;
+                        else
+                                v->entries[idx] &= (uint16_t) ~flags;
+                }
+        }
+        return 0;
+}
+
+int heat_store_set_flags(struct heat_store *s, pid_t pid, uint64_t addr, uint64_t len_bytes, uint16_t flags,
+                         bool on) {
+        uint64_t start, n_pages;
+        int r;
+
+        r = round_out(addr, len_bytes, &start, &n_pages);
+        if (r < 0)
+                return r;
+        return flags_range(s, pid, start, n_pages, flags, NULL, on);
+}
+
+int heat_store_set_flags_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, uint16_t flags,
+                                const uint64_t *bitmap) {
+        if (!bitmap && n_pages > 0)
+                return -EINVAL;
+        return flags_range(s, pid, start, n_pages, flags, bitmap, false);
+}
+
+/* Moves */
+
+int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int from_node, int to_node,
+                         uint64_t round_no) {
+        struct heat_move *m;
+        uint16_t *e;
+        int pingpong = 0, r;
+
+        if (!s || pid <= 0 || addr % HEAT_PAGE_SIZE || from_node < 0 || to_node < 0 ||
+            from_node >= NODE_SET_MAX || to_node >= NODE_SET_MAX)
+                return -EINVAL;
+
+        m = moves_find(s, pid, addr);
+        if (m && move_expired(s, m, round_no)) {
+                /* Waited out long enough: forgiven. */
+                m->backoff_shift = 0;
+                m->pingpongs = 0;
+        } else if (m && to_node == m->from_node && move_age(m, round_no) <= s->move_params.pingpong_window_rounds) {
+                pingpong = 1;
+                if (move_wait(&s->move_params, m->backoff_shift) < s->move_params.max_backoff_rounds)
+                        m->backoff_shift++;
+                if (m->pingpongs < UINT8_MAX)
+                        m->pingpongs++;
+        }
+
+        if (!m) {
+                if (s->n_moves >= HEAT_MOVES_MAX)
+                        return -ENOSPC;
+                if ((s->n_moves + 1) * 2 > s->moves_capacity) {
+                        r = moves_resize(s, MAX(s->moves_capacity * 2, (size_t) MOVES_CAPACITY_MIN));
+                        if (r < 0)
+                                return r;
+                }
+                m = moves_free_slot(s->moves, s->moves_capacity, pid, addr);
+                *m = (struct heat_move) { .pid = pid, .addr = addr };
+                s->n_moves++;
+        }
+        m->from_node = (uint16_t) from_node;
+        m->to_node = (uint16_t) to_node;
+        m->round = (uint32_t) round_no;
+
+        e = slot_find(s, pid, addr);
+        if (e)
+                *e |= HEAT_F_MOVED;
+        return pingpong;
+}
+
+bool heat_store_may_move(const struct heat_store *s, pid_t pid, uint64_t addr, uint64_t round_no) {
+        const struct heat_move *m;
+        const uint16_t *e;
+
+        if (!s)
+                return false;
+        /* Nearly every page lands here: tracked and never moved recently. */
+        e = slot_find(s, pid, addr);
+        if (e && !(*e & HEAT_F_MOVED))
+                return true;
+        m = moves_find(s, pid, addr);
+        if (!m)
+                return true;
+        return move_age(m, round_no) >= move_wait(&s->move_params, m->backoff_shift);
+}
+
+int heat_store_get_move(const struct heat_store *s, pid_t pid, uint64_t addr, struct heat_move_info *ret) {
+        const struct heat_move *m;
+
+        if (!s || !ret)
+                return -EINVAL;
+        m = moves_find(s, pid, addr);
+        if (!m)
+                return 0;
+        *ret = (struct heat_move_info) {
+                .last_round = m->round,
+                .from_node = m->from_node,
+                .to_node = m->to_node,
+                .pingpongs = m->pingpongs,
+                .wait_rounds = (unsigned) move_wait(&s->move_params, m->backoff_shift),
+        };
+        return 1;
+}
+
+/* Reading */
+
+static void unit_fill(struct heat_unit *u, pid_t pid, const struct heat_vma *v, uint64_t i, uint16_t entry,
+                      const struct heat_class_params *p) {
+        *u = (struct heat_unit) {
+                .pid = pid,
+                .addr = v->start + (i << HEAT_PAGE_SHIFT),
+                .size_bytes = (entry & HEAT_F_THP) ? HEAT_THP_SIZE : HEAT_PAGE_SIZE,
+                .entry = entry,
+                .class = heat_entry_class(entry, p),
+        };
+}
+
+int heat_store_lookup(const struct heat_store *s, pid_t pid, uint64_t addr, const struct heat_class_params *p,
+                      struct heat_unit *ret) {
+        const struct heat_target *t;
+        const struct heat_vma *v;
+        uint64_t i, h;
+
+        if (!s || !ret || !heat_class_params_valid(p))
+                return -EINVAL;
+        t = target_find(s, pid);
+        if (!t)
+                return -ENOENT;
+        v = vma_find(t, addr);
+        if (!v)
+                return -ENOENT;
+        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
+        h = vma_thp_head(v, i);
+        if (h != UINT64_MAX)
+                i = h;
+        unit_fill(ret, pid, v, i, v->entries[i], p);
+        return 0;
+}
+
+/* The targets a pid argument selects: all for 0. */
+static int targets_select(const struct heat_store *s, pid_t pid, size_t *ret_first, size_t *ret_end) {
+        size_t i;
+
+        if (pid == 0) {
+                *ret_first = 0;
+                *ret_end = s->n_targets;
+                return 0;
+        }
+        i = target_lower_bound(s, pid);
+        if (i >= s->n_targets || s->targets[i].pid != pid)
+                return -ENOENT;
+        *ret_first = i;
+        *ret_end = i + 1;
+        return 0;
+}
+
+/* The class of an entry depends on its streak, its idle age and two flags: 10 bits. A walk looks the selection
+ * up in a 1 KiB table instead of classifying every entry, which matters when the policy walks 2^28 entries for
+ * the few hot ones. */
+#define CLASS_KEY_BITS 10
+
+static unsigned class_key(uint16_t e) {
+        return (e >> HEAT_STREAK_SHIFT & 0xff) | (e >> 5 & 0x300); /* streak, idle; lazyfree and skip (13, 14) */
+}
+
+static void class_selection(const struct heat_class_params *p, unsigned class_mask, bool sel[1 << CLASS_KEY_BITS]) {
+        for (unsigned k = 0; k < (1U << CLASS_KEY_BITS); k++) {
+                uint16_t e = (uint16_t) ((k & 0xff) << HEAT_STREAK_SHIFT | (k & 0x300) << 5);
+
+                sel[k] = class_mask & HEAT_CLASS_MASK(heat_entry_class(e, p));
+        }
+}
+
+static int vma_walk(pid_t pid, const struct heat_vma *v, const struct heat_class_params *p, const bool *sel,
+                    heat_unit_func_t f, void *userdata) {
+        uint64_t n = vma_n_pages(v);
+        struct heat_unit u;
+        int r;
+
+        /* THP flags exist only on heads, so a unit is 512 slots exactly when its first has it. */
+        for (uint64_t i = 0; i < n;) {
+                uint16_t e = v->entries[i];
+
+                i += (e & HEAT_F_THP) ? HEAT_THP_PAGES : 1;
+                if (!sel[class_key(e)])
+                        continue;
+                unit_fill(&u, pid, v, i - ((e & HEAT_F_THP) ? HEAT_THP_PAGES : 1), e, p);
+                r = f(&u, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                            unsigned class_mask, heat_unit_func_t f, void *userdata) {
+        bool sel[1 << CLASS_KEY_BITS];
+        size_t first, end;
+        int r;
+
+        if (!s || !f || !heat_class_params_valid(p))
+                return -EINVAL;
+        r = targets_select(s, pid, &first, &end);
+        if (r < 0)
+                return r;
+
+        class_selection(p, class_mask, sel);
+        for (size_t ti = first; ti < end; ti++)
+                for (size_t j = 0; j < s->targets[ti].n_vmas; j++) {
+                        r = vma_walk(s->targets[ti].pid, &s->targets[ti].vmas[j], p, sel, f, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+static void histogram_add(struct heat_histogram *h, uint16_t e, uint64_t count, const struct heat_class_params *p) {
+        uint64_t pages = count * ((e & HEAT_F_THP) ? HEAT_THP_PAGES : 1);
+        enum heat_class c = heat_entry_class(e, p);
+
+        h->units += count;
+        h->pages += pages;
+        if (e & HEAT_F_THP)
+                h->thp_units += count;
+        if (e & HEAT_F_LAZYFREE)
+                h->lazyfree_units += count;
+        if (e & HEAT_F_SKIP)
+                h->skip_units += count;
+        if (e & HEAT_F_MOVED)
+                h->moved_units += count;
+        h->hits[heat_entry_hits(e)] += count;
+        h->streak[heat_entry_streak(e)] += count;
+        h->idle[heat_entry_idle_rounds(e)] += count;
+        h->class_units[c] += count;
+        h->class_bytes[c] += pages << HEAT_PAGE_SHIFT;
+}
+
+/* Large VMAs are counted by raw entry value first (one increment per unit, no branches), then the histogram is
+ * derived from the 2^16 possible values; small ones directly, so that a process with thousands of small VMAs
+ * does not pay 2^16 steps for each. Four interleaved tables keep consecutive increments of the same value (the
+ * common case: whole regions equally hot or cold) from waiting on each other. */
+#define HISTOGRAM_TABLE_MIN_PAGES (UINT64_C(1) << 16)
+#define HISTOGRAM_TABLES 4
+#define HISTOGRAM_TABLE_BYTES (sizeof(uint32_t) * HISTOGRAM_TABLES << 16)
+
+static void entries_count(uint32_t *table, const uint16_t *e, uint64_t n) {
+        uint64_t i = 0;
+
+        for (; i + HISTOGRAM_TABLES <= n; i += HISTOGRAM_TABLES)
+                for (unsigned k = 0; k < HISTOGRAM_TABLES; k++)
+                        table[k << 16 | e[i + k]]++;
+        for (; i < n; i++)
+                table[e[i]]++;
+}
+
+static void vma_histogram(const struct heat_vma *v, const struct heat_class_params *p, uint32_t *table,
+                          struct heat_histogram *h) {
+        uint64_t n = vma_n_pages(v);
+
+        if (!table || n < HISTOGRAM_TABLE_MIN_PAGES) {
+                for (uint64_t i = 0; i < n;) {
+                        uint16_t e = v->entries[i];
+
+                        histogram_add(h, e, 1, p);
+                        i += (e & HEAT_F_THP) ? HEAT_THP_PAGES : 1;
+                }
+                return;
+        }
+
+        /* A VMA holds at most 2^28 units (HEAT_VMA_MAX_BYTES), so uint32_t counters cannot overflow. */
+        memset(table, 0, HISTOGRAM_TABLE_BYTES);
+        if (v->n_thp == 0)
+                entries_count(table, v->entries, n);
+        else
+                /* By 2 MiB of address space: a THP counts its head only. */
+                for (uint64_t i = 0; i < n;) {
+                        uint64_t chunk = MIN(HEAT_THP_PAGES - vma_thp_offset(v, i), n - i);
+
+                        if (chunk == HEAT_THP_PAGES && (v->entries[i] & HEAT_F_THP))
+                                entries_count(table, v->entries + i, 1);
+                        else
+                                entries_count(table, v->entries + i, chunk);
+                        i += chunk;
+                }
+        for (unsigned x = 0; x < (1U << 16); x++) {
+                uint64_t c = 0;
+
+                for (unsigned k = 0; k < HISTOGRAM_TABLES; k++)
+                        c += table[k << 16 | x];
+                if (c > 0)
+                        histogram_add(h, (uint16_t) x, c, p);
+        }
+}
+
+/* The counting tables, when some VMA in the selection is large enough to want them. */
+static int histogram_table(const struct heat_store *s, size_t first, size_t end, uint32_t **ret) {
+        *ret = NULL;
+        for (size_t ti = first; ti < end; ti++)
+                for (size_t j = 0; j < s->targets[ti].n_vmas; j++)
+                        if (vma_n_pages(&s->targets[ti].vmas[j]) >= HISTOGRAM_TABLE_MIN_PAGES) {
+                                *ret = malloc(HISTOGRAM_TABLE_BYTES);
+                                return *ret ? 0 : -ENOMEM;
+                        }
+        return 0;
+}
+
+int heat_store_histogram(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                         struct heat_histogram *h) {
+        _cleanup_free_ uint32_t *table = NULL;
+        size_t first, end;
+        int r;
+
+        if (!s || !h || !heat_class_params_valid(p))
+                return -EINVAL;
+        r = targets_select(s, pid, &first, &end);
+        if (r < 0)
+                return r;
+        r = histogram_table(s, first, end, &table);
+        if (r < 0)
+                return r;
+        for (size_t ti = first; ti < end; ti++)
+                for (size_t j = 0; j < s->targets[ti].n_vmas; j++)
+                        vma_histogram(&s->targets[ti].vmas[j], p, table, h);
+        return 0;
+}
+
+int heat_store_foreach_vma(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                           heat_vma_func_t f, void *userdata) {
+        _cleanup_free_ uint32_t *table = NULL;
+        size_t first, end;
+        int r;
+
+        if (!s || !f || !heat_class_params_valid(p))
+                return -EINVAL;
+        r = targets_select(s, pid, &first, &end);
+        if (r < 0)
+                return r;
+        r = histogram_table(s, first, end, &table);
+        if (r < 0)
+                return r;
+        for (size_t ti = first; ti < end; ti++) {
+                const struct heat_target *t = &s->targets[ti];
+
+                for (size_t j = 0; j < t->n_vmas; j++) {
+                        struct heat_vma_info info = {
+                                .pid = t->pid,
+                                .start = t->vmas[j].start,
+                                .end = t->vmas[j].end,
+                        };
+
+                        vma_histogram(&t->vmas[j], p, table, &info.histogram);
+                        r = f(&info, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+uint64_t heat_store_memory_bytes(const struct heat_store *s) {
+        uint64_t bytes;
+
+        if (!s)
+                return 0;
+        bytes = sizeof(struct heat_store) + s->n_targets_allocated * sizeof(struct heat_target) +
+                s->moves_capacity * sizeof(struct heat_move);
+        for (size_t i = 0; i < s->n_targets; i++) {
+                const struct heat_target *t = &s->targets[i];
+
+                bytes += t->n_vmas * sizeof(struct heat_vma);
+                for (size_t j = 0; j < t->n_vmas; j++)
+                        bytes += vma_n_pages(&t->vmas[j]) * sizeof(uint16_t);
+        }
+        return bytes;
+}
+
+void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *ret) {
+        if (!ret)
+                return;
+        *ret = (struct heat_store_stats) {};
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_targets; i++) {
+                const struct heat_target *t = &s->targets[i];
+
+                ret->n_vmas += t->n_vmas;
+                for (size_t j = 0; j < t->n_vmas; j++) {
+                        ret->pages += vma_n_pages(&t->vmas[j]);
+                        ret->thp_units += t->vmas[j].n_thp;
+                }
+        }
+        ret->n_targets = s->n_targets;
+        ret->units = ret->pages - (HEAT_THP_PAGES - 1) * ret->thp_units;
+        ret->tracked_bytes = ret->pages << HEAT_PAGE_SHIFT;
+        ret->memory_bytes = heat_store_memory_bytes(s);
+        ret->moves = s->n_moves;
+        ret->round = s->round;
+        ret->last_passes = s->last_passes;
+        ret->last_hot_threshold = s->last_hot_threshold;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+#include "maps.h"
+
+/* The heat store: what tierd has learned about every tracked page, across rounds. Scanner backends write it
+ * (one record call per pass and range), the policy and status only read it.
+ *
+ * Layout
+ * ======
+ *
+ * store -> targets (sorted by pid, bsearch) -> VMAs (sorted by start, bsearch) -> one uint16_t per 4 KiB page
+ * of the VMA, indexed by (addr - start) / 4096. All state is keyed by virtual address: PFNs change whenever the
+ * kernel migrates, compacts or swaps a page, virtual addresses only when the process remaps.
+ *
+ * The dense entry (16 bits, the only per-page cost, so the store needs 2 bytes per tracked 4 KiB page):
+ *
+ *   bits  0..3   hits       passes of the round that found the page accessed (0..15). While a round is open
+ *                           this is the round so far; after heat_store_end_round() it is the last round's count.
+ *   bits  4..6   streak     consecutive rounds with hits >= the round's hot threshold, saturating at 7
+ *   bits  7..11  idle age   consecutive rounds with no hit at all, saturating at 31
+ *   bit   12     THP        this slot is the head of a 2 MiB THP and carries the counts of the whole unit
+ *   bit   13     lazyfree   MADV_FREE'd: the kernel may drop it, moving it is wasted bandwidth
+ *   bit   14     skip       never move: mlocked/unevictable, KSM, the zero page, shared with another process
+ *   bit   15     moved      the page has an entry in the move table (see below): a hint that keeps the move
+ *                           table out of the per-page path, since nearly all pages have the bit clear
+ *
+ * 4 + 3 + 5 bits of counters is what a 2-byte budget leaves room for next to the four flags, and it is enough
+ * for the policy: a page is hot after promote_rounds (<= HEAT_STREAK_MAX) rounds in a row at the threshold and
+ * cold after cold_rounds (<= HEAT_IDLE_MAX) rounds without a hit; beyond the saturation points the order does
+ * not matter (a page idle for 31 rounds is as cold as one idle for 300).
+ *
+ * THP: a 2 MiB THP is one unit with one entry. Its 512 slots stay in the VMA's array (so the memory per
+ * tracked 4 KiB page stays at 2 bytes and a THP that splits turns back into 512 pages in place), but only the
+ * head slot (the 2 MiB-aligned address) counts: it carries the THP flag and the counts. A record of any address
+ * inside the unit counts for the unit, once per pass however many of its pages the backend reports (the low 4
+ * bits of the first tail slot hold the number of the pass that last counted the unit; tail slots are otherwise
+ * zero). Flags of a THP are set through its head address. A head only exists where the whole 2 MiB lies inside
+ * the VMA; when a VMA change cuts through a unit, the unit is split (its counts copied to all 512 pages).
+ *
+ * The move table
+ * ==============
+ *
+ * Move history (round of the last move, source and destination node, ping-pong count, back-off) needs ~20 bytes
+ * a page and matters only for pages moved recently, so it lives in a separate open-addressing hash (linear
+ * probing, backward-shift deletion) keyed by (pid, address). Moves are rate limited, so it stays small; an entry
+ * lives while it can still affect a decision, i.e. for max(ping-pong window, current wait) rounds after the last
+ * move, and is swept at the end of every round. It holds at most HEAT_MOVES_MAX entries.
+ *
+ * Rounds
+ * ======
+ *
+ *   heat_store_begin_round(round, hot_threshold)   clears the hits of every entry
+ *   heat_store_sync_target(pid, maps) ...          reconcile VMAs (may also happen before begin_round)
+ *   heat_store_begin_pass()  1..passes times
+ *       heat_store_record_bitmap() ...             each page at most once per pass
+ *   heat_store_end_round()                         folds the hits into streak and idle age
+ *
+ * At the end of a round that ran P passes (1 <= P <= 15) with hot threshold T (0: every pass):
+ *   - hits are clamped to P (a backend that reported a page twice in a pass cannot make it hotter than "every
+ *     pass");
+ *   - the threshold of the round is min(T, P) (T = 0 meaning P): a round that ran fewer passes than the
+ *     threshold (passes lowered by a reload, a round cut short) counts a page found accessed in every pass that
+ *     ran as hot, so a reload neither breaks nor fakes streaks;
+ *   - streak = hits >= threshold ? min(streak + 1, 7) : 0;
+ *   - idle = hits == 0 ? min(idle + 1, 31) : 0.
+ * A round that ran no pass carries no information: streak and idle age are left alone.
+ *
+ * New pages (a VMA that appears or grows) start at zero: no streak and an idle age of 0, so a page has to stay
+ * untouched for cold_rounds rounds before it counts as cold.
+ *
+ * Cost: begin_round and end_round are one linear pass over all entries each (no per-page branching in the
+ * common case); a record is one pass over the bitmap, skipping empty words. heat_store_sync_target() copies
+ * nothing for VMAs that did not change (their arrays are handed over) and copies by address overlap for the
+ * others. No per-page allocation or hash lookup anywhere in the dense path.
+ *
+ * Not thread-safe: the daemon's event loop owns it. */
+
+#define HEAT_PAGE_SHIFT 12
+#define HEAT_PAGE_SIZE (UINT64_C(1) << HEAT_PAGE_SHIFT)
+#define HEAT_THP_SIZE (UINT64_C(2) << 20)
+#define HEAT_THP_PAGES 512
+
+#define HEAT_HITS_SHIFT 0
+#define HEAT_HITS_MASK UINT16_C(0x000f)
+#define HEAT_STREAK_SHIFT 4
+#define HEAT_STREAK_MASK UINT16_C(0x0070)
+#define HEAT_IDLE_SHIFT 7
+#define HEAT_IDLE_MASK UINT16_C(0x0f80)
+#define HEAT_F_THP UINT16_C(0x1000)
+#define HEAT_F_LAZYFREE UINT16_C(0x2000)
+#define HEAT_F_SKIP UINT16_C(0x4000)
+#define HEAT_F_MOVED UINT16_C(0x8000)
+#define HEAT_FLAGS_MASK UINT16_C(0xf000)
+
+#define HEAT_HITS_MAX 15
+#define HEAT_PASSES_MAX 15 /* hits must fit in 4 bits; config.c's PASSES_MAX */
+#define HEAT_STREAK_MAX 7  /* the largest usable promote_rounds */
+#define HEAT_IDLE_MAX 31   /* the largest usable cold_rounds */
+
+/* hot_threshold for "accessed in every pass of the round". */
+#define HEAT_HOT_THRESHOLD_ALL_PASSES 0U
+
+/* The move table holds at most this many pages (~48 MiB with its load factor): 4 GiB moved within a window. */
+#define HEAT_MOVES_MAX (UINT64_C(1) << 20)
+
+/* VMAs larger than this are not tracked: at 2 bytes per page of address space a sparse reservation (sanitizer
+ * shadow, a runtime's pre-reserved heap) would cost far more than what is resident in it. 1 TiB of address space
+ * is 512 MiB of entries. */
+#define HEAT_VMA_MAX_BYTES (UINT64_C(1) << 40)
+
+static inline unsigned heat_entry_hits(uint16_t e) {
+        return (e & HEAT_HITS_MASK) >> HEAT_HITS_SHIFT;
+}
+static inline unsigned heat_entry_streak(uint16_t e) {
+        return (e & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
+}
+static inline unsigned heat_entry_idle_rounds(uint16_t e) {
+        return (e & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
+}
+
+/* Classes the policy works with. SKIPPED: lazyfree or skip flag set, never moved. */
+enum heat_class {
+        HEAT_CLASS_HOT,
+        HEAT_CLASS_WARM,
+        HEAT_CLASS_COLD,
+        HEAT_CLASS_SKIPPED,
+        _HEAT_CLASS_MAX,
+};
+
+#define HEAT_CLASS_MASK(c) (1U << (c))
+#define HEAT_CLASS_MASK_ALL ((1U << _HEAT_CLASS_MAX) - 1)
+
+const char *heat_class_to_string(enum heat_class c);
+
+struct heat_class_params {
+        unsigned promote_rounds; /* hot: streak >= this (1..HEAT_STREAK_MAX) */
+        unsigned cold_rounds;    /* cold: idle age >= this (1..HEAT_IDLE_MAX) */
+};
+
+bool heat_class_params_valid(const struct heat_class_params *p);
+
+/* p must be valid. Hot and cold cannot both hold: a hot page was hit in the last round, so its idle age is 0. */
+static inline enum heat_class heat_entry_class(uint16_t e, const struct heat_class_params *p) {
+        if (e & (HEAT_F_SKIP | HEAT_F_LAZYFREE))
+                return HEAT_CLASS_SKIPPED;
+        if (heat_entry_streak(e) >= p->promote_rounds)
+                return HEAT_CLASS_HOT;
+        if (heat_entry_idle_rounds(e) >= p->cold_rounds)
+                return HEAT_CLASS_COLD;
+        return HEAT_CLASS_WARM;
+}
+
+/* Residency and ping-pong rules for heat_store_note_move()/heat_store_may_move().
+ *
+ * After a move a page waits min_residency_rounds before it may move again. A move back to the node it last came
+ * from within pingpong_window_rounds of the previous move is a ping-pong: the page's wait doubles (from
+ * max(min_residency_rounds, 1)), capped at max_backoff_rounds. The back-off is forgotten when the entry expires,
+ * max(pingpong_window_rounds, current wait) rounds after the last move. */
+struct heat_move_params {
+        unsigned min_residency_rounds;   /* default 2 */
+        unsigned pingpong_window_rounds; /* default 8 */
+        unsigned max_backoff_rounds;     /* default 64; >= min_residency_rounds */
+};
+
+#define HEAT_MOVE_PARAMS_DEFAULT                                                                        \
+        ((struct heat_move_params) {                                                                    \
+                .min_residency_rounds = 2,                                                              \
+                .pingpong_window_rounds = 8,                                                            \
+                .max_backoff_rounds = 64,                                                               \
+        })
+
+struct heat_store;
+
+int heat_store_new(struct heat_store **ret);
+struct heat_store *heat_store_free(struct heat_store *s);
+static inline void heat_store_freep(struct heat_store **s) {
+        heat_store_free(*s);
+}
+#define _cleanup_heat_store_free_ _cleanup_(heat_store_freep)
+
+/* -EINVAL if max_backoff_rounds < min_residency_rounds or a value exceeds 2^20 rounds. Applies to entries
+ * already in the table too. */
+int heat_store_set_move_params(struct heat_store *s, const struct heat_move_params *p);
+
+/* Rounds and passes. */
+
+/* Opens round round_no and clears all hits. hot_threshold: 1..HEAT_HITS_MAX, or HEAT_HOT_THRESHOLD_ALL_PASSES.
+ * -EBUSY if a round is open, -EINVAL for a bad threshold. */
+int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot_threshold);
+/* Starts the next pass of the open round and returns its number (1..HEAT_PASSES_MAX). -EINVAL outside a round,
+ * -ERANGE after HEAT_PASSES_MAX passes. */
+int heat_store_begin_pass(struct heat_store *s);
+/* Folds the round (see above) and sweeps expired move entries. No-op outside a round. */
+void heat_store_end_round(struct heat_store *s);
+bool heat_store_in_round(const struct heat_store *s);
+
+/* Targets and VMAs. */
+
+/* The rule for VMAs worth tracking: private, writable, anonymous memory (no path, "[heap]", "[stack]", or a
+ * named "[anon:...]" region), page aligned, non-empty and at most HEAT_VMA_MAX_BYTES. File-backed mappings
+ * (even private writable ones, whose few COWed pages are not worth the array), shared memory, hugetlbfs and
+ * the special mappings ([vdso], [vvar], ...) are left out. */
+bool heat_vma_trackable(const struct vma *v);
+
+/* Reconciles pid's VMAs with a fresh /proc/PID/maps (vmas in ascending address order, as maps_parse() gives
+ * them); only trackable VMAs are kept. A VMA that did not change keeps its array as is; for every other one the
+ * history of each address that stays tracked is kept (copied by address overlap, so growth, shrinkage at either
+ * end, splits, merges and moved start addresses all keep what still exists); addresses that are new start empty;
+ * VMAs that vanished are dropped. A THP cut by the change is split first. Creates the target if needed.
+ * Returns 0, -EINVAL (pid <= 0; trackable VMAs unsorted or overlapping) or -ENOMEM; on error the target is left
+ * as it was. */
+int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vmas, size_t n);
+/* Drops every target whose pid is not in alive[0..n) (any order), with its move entries. Returns the number
+ * dropped. */
+size_t heat_store_drop_missing_targets(struct heat_store *s, const pid_t *alive, size_t n);
+/* Returns 0, or -ENOENT if pid is not tracked. */
+int heat_store_drop_target(struct heat_store *s, pid_t pid);
+
+/* Recording a pass. */
+
+/* Bit i of bitmap (LSB first within each uint64_t) set means the page at start + i * 4096 was accessed in the
+ * current pass. [start, start + n_pages * 4096) may span several VMAs and gaps; pages that are not tracked are
+ * ignored. A set bit anywhere inside a THP counts the unit once per pass. Returns 0, -ENOENT for an unknown pid,
+ * -EINVAL (no pass begun, start not 4 KiB aligned, range overflows). */
+int heat_store_record_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                             const uint64_t *bitmap);
+/* The same for a contiguous accessed range [addr, addr + len_bytes); addr and len_bytes are rounded out to
+ * pages. */
+int heat_store_record_accessed(struct heat_store *s, pid_t pid, uint64_t addr, uint64_t len_bytes);
+
+/* Flags. */
+
+/* Marks [addr, addr + 2 MiB) as one THP (is_thp) or as 512 pages again. Forming a unit merges the pages' history
+ * (most hits, longest streak, shortest idle age: the unit is as hot as its hottest page; flags of the head
+ * page); splitting copies the unit's history to every page. addr must be 2 MiB aligned with the whole 2 MiB
+ * inside one tracked VMA. Returns 1 if something changed, 0 if it already was so, -ENOENT if pid or addr is not
+ * tracked, -EINVAL. */
+int heat_store_set_thp(struct heat_store *s, pid_t pid, uint64_t addr, bool is_thp);
+/* Sets (on) or clears the flags (HEAT_F_LAZYFREE and/or HEAT_F_SKIP, others are -EINVAL) on every tracked unit
+ * whose address lies in [addr, addr + len_bytes) rounded out to pages. A THP takes the flags through its head
+ * address (a range holding only tail pages leaves it alone). Returns 0, -ENOENT for an unknown pid, -EINVAL. */
+int heat_store_set_flags(struct heat_store *s, pid_t pid, uint64_t addr, uint64_t len_bytes, uint16_t flags,
+                         bool on);
+/* Bulk form: for every tracked unit at start + i * 4096 (i < n_pages), flags are set when bit i is set and
+ * cleared when it is not; bits of THP tail pages are ignored. */
+int heat_store_set_flags_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, uint16_t flags,
+                                const uint64_t *bitmap);
+
+/* Moves. */
+
+/* Notes that the unit at addr moved from from_node to to_node in round round_no. Returns 1 if that was a
+ * ping-pong (its wait doubled), 0 if not, -EINVAL, -ENOSPC when the move table is full (the policy should stop
+ * moving for the round), -ENOMEM. addr should be a unit address (a THP's head). */
+int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int from_node, int to_node,
+                         uint64_t round_no);
+/* Whether the unit at addr has waited out its residency (with back-off) by round round_no. */
+bool heat_store_may_move(const struct heat_store *s, pid_t pid, uint64_t addr, uint64_t round_no);
+
+struct heat_move_info {
+        uint64_t last_round; /* as given to heat_store_note_move(), low 32 bits */
+        int from_node, to_node;
+        unsigned pingpongs;   /* within the life of the entry, saturating at 255 */
+        unsigned wait_rounds; /* current residency wait, back-off included */
+};
+/* Returns 1 and fills *ret if the unit has a live entry, 0 if not. */
+int heat_store_get_move(const struct heat_store *s, pid_t pid, uint64_t addr, struct heat_move_info *ret);
+
+/* Reading. */
+
+struct heat_unit {
+        pid_t pid;
+        uint64_t addr;
+        uint64_t size_bytes; /* HEAT_PAGE_SIZE or HEAT_THP_SIZE */
+        uint16_t entry;      /* decode with heat_entry_*() */
+        enum heat_class class;
+};
+
+/* The unit containing addr (a THP's head entry for any address inside it), classified with p. Returns 0,
+ * -ENOENT if not tracked, -EINVAL for invalid params. */
+int heat_store_lookup(const struct heat_store *s, pid_t pid, uint64_t addr, const struct heat_class_params *p,
+                      struct heat_unit *ret);
+
+/* A negative return stops the walk and is passed back. */
+typedef int (*heat_unit_func_t)(const struct heat_unit *u, void *userdata);
+
+/* Calls f for every unit of pid (0: of all targets) whose class is in class_mask, in ascending (pid, address)
+ * order; units of other classes cost one table lookup each. For "coldest first"/"hottest first", take
+ * heat_store_histogram() first, pick the idle-age or streak cut-off that yields the budget, then walk with that
+ * cut-off. Returns 0, f's negative return, -ENOENT for an unknown pid, -EINVAL for invalid params. */
+int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                            unsigned class_mask, heat_unit_func_t f, void *userdata);
+
+/* Counts over units (a THP is one unit of 512 pages). */
+struct heat_histogram {
+        uint64_t units;
+        uint64_t pages; /* 4 KiB pages */
+        uint64_t thp_units;
+        uint64_t lazyfree_units, skip_units, moved_units;
+        uint64_t hits[HEAT_HITS_MAX + 1];   /* units by hits (last round, or the open round so far) */
+        uint64_t streak[HEAT_STREAK_MAX + 1];
+        uint64_t idle[HEAT_IDLE_MAX + 1];
+        uint64_t class_units[_HEAT_CLASS_MAX];
+        uint64_t class_bytes[_HEAT_CLASS_MAX];
+};
+
+/* Adds the units of pid (0: all targets) to *h (which the caller zeroes). One pass over the entries (~1 ns a
+ * page: large VMAs are counted through a 1 MiB table of entry values). Returns 0, -ENOENT for an unknown pid,
+ * -EINVAL for invalid params, -ENOMEM. */
+int heat_store_histogram(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                         struct heat_histogram *h);
+
+struct heat_vma_info {
+        pid_t pid;
+        uint64_t start, end;
+        struct heat_histogram histogram;
+};
+typedef int (*heat_vma_func_t)(const struct heat_vma_info *v, void *userdata);
+/* Calls f for every tracked VMA of pid (0: all) in ascending (pid, start) order, with its histogram (one pass over
+ * its entries: for `tierctl pages PID`). Returns 0, f's negative return, -ENOENT, -EINVAL or -ENOMEM. */
+int heat_store_foreach_vma(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                           heat_vma_func_t f, void *userdata);
+
+struct heat_store_stats {
+        size_t n_targets;
+        size_t n_vmas;
+        uint64_t pages;        /* tracked 4 KiB slots */
+        uint64_t thp_units;
+        uint64_t units;        /* pages - 511 * thp_units */
+        uint64_t tracked_bytes;
+        uint64_t memory_bytes; /* heat_store_memory_bytes() */
+        uint64_t moves;        /* live move table entries */
+        uint64_t round;        /* last round begun */
+        unsigned last_passes;  /* passes of the last folded round */
+        unsigned last_hot_threshold; /* its effective threshold */
+};
+void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *ret);
+
+/* Bytes the store has allocated: entry arrays, VMA and target tables, move table, the store itself (requested
+ * sizes; malloc's own overhead is not included). */
+uint64_t heat_store_memory_bytes(const struct heat_store *s);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heat.h"
+#include "targets.h"
+
+/* The contract between the scan engine (scan.c) and an access-tracking backend (idle_pages, page_idle, DAMON).
+ *
+ * The engine owns time: a round is round_begin, then for each of the round's passes
+ *     heat_store_begin_pass(); pass_begin(); ...pass interval later...; pass_end()
+ * and finally round_end(), after which the engine folds the round with heat_store_end_round(). Every callback
+ * runs on the daemon's event loop and must not sleep for long (bounded retries of a few milliseconds at most):
+ * the waiting between pass_begin and pass_end is the engine's timer, never the backend's.
+ *
+ * Backends record into ctx->heat only: heat_store_record_bitmap()/heat_store_record_accessed() in pass_end (each
+ * page at most once per pass), and per-page facts (THP units via heat_store_set_thp(), lazyfree and skip via
+ * heat_store_set_flags*()) whenever they learn them, normally in round_begin. The engine has already called
+ * heat_store_sync_target() for every target with its fresh VMAs and dropped dead targets before round_begin,
+ * so the backend walks ctx->targets and the trackable VMAs (heat_vma_trackable()).
+ *
+ * All callbacks return 0 or a negative errno. A process that exits during a callback is normal and not an
+ * error: skip it. A failure that affects the whole backend (a sysfs file vanished, the kdamond was stopped by
+ * someone else) is returned; the engine logs it once and retries the next round. */
+
+struct scan_context {
+        const struct target_set *targets; /* this round's targets, their VMAs fresh from /proc/PID/maps */
+        struct heat_store *heat;
+        unsigned passes;           /* passes in this round */
+        uint64_t pass_interval_us; /* time between pass_begin and pass_end */
+        unsigned pass;             /* 1-based number of the current pass (0 outside passes) */
+        uint64_t round;            /* round number */
+};
+
+/* Backend-specific options come from [scan] in tierd.conf; the engine passes them through. */
+struct scan_options {
+        const char *runtime_dir; /* where a backend keeps state that must survive a crash (DAMON's marker) */
+        int damon_kdamond;       /* kdamond index to use when others exist; -1: none configured */
+        uint64_t damon_sample_interval_us;
+        unsigned damon_min_regions, damon_max_regions;
+};
+
+struct scan_backend_ops {
+        const char *name; /* "idle_pages", "page_idle", "damon" */
+
+        /* Can this backend run here? Returns 1 (usable), 0 (not usable: *ret_reason says why in a few words
+         * an admin can act on, e.g. "/sys/kernel/mm/page_idle/bitmap missing (kernel built without
+         * CONFIG_IDLE_PAGE_TRACKING)", "PFNs read as zero: CAP_SYS_ADMIN missing", "kdamond 0 belongs to
+         * someone else and [scan] damon_kdamond is not set"), or a negative errno. Must not change kernel
+         * state. */
+        int (*probe)(const struct scan_options *opts, char **ret_reason);
+
+        int (*open)(const struct scan_options *opts, void **ret_state);
+        int (*round_begin)(void *state, const struct scan_context *ctx);
+        int (*pass_begin)(void *state, const struct scan_context *ctx);
+        int (*pass_end)(void *state, const struct scan_context *ctx);
+        int (*round_end)(void *state, const struct scan_context *ctx);
+        /* Tidies kernel state the backend created (DAMON: turns off and removes its own kdamond). NULL-safe. */
+        void (*close)(void *state);
+};
+
+extern const struct scan_backend_ops scan_backend_idle_pages;
+extern const struct scan_backend_ops scan_backend_page_idle;
+extern const struct scan_backend_ops scan_backend_damon;

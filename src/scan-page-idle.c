@@ -1,0 +1,890 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsroot.h"
+#include "kpageflags.h"
+#include "log.h"
+#include "macro.h"
+#include "maps.h"
+#include "page-idle.h"
+#include "pagemap.h"
+#include "scan-backend.h"
+
+/* The page_idle backend: /proc/PID/pagemap (virtual page -> PFN), /proc/kpageflags (what the page is) and
+ * /sys/kernel/mm/page_idle/bitmap (the per-PFN idle flag).
+ *
+ * round_begin  resolves every present page of every trackable VMA to its PFN again (PFNs change under migration,
+ *              compaction, THP collapse and split, swap: nothing PFN-based survives a round), classifies it from
+ *              kpageflags, tells the heat store about THP units, skip and lazyfree pages, and plans the bitmap
+ *              words of the PFNs to track: sorted, grouped into 64-bit words holding only tracked bits, and the
+ *              words into runs of consecutive words.
+ * pass_begin   writes the runs (one pwrite each): the kernel clears the accessed bits of those pages and sets
+ *              their idle flags.
+ * pass_end     reads the same runs back; a tracked bit that is clear means the page was accessed since
+ *              pass_begin, and is recorded by virtual address.
+ *
+ * What is tracked: one bit per folio. An order-0 page has its own PFN; a large folio (THP, mTHP) keeps its idle
+ * flag on its head page and the kernel ignores writes to tail PFNs and reads them as 0, i.e. "accessed", so a
+ * tail must never be tracked by its own PFN. A 2 MiB-aligned, fully mapped PMD-sized THP becomes one heat unit
+ * (heat_store_set_thp()) tracked by its head PFN. The pages of a smaller or PTE-mapped large folio stay 4 KiB
+ * units of the heat store but all follow their head's bit (a tail is attributed to the head when the page just
+ * before it maps PFN - 1, as every contiguously mapped folio does). A tail whose head is not mapped there cannot
+ * be observed and is skipped for the round.
+ *
+ * Memory, for the length of a round (round_begin to round_end):
+ *   8 bytes per tracked unit (a 4 KiB page or a whole PMD THP): its page offset in the VMA and its slot in the
+ *     plan, packed into one word;
+ *   8 bytes per bitmap word and 8 per run of words. A word holds the tracked pages of 64 consecutive PFNs: one
+ *     per unit when a process's pages are spread thinly over a large machine, down to 1/64 when they are
+ *     physically dense;
+ * so 8 to 24 bytes per tracked unit (24 only when every unit sits alone in its word and its run), about 9 to 12
+ * for a process whose pages fill its share of RAM, plus 24 bytes per trackable VMA. Each page of a small large
+ * folio is a unit of its own (sharing the head's slot). round_begin briefly uses 8 more bytes per unit while
+ * collecting PFNs and 32 per unit while sorting them, and 1.6 MiB of buffers for one chunk of 64k pages (its
+ * pagemap entries, its sorted PFNs and their flags); all of that is freed before it returns.
+ *
+ * Cost: round_begin reads 8 bytes of pagemap per page of every trackable VMA, populated or not (a sparse 1 TiB
+ * reservation is 2 GiB of pagemap a round; the heat store already holds 512 MiB for it), and kpageflags in runs
+ * of nearby PFNs. A pass is one pwrite and one pread per run of at most 512 words (32768 PFNs).
+ *
+ * Staleness: the plan is fixed for the round. A page that migrates, is swapped out or split after round_begin
+ * leaves a PFN behind that now holds someone else's page (or nothing): that bit reads as noise, for the rest of
+ * the round only. The same holds for a process that exits after round_begin: its pages are recorded into its
+ * (soon dropped) heat entries as accessed/idle noise until the engine drops it. Neither is worth detecting.
+ *
+ * Pages the kernel leaves out of idle tracking while they are off the LRU (a fresh page still in a per-CPU LRU
+ * batch, a page isolated for migration) read as accessed: erring towards "hot" only delays a demotion. */
+
+/* A unit: page offset within its VMA << UNIT_SLOT_BITS | slot (word position * 64 + bit). */
+#define UNIT_SLOT_BITS 36
+#define UNIT_SLOT_MASK ((UINT64_C(1) << UNIT_SLOT_BITS) - 1)
+_Static_assert((HEAT_VMA_MAX_BYTES >> HEAT_PAGE_SHIFT) <= (UINT64_C(1) << (64 - UNIT_SLOT_BITS)),
+               "a tracked VMA's page offsets must fit next to the slot");
+
+#define CHUNK_PAGES ((size_t) PAGEMAP_READ_MAX_ENTRIES)
+_Static_assert(CHUNK_PAGES % HEAT_THP_PAGES == 0, "chunks must not cut 2 MiB windows");
+#define CHUNK_WINDOWS (CHUNK_PAGES / HEAT_THP_PAGES + 1)
+
+/* Accessed pages are handed to the heat store in bitmaps of this many pages (4 KiB of bitmap). */
+#define RECORD_WINDOW_PAGES 32768
+
+struct segment {
+        pid_t pid;
+        uint64_t start;    /* of the VMA */
+        size_t first_unit; /* its units are [first_unit, the next segment's first_unit) */
+};
+
+struct round_stats {
+        uint64_t present, pfn_zero, units, thp_units, skipped, lazyfree, targets_gone, kpageflags_reads;
+        uint64_t skip[_PAGE_SKIP_MAX];
+};
+
+/* Buffers for one chunk of pagemap, round_begin only. */
+struct chunk {
+        uint64_t pme[CHUNK_PAGES];
+        uint64_t query[CHUNK_PAGES];  /* the chunk's PFNs, sorted and unique */
+        uint64_t kflags[CHUNK_PAGES]; /* their flags (also the sort's scratch) */
+        uint64_t skip[CHUNK_PAGES / 64];
+        uint64_t lazyfree[CHUNK_PAGES / 64];
+        bool thp[CHUNK_WINDOWS]; /* 2 MiB window k is a PMD THP unit */
+};
+
+/* Follows a large folio through consecutive virtual pages. */
+struct folio_walk {
+        bool valid;
+        uint64_t last_pfn; /* PFN of the previous virtual page */
+        uint64_t head_pfn;
+        uint64_t head_kflags;
+        bool exclusive; /* every page of the folio seen so far is exclusively mapped */
+};
+
+struct page_idle_backend {
+        int bitmap_fd;
+        int kpageflags_fd;
+
+        bool in_round;
+        uint64_t *units;
+        uint64_t *pfns; /* round_begin only: the PFN of each unit */
+        size_t n_units, allocated_units;
+        struct segment *segments;
+        size_t n_segments, allocated_segments;
+        struct page_idle_plan plan;
+        size_t live;         /* words below this position are within the kernel's bitmap */
+        bool masks_current;  /* plan.masks holds the masks to write, not the idle bits last read */
+        struct round_stats stats;
+
+        uint64_t window[RECORD_WINDOW_PAGES / 64];
+};
+
+static void round_reset(struct page_idle_backend *b) {
+        b->units = mfree(b->units);
+        b->pfns = mfree(b->pfns);
+        b->n_units = b->allocated_units = 0;
+        b->segments = mfree(b->segments);
+        b->n_segments = b->allocated_segments = 0;
+        page_idle_plan_done(&b->plan);
+        b->live = 0;
+        b->masks_current = false;
+        b->in_round = false;
+        b->stats = (struct round_stats) {};
+}
+
+static void bit_set(uint64_t *bitmap, uint64_t i) {
+        bitmap[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static int add_unit(struct page_idle_backend *b, uint64_t page, uint64_t pfn) {
+        if (b->n_units == b->allocated_units) {
+                size_t n = MAX(b->allocated_units * 2, (size_t) 4096);
+                uint64_t *u, *p;
+
+                u = realloc(b->units, n * sizeof(uint64_t));
+                if (!u)
+                        return -ENOMEM;
+                b->units = u;
+                p = realloc(b->pfns, n * sizeof(uint64_t));
+                if (!p)
+                        return -ENOMEM;
+                b->pfns = p;
+                b->allocated_units = n;
+        }
+        b->units[b->n_units] = page << UNIT_SLOT_BITS;
+        b->pfns[b->n_units] = pfn;
+        b->n_units++;
+        return 0;
+}
+
+static int add_segment(struct page_idle_backend *b, pid_t pid, uint64_t start) {
+        if (b->n_segments == b->allocated_segments) {
+                size_t n = MAX(b->allocated_segments * 2, (size_t) 64);
+                struct segment *s = realloc(b->segments, n * sizeof(struct segment));
+
+                if (!s)
+                        return -ENOMEM;
+                b->segments = s;
+                b->allocated_segments = n;
+        }
+        b->segments[b->n_segments++] = (struct segment) { .pid = pid, .start = start, .first_unit = b->n_units };
+        return 0;
+}
+
+static size_t segment_end(const struct page_idle_backend *b, size_t k) {
+        return k + 1 < b->n_segments ? b->segments[k + 1].first_unit : b->n_units;
+}
+
+/* Sorts a[0..n) with tmp as scratch (LSD radix, 8 bits per pass over the bytes the largest value uses) and drops
+ * duplicates. Returns the new length. */
+static size_t sort_unique(uint64_t *a, uint64_t *tmp, size_t n) {
+        uint64_t max = 0, *src = a, *dst = tmp;
+        size_t m = 0;
+
+        for (size_t i = 0; i < n; i++)
+                max = MAX(max, a[i]);
+        for (unsigned shift = 0; shift < 64 && (max >> shift) != 0; shift += 8) {
+                size_t count[256] = {}, sum = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        count[(src[i] >> shift) & 0xff]++;
+                for (size_t d = 0; d < 256; d++) {
+                        size_t c = count[d];
+                        count[d] = sum;
+                        sum += c;
+                }
+                for (size_t i = 0; i < n; i++)
+                        dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+                uint64_t *t = src;
+                src = dst;
+                dst = t;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (m == 0 || src[i] != a[m - 1])
+                        a[m++] = src[i]; /* src is a or tmp; writing a[m] with m <= i never clobbers unread src */
+        return m;
+}
+
+static uint64_t flags_of(const struct chunk *c, size_t n_query, uint64_t pfn) {
+        size_t lo = 0, hi = n_query;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (c->query[mid] < pfn)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < n_query && c->query[lo] == pfn ? c->kflags[lo] : KPF_BIT(KPF_NOPAGE);
+}
+
+/* Whether the 512 entries at pme are one PMD-sized THP: every page present and mapping head + i, the head
+ * 512-aligned (folios are naturally aligned), a compound head with KPF_THP, and head + 256 a tail. KPF_THP is set
+ * for any large folio (mTHP too) and a small folio can be followed by physically adjacent ones; with the head
+ * 512-aligned, head + 256 can only be a tail of the head's own folio, and only if that folio has 512 pages or
+ * more. Returns the head's PFN, or 0. */
+static uint64_t pmd_thp_head(const struct chunk *c, size_t n_query, const uint64_t *pme) {
+        uint64_t head = pagemap_pfn(pme[0]), f;
+
+        if (head == 0 || head % HEAT_THP_PAGES != 0)
+                return 0;
+        for (size_t i = 1; i < HEAT_THP_PAGES; i++)
+                if (pagemap_pfn(pme[i]) != head + i)
+                        return 0;
+        f = flags_of(c, n_query, head);
+        if ((f & (KPF_BIT(KPF_COMPOUND_HEAD) | KPF_BIT(KPF_THP))) != (KPF_BIT(KPF_COMPOUND_HEAD) | KPF_BIT(KPF_THP)))
+                return 0;
+        if (!(flags_of(c, n_query, head + HEAT_THP_PAGES / 2) & KPF_BIT(KPF_COMPOUND_TAIL)))
+                return 0;
+        return head;
+}
+
+static void note_class(struct page_idle_backend *b, const struct page_class *cl) {
+        b->stats.skip[cl->skip]++;
+        if (cl->skip != PAGE_SKIP_NONE)
+                b->stats.skipped++;
+        else if (cl->lazyfree)
+                b->stats.lazyfree++;
+}
+
+/* Classifies the n pages of the pagemap entries in c->pme (at addr, inside the VMA starting at vma_start),
+ * updates the heat store's THP units and flags for them, and adds the units to track. Returns 0, -ENOENT when
+ * the heat store does not track this VMA, or a negative errno that stops the round. */
+static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ctx, struct chunk *c, pid_t pid,
+                      uint64_t vma_start, uint64_t addr, size_t n, struct folio_walk *walk) {
+        uint64_t first_page = (addr - vma_start) >> HEAT_PAGE_SHIFT;
+        size_t n_query = 0, w0;
+        int r;
+
+        /* The chunk's PFNs, sorted and unique, and their flags: one pread per run of nearby PFNs. */
+        for (size_t i = 0; i < n; i++) {
+                uint64_t pfn = pagemap_pfn(c->pme[i]);
+
+                if (!pagemap_present(c->pme[i]))
+                        continue;
+                b->stats.present++;
+                if (pfn == 0) {
+                        /* Hidden PFNs (no CAP_SYS_ADMIN): nothing to track; round_begin decides about it. */
+                        b->stats.pfn_zero++;
+                        continue;
+                }
+                c->query[n_query++] = pfn;
+        }
+        n_query = sort_unique(c->query, c->kflags, n_query);
+        r = kpageflags_read_sorted(b->kpageflags_fd, c->query, n_query, c->kflags, &b->stats.kpageflags_reads);
+        if (r < 0)
+                return log_repeat_errno(LOG_ERR, "page-idle-kpageflags", r, "Cannot read " KPAGEFLAGS_PATH ": %m");
+
+        memset(c->skip, 0, (n + 63) / 64 * sizeof(uint64_t));
+        memset(c->lazyfree, 0, (n + 63) / 64 * sizeof(uint64_t));
+        memset(c->thp, 0, sizeof(c->thp));
+
+        /* 2 MiB windows first: the heat store must know the units before flags are set through their heads. Only
+         * windows wholly inside the chunk count, and chunks end at 2 MiB boundaries inside the VMA. */
+        w0 = (size_t) (((HEAT_THP_SIZE - addr % HEAT_THP_SIZE) % HEAT_THP_SIZE) >> HEAT_PAGE_SHIFT);
+        for (size_t w = w0; w + HEAT_THP_PAGES <= n; w += HEAT_THP_PAGES) {
+                bool is_thp = pmd_thp_head(c, n_query, c->pme + w) != 0;
+
+                r = heat_store_set_thp(ctx->heat, pid, addr + (w << HEAT_PAGE_SHIFT), is_thp);
+                if (r == -ENOENT || r == -EINVAL)
+                        return -ENOENT; /* the heat store's VMAs are not these: it could not sync the target */
+                if (r < 0)
+                        return r;
+                c->thp[(w - w0) / HEAT_THP_PAGES] = is_thp;
+        }
+
+        /* Then every page in address order, so that units stay sorted by address within the VMA. */
+        for (size_t i = 0; i < n; i++) {
+                uint64_t raw = c->pme[i], pfn = pagemap_pfn(raw), unit_pfn;
+                struct page_class cl;
+
+                if (i >= w0 && (i - w0) % HEAT_THP_PAGES == 0 && i + HEAT_THP_PAGES <= n &&
+                    c->thp[(i - w0) / HEAT_THP_PAGES]) {
+                        uint64_t eff = raw;
+
+                        /* A PMD mapping is all or nothing, but its mapcount is per subpage: the unit is
+                         * exclusive only if every page of it is. */
+                        for (size_t k = 1; k < HEAT_THP_PAGES; k++)
+                                if (!(c->pme[i + k] & PAGEMAP_EXCLUSIVE))
+                                        eff &= ~PAGEMAP_EXCLUSIVE;
+                        kpageflags_classify(flags_of(c, n_query, pfn), eff, &cl);
+                        note_class(b, &cl);
+                        if (cl.skip != PAGE_SKIP_NONE)
+                                bit_set(c->skip, i);
+                        else {
+                                if (cl.lazyfree)
+                                        bit_set(c->lazyfree, i);
+                                r = add_unit(b, first_page + i, pfn);
+                                if (r < 0)
+                                        return r;
+                                b->stats.thp_units++;
+                        }
+                        walk->valid = false;
+                        i += HEAT_THP_PAGES - 1;
+                        continue;
+                }
+
+                if (!pagemap_present(raw) || pfn == 0) {
+                        walk->valid = false;
+                        continue;
+                }
+
+                uint64_t kf = flags_of(c, n_query, pfn);
+                kpageflags_classify(kf, raw, &cl);
+                unit_pfn = pfn;
+
+                switch (cl.kind) {
+                case PAGE_KIND_THP_TAIL:
+                        if (walk->valid && pfn == walk->last_pfn + 1) {
+                                /* The folio's flags are its head's; the mapping's exclusivity is the whole
+                                 * folio's so far: moving a page moves the whole folio. */
+                                walk->exclusive = walk->exclusive && (raw & PAGEMAP_EXCLUSIVE);
+                                kpageflags_classify(walk->head_kflags,
+                                                    walk->exclusive ? raw : raw & ~PAGEMAP_EXCLUSIVE, &cl);
+                                cl.kind = PAGE_KIND_THP_TAIL;
+                                unit_pfn = walk->head_pfn;
+                                walk->last_pfn = pfn;
+                        } else {
+                                if (cl.skip == PAGE_SKIP_NONE)
+                                        cl.skip = PAGE_SKIP_PARTIAL;
+                                walk->valid = false;
+                        }
+                        break;
+                case PAGE_KIND_THP_HEAD:
+                        *walk = (struct folio_walk) {
+                                .valid = true,
+                                .last_pfn = pfn,
+                                .head_pfn = pfn,
+                                .head_kflags = kf,
+                                .exclusive = raw & PAGEMAP_EXCLUSIVE,
+                        };
+                        break;
+                default:
+                        walk->valid = false;
+                }
+
+                note_class(b, &cl);
+                if (cl.skip != PAGE_SKIP_NONE) {
+                        bit_set(c->skip, i);
+                        continue;
+                }
+                if (cl.lazyfree)
+                        bit_set(c->lazyfree, i);
+                r = add_unit(b, first_page + i, unit_pfn);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Set and clear in one go: what no longer holds (a page munlocked, written again after MADV_FREE, gone)
+         * loses its flag. */
+        r = heat_store_set_flags_bitmap(ctx->heat, pid, addr, n, HEAT_F_SKIP, c->skip);
+        if (r >= 0)
+                r = heat_store_set_flags_bitmap(ctx->heat, pid, addr, n, HEAT_F_LAZYFREE, c->lazyfree);
+        return r;
+}
+
+#define TARGET_SKIPPED 1
+
+/* Returns 0, -ENOENT (the heat store does not track the VMA), TARGET_SKIPPED (the process is gone, or its pagemap
+ * cannot be read: logged), or a negative errno that stops the round. */
+static int scan_vma(struct page_idle_backend *b, const struct scan_context *ctx, struct chunk *c, int fd, pid_t pid,
+                    const struct vma *v) {
+        struct folio_walk walk = {};
+        int r;
+
+        r = add_segment(b, pid, v->start);
+        if (r < 0)
+                return r;
+
+        for (uint64_t cursor = v->start; cursor < v->end;) {
+                /* Chunks end on 2 MiB boundaries, so no THP window is ever cut in two. */
+                uint64_t end = MIN(v->end, (cursor & ~(HEAT_THP_SIZE - 1)) + CHUNK_PAGES * HEAT_PAGE_SIZE);
+                size_t n = (size_t) ((end - cursor) >> HEAT_PAGE_SHIFT);
+
+                r = pagemap_read(fd, cursor, c->pme, n, false);
+                if (r == -ESRCH) {
+                        log_debug("Process %d exited while its pagemap was read, skipping it.", (int) pid);
+                        return TARGET_SKIPPED;
+                }
+                if (r < 0) {
+                        char key[64];
+
+                        snprintf(key, sizeof(key), "page-idle-pagemap-read:%d", (int) pid);
+                        log_repeat_errno(LOG_WARNING, key, r,
+                                         "Cannot read /proc/%d/pagemap at 0x%" PRIx64 ": %m, ignoring the process",
+                                         (int) pid, cursor);
+                        return TARGET_SKIPPED;
+                }
+
+                r = scan_chunk(b, ctx, c, pid, v->start, cursor, n, &walk);
+                if (r < 0)
+                        return r;
+                cursor = end;
+        }
+        return 0;
+}
+
+static int scan_target(struct page_idle_backend *b, const struct scan_context *ctx, struct chunk *c,
+                       const struct target *t) {
+        _cleanup_close_ int fd = -1;
+        size_t units_mark = b->n_units, segments_mark = b->n_segments;
+        int r;
+
+        fd = pagemap_open(t->pid);
+        if (fd == -ESRCH) {
+                log_debug("Process %d exited before its pagemap was opened, skipping it.", (int) t->pid);
+                b->stats.targets_gone++;
+                return 0;
+        }
+        if (fd < 0) {
+                char key[64];
+
+                snprintf(key, sizeof(key), "page-idle-pagemap-open:%d", (int) t->pid);
+                log_repeat_errno(LOG_WARNING, key, fd, "Cannot open /proc/%d/pagemap: %m, ignoring the process",
+                                 (int) t->pid);
+                return 0;
+        }
+
+        for (size_t j = 0; j < t->n_vmas; j++) {
+                const struct vma *v = &t->vmas[j];
+                size_t vma_units = b->n_units, vma_segments = b->n_segments;
+
+                if (!heat_vma_trackable(v))
+                        continue;
+                r = scan_vma(b, ctx, c, fd, t->pid, v);
+                if (r == -ENOENT) {
+                        log_debug("Heat store does not track 0x%" PRIx64 "-0x%" PRIx64 " of %d, skipping it.",
+                                  v->start, v->end, (int) t->pid);
+                        b->n_units = vma_units;
+                        b->n_segments = vma_segments;
+                        continue;
+                }
+                if (r == TARGET_SKIPPED) {
+                        /* What was learned about its earlier VMAs went to the heat store already; harmless,
+                         * since the engine drops the target next round if it is gone. */
+                        b->n_units = units_mark;
+                        b->n_segments = segments_mark;
+                        b->stats.targets_gone++;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The idle bits of the words at positions [from, to) cannot be used: their PFNs lie beyond the kernel's bitmap
+ * (max_pfn; memory hot-removed, or device memory). The pages cannot be observed, so they are not moved either. */
+static void mark_unobservable(struct page_idle_backend *b, const struct scan_context *ctx, size_t from, size_t to) {
+        uint64_t n = 0;
+
+        for (size_t k = 0; k < b->n_segments; k++) {
+                const struct segment *s = &b->segments[k];
+
+                for (size_t u = s->first_unit; u < segment_end(b, k); u++) {
+                        uint64_t pos = page_idle_slot_pos(b->units[u] & UNIT_SLOT_MASK);
+
+                        if (pos < from || pos >= to)
+                                continue;
+                        (void) heat_store_set_flags(ctx->heat, s->pid,
+                                                    s->start + ((b->units[u] >> UNIT_SLOT_BITS) << HEAT_PAGE_SHIFT),
+                                                    HEAT_PAGE_SIZE, HEAT_F_SKIP, true);
+                        n++;
+                }
+        }
+        log_repeat_errno(LOG_WARNING, "page-idle-beyond-max-pfn", ENXIO,
+                         "%" PRIu64 " tracked pages lie beyond the end of " PAGE_IDLE_BITMAP_PATH
+                         " (max_pfn): %m; not tracking them this round", n);
+}
+
+static void rebuild_masks(struct page_idle_backend *b) {
+        memset(b->plan.masks, 0, b->plan.n_words * sizeof(uint64_t));
+        for (size_t u = 0; u < b->n_units; u++) {
+                uint64_t slot = b->units[u] & UNIT_SLOT_MASK;
+
+                b->plan.masks[page_idle_slot_pos(slot)] |= page_idle_slot_bit(slot);
+        }
+        b->masks_current = true;
+}
+
+static int flush_window(struct page_idle_backend *b, const struct scan_context *ctx, const struct segment *s,
+                        uint64_t first, uint64_t last) {
+        int r;
+
+        r = heat_store_record_bitmap(ctx->heat, s->pid, s->start + (first << HEAT_PAGE_SHIFT), last - first + 1,
+                                     b->window);
+        memset(b->window, 0, ((last - first) / 64 + 1) * sizeof(uint64_t));
+        return r;
+}
+
+/* Hands the accessed units of segment k to the heat store, in bitmaps over windows of address space. */
+static int record_segment(struct page_idle_backend *b, const struct scan_context *ctx, size_t k) {
+        const struct segment *s = &b->segments[k];
+        uint64_t first = 0, last = 0;
+        bool open = false;
+        int r;
+
+        for (size_t u = s->first_unit; u < segment_end(b, k); u++) {
+                uint64_t slot = b->units[u] & UNIT_SLOT_MASK, page = b->units[u] >> UNIT_SLOT_BITS;
+                uint64_t pos = page_idle_slot_pos(slot);
+
+                if (pos >= b->live)
+                        continue;
+                if (b->plan.masks[pos] & page_idle_slot_bit(slot))
+                        continue; /* still idle */
+
+                if (open && page - first >= RECORD_WINDOW_PAGES) {
+                        r = flush_window(b, ctx, s, first, last);
+                        if (r < 0)
+                                return r;
+                        open = false;
+                }
+                if (!open) {
+                        first = page;
+                        open = true;
+                }
+                bit_set(b->window, page - first);
+                last = page;
+        }
+        return open ? flush_window(b, ctx, s, first, last) : 0;
+}
+
+/* The backend ops */
+
+static int reason_new(char **ret, int error, const char *fmt, ...) _printf_(3, 4);
+static int reason_new(char **ret, int error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        errno = error < 0 ? -error : error;
+        va_start(ap, fmt);
+        r = vasprintf(ret, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Is the PFN of a present page visible? 1 yes, 0 no (hidden: zero), -ENODATA when no present page was found to
+ * tell, other negative errnos. */
+static int probe_pfns_visible(void) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *maps = NULL;
+        _cleanup_free_ uint64_t *buf = NULL;
+        struct vma *vmas = NULL;
+        size_t n_vmas = 0, budget = 64 * 1024;
+        volatile uint64_t touched = 1;
+        uint64_t e;
+        int r;
+
+        fd = pagemap_open(0);
+        if (fd < 0)
+                return fd;
+
+        /* The kernel decides per open file (file_ns_capable() on the opener), so any present page of ours
+         * tells: first the stack page we just wrote. */
+        touched++;
+        r = pagemap_read(fd, (uint64_t) (uintptr_t) &touched & ~(HEAT_PAGE_SIZE - 1), &e, 1, true);
+        if (r < 0)
+                return r;
+        if (pagemap_present(e))
+                return pagemap_pfn(e) != 0;
+
+        /* Not present there (a fixture tree describes some other process): any present page of a trackable VMA
+         * will do. Bounded to 64k entries. */
+        r = fsroot_read_file("/proc/self/maps", 16 * 1024 * 1024, &maps, NULL);
+        if (r < 0)
+                return r;
+        r = maps_parse(maps, strlen(maps), &vmas, &n_vmas);
+        if (r < 0)
+                return r;
+        buf = malloc(4096 * sizeof(uint64_t));
+        if (!buf) {
+                vmas_free(vmas, n_vmas);
+                return -ENOMEM;
+        }
+        r = -ENODATA;
+        for (size_t j = 0; j < n_vmas && budget > 0 && r == -ENODATA; j++) {
+                if (!heat_vma_trackable(&vmas[j]))
+                        continue;
+                for (uint64_t a = vmas[j].start; a < vmas[j].end && budget > 0 && r == -ENODATA;) {
+                        size_t n = (size_t) MIN((vmas[j].end - a) >> HEAT_PAGE_SHIFT, (uint64_t) MIN(budget, 4096));
+                        int q = pagemap_read(fd, a, buf, n, true);
+
+                        if (q < 0) {
+                                r = q;
+                                break;
+                        }
+                        for (size_t i = 0; i < n; i++)
+                                if (pagemap_present(buf[i])) {
+                                        r = pagemap_pfn(buf[i]) != 0;
+                                        break;
+                                }
+                        a += (uint64_t) n << HEAT_PAGE_SHIFT;
+                        budget -= n;
+                }
+        }
+        vmas_free(vmas, n_vmas);
+        return r;
+}
+
+/* DAMON marks pages idle through the same PG_idle flag (its mkold): with a kdamond running, pages it looked at
+ * read as idle to us although they were accessed, and our writes disturb its counts. */
+static int probe_damon(char **ret_reason) {
+        static const char *const modules[] = { "damon_reclaim", "damon_lru_sort" };
+        _cleanup_free_ char *nr = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = fsroot_read_line("/sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds", &nr);
+        if (r >= 0 && sscanf(nr, "%u", &n) == 1)
+                for (unsigned i = 0; i < n && i < 1024; i++) {
+                        _cleanup_free_ char *state = NULL;
+                        char path[128];
+
+                        snprintf(path, sizeof(path), "/sys/kernel/mm/damon/admin/kdamonds/%u/state", i);
+                        if (fsroot_read_line(path, &state) >= 0 && streq(state, "on"))
+                                return reason_new(ret_reason, 0,
+                                                  "DAMON kdamond %u is running: it uses the same PG_idle page flag, "
+                                                  "readings would be corrupt", i) ?: 1;
+                }
+
+        for (size_t i = 0; i < ELEMENTSOF(modules); i++) {
+                _cleanup_free_ char *enabled = NULL;
+                char path[128];
+
+                snprintf(path, sizeof(path), "/sys/module/%s/parameters/enabled", modules[i]);
+                if (fsroot_read_line(path, &enabled) >= 0 && streq(enabled, "Y"))
+                        return reason_new(ret_reason, 0,
+                                          "%s is enabled: DAMON uses the same PG_idle page flag, readings would be "
+                                          "corrupt", modules[i]) ?: 1;
+        }
+        return 0;
+}
+
+static int page_idle_backend_probe(_unused_ const struct scan_options *opts, char **ret_reason) {
+        _cleanup_close_ int fd = -1, kfd = -1;
+        int r;
+
+        if (!ret_reason)
+                return -EINVAL;
+        *ret_reason = NULL;
+
+        r = fsroot_access(PAGE_IDLE_BITMAP_PATH, F_OK);
+        if (r == -ENOENT)
+                return reason_new(ret_reason, 0,
+                                  PAGE_IDLE_BITMAP_PATH " missing (kernel built without CONFIG_IDLE_PAGE_TRACKING)");
+        /* Opening changes nothing; writing would. */
+        fd = page_idle_open();
+        if (fd == -EACCES || fd == -EPERM || fd == -EROFS)
+                return reason_new(ret_reason, fd,
+                                  "cannot open " PAGE_IDLE_BITMAP_PATH " for writing: %m (needs root and a writable "
+                                  "/sys/kernel/mm/page_idle)");
+        if (fd < 0)
+                return reason_new(ret_reason, fd, "cannot open " PAGE_IDLE_BITMAP_PATH ": %m");
+
+        kfd = kpageflags_open();
+        if (kfd == -ENOENT)
+                return reason_new(ret_reason, 0,
+                                  KPAGEFLAGS_PATH " missing (kernel built without CONFIG_PROC_PAGE_MONITOR)");
+        if (kfd < 0)
+                return reason_new(ret_reason, kfd, "cannot open " KPAGEFLAGS_PATH ": %m (needs root)");
+
+        r = probe_pfns_visible();
+        if (r == 0)
+                return reason_new(ret_reason, 0,
+                                  "PFNs in /proc/PID/pagemap read as zero: CAP_SYS_ADMIN missing (in the initial "
+                                  "user namespace)");
+        if (r == -ENODATA)
+                return reason_new(ret_reason, 0,
+                                  "cannot tell whether PFNs are visible (needs CAP_SYS_ADMIN): no present page in "
+                                  "/proc/self/pagemap");
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reason_new(ret_reason, r, "cannot read /proc/self/pagemap: %m");
+
+        r = probe_damon(ret_reason);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        return 1;
+}
+
+static int page_idle_backend_open(_unused_ const struct scan_options *opts, void **ret_state) {
+        struct page_idle_backend *b;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->kpageflags_fd = -1;
+
+        b->bitmap_fd = page_idle_open();
+        if (b->bitmap_fd < 0) {
+                int r = b->bitmap_fd;
+                free(b);
+                return log_error_errno(r, "Cannot open " PAGE_IDLE_BITMAP_PATH ": %m");
+        }
+        b->kpageflags_fd = kpageflags_open();
+        if (b->kpageflags_fd < 0) {
+                int r = b->kpageflags_fd;
+                close(b->bitmap_fd);
+                free(b);
+                return log_error_errno(r, "Cannot open " KPAGEFLAGS_PATH ": %m");
+        }
+        *ret_state = b;
+        return 0;
+}
+
+static int page_idle_backend_round_begin(void *state, const struct scan_context *ctx) {
+        struct page_idle_backend *b = state;
+        _cleanup_free_ struct chunk *c = NULL;
+        int r;
+
+        /* A round that failed was never ended. */
+        round_reset(b);
+
+        c = malloc(sizeof(struct chunk));
+        if (!c)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < ctx->targets->n_targets; i++) {
+                r = scan_target(b, ctx, c, &ctx->targets->targets[i]);
+                if (r < 0)
+                        goto fail;
+        }
+
+        if (b->stats.pfn_zero > 0 && b->stats.present == b->stats.pfn_zero) {
+                r = log_repeat_errno(LOG_ERR, "page-idle-pfn-zero", EPERM,
+                                     "PFNs in /proc/PID/pagemap read as zero (%" PRIu64 " present pages): %m; "
+                                     "CAP_SYS_ADMIN is missing, page_idle cannot track anything",
+                                     b->stats.pfn_zero);
+                goto fail;
+        }
+
+        /* The plan, with each unit's slot written over its PFN; then the PFNs are no longer needed. */
+        r = page_idle_plan_build(b->pfns, b->n_units, b->pfns, &b->plan);
+        if (r < 0)
+                goto fail;
+        if (b->plan.n_words > (UNIT_SLOT_MASK >> 6)) {
+                r = log_repeat_errno(LOG_ERR, "page-idle-too-big", E2BIG, "Too many page_idle bitmap words (%zu): %m",
+                                     b->plan.n_words);
+                goto fail;
+        }
+        for (size_t u = 0; u < b->n_units; u++)
+                b->units[u] |= b->pfns[u];
+        b->pfns = mfree(b->pfns);
+        if (b->n_units > 0 && b->n_units < b->allocated_units) {
+                uint64_t *u = realloc(b->units, b->n_units * sizeof(uint64_t));
+                if (u) {
+                        b->units = u;
+                        b->allocated_units = b->n_units;
+                }
+        }
+
+        b->stats.units = b->n_units;
+        b->live = b->plan.n_words;
+        b->masks_current = true;
+        b->in_round = true;
+
+        log_debug("page_idle round %" PRIu64 ": %" PRIu64 " present pages, %zu units (%" PRIu64 " THP), %" PRIu64
+                  " skipped (%" PRIu64 " shared, %" PRIu64 " unevictable, %" PRIu64 " KSM, %" PRIu64 " zero), %" PRIu64
+                  " lazyfree; %zu words in %zu runs, %" PRIu64 " kpageflags reads, %" PRIu64 " processes gone",
+                  ctx->round, b->stats.present, b->n_units, b->stats.thp_units, b->stats.skipped,
+                  b->stats.skip[PAGE_SKIP_SHARED], b->stats.skip[PAGE_SKIP_UNEVICTABLE], b->stats.skip[PAGE_SKIP_KSM],
+                  b->stats.skip[PAGE_SKIP_ZERO], b->stats.lazyfree, b->plan.n_words, b->plan.n_runs,
+                  b->stats.kpageflags_reads, b->stats.targets_gone);
+        return 0;
+
+fail:
+        round_reset(b);
+        return r;
+}
+
+static int page_idle_backend_pass_begin(void *state, const struct scan_context *ctx) {
+        struct page_idle_backend *b = state;
+        ssize_t n;
+
+        if (!b->in_round)
+                return -EINVAL;
+        if (b->live == 0)
+                return 0;
+        if (!b->masks_current)
+                rebuild_masks(b);
+
+        n = page_idle_write(b->bitmap_fd, &b->plan, b->live);
+        if (n < 0)
+                return log_repeat_errno(LOG_ERR, "page-idle-write", (int) n,
+                                        "Cannot write " PAGE_IDLE_BITMAP_PATH ": %m");
+        if ((size_t) n < b->live) {
+                mark_unobservable(b, ctx, (size_t) n, b->live);
+                b->live = (size_t) n;
+        }
+        return 0;
+}
+
+static int page_idle_backend_pass_end(void *state, const struct scan_context *ctx) {
+        struct page_idle_backend *b = state;
+        ssize_t n;
+        int r;
+
+        if (!b->in_round)
+                return -EINVAL;
+        if (b->live == 0)
+                return 0;
+
+        b->masks_current = false;
+        n = page_idle_read(b->bitmap_fd, &b->plan, b->live);
+        if (n < 0)
+                return log_repeat_errno(LOG_ERR, "page-idle-read", (int) n,
+                                        "Cannot read " PAGE_IDLE_BITMAP_PATH ": %m");
+        if ((size_t) n < b->live) {
+                mark_unobservable(b, ctx, (size_t) n, b->live);
+                b->live = (size_t) n;
+        }
+
+        for (size_t k = 0; k < b->n_segments; k++) {
+                r = record_segment(b, ctx, k);
+                if (r == -ENOENT)
+                        continue; /* the heat store dropped the process */
+                if (r < 0)
+                        return log_repeat_errno(LOG_ERR, "page-idle-record", r, "Cannot record accesses of %d: %m",
+                                                (int) b->segments[k].pid);
+        }
+        return 0;
+}
+
+static int page_idle_backend_round_end(void *state, _unused_ const struct scan_context *ctx) {
+        round_reset(state);
+        return 0;
+}
+
+static void page_idle_backend_close(void *state) {
+        struct page_idle_backend *b = state;
+
+        if (!b)
+                return;
+        /* Idle flags we set stay behind; the next access clears them, and nobody else reads them (a DAMON
+         * started later begins with its own mkold). */
+        round_reset(b);
+        if (b->bitmap_fd >= 0)
+                close(b->bitmap_fd);
+        if (b->kpageflags_fd >= 0)
+                close(b->kpageflags_fd);
+        free(b);
+}
+
+const struct scan_backend_ops scan_backend_page_idle = {
+        .name = "page_idle",
+        .probe = page_idle_backend_probe,
+        .open = page_idle_backend_open,
+        .round_begin = page_idle_backend_round_begin,
+        .pass_begin = page_idle_backend_pass_begin,
+        .pass_end = page_idle_backend_pass_end,
+        .round_end = page_idle_backend_round_end,
+        .close = page_idle_backend_close,
+};

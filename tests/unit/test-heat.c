@@ -1,0 +1,1004 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heat.h"
+#include "util.h"
+
+#define PG HEAT_PAGE_SIZE
+#define THP HEAT_THP_SIZE
+/* 2 MiB aligned, like real mmap() results of THP-eligible sizes. */
+#define BASE UINT64_C(0x7f0000000000)
+
+static const struct heat_class_params params = { .promote_rounds = 2, .cold_rounds = 3 };
+
+static struct vma anon(uint64_t start, uint64_t end) {
+        return (struct vma) { .start = start, .end = end, .perms = "rw-p" };
+}
+
+static void sync1(struct heat_store *s, pid_t pid, uint64_t start, uint64_t end) {
+        struct vma v = anon(start, end);
+
+        assert_int_equal(heat_store_sync_target(s, pid, &v, 1), 0);
+}
+
+static uint16_t entry_at(struct heat_store *s, pid_t pid, uint64_t addr) {
+        struct heat_unit u;
+
+        assert_int_equal(heat_store_lookup(s, pid, addr, &params, &u), 0);
+        return u.entry;
+}
+
+static void bit_set(uint64_t *bitmap, uint64_t i) {
+        bitmap[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+/* One round of `passes` passes; in pass p (0-based) the page at start + i * 4096 is accessed when
+ * accessed(i, p, userdata). */
+static void round_with(struct heat_store *s, uint64_t round_no, unsigned threshold, unsigned passes, pid_t pid,
+                       uint64_t start, uint64_t n_pages, bool (*accessed)(uint64_t i, unsigned pass, void *u),
+                       void *userdata) {
+        uint64_t *bitmap = calloc((n_pages + 63) / 64, sizeof(uint64_t));
+
+        assert_non_null(bitmap);
+        assert_int_equal(heat_store_begin_round(s, round_no, threshold), 0);
+        for (unsigned p = 0; p < passes; p++) {
+                assert_int_equal(heat_store_begin_pass(s), (int) p + 1);
+                memset(bitmap, 0, (n_pages + 63) / 64 * sizeof(uint64_t));
+                for (uint64_t i = 0; i < n_pages; i++)
+                        if (accessed(i, p, userdata))
+                                bit_set(bitmap, i);
+                assert_int_equal(heat_store_record_bitmap(s, pid, start, n_pages, bitmap), 0);
+        }
+        heat_store_end_round(s);
+        free(bitmap);
+}
+
+static bool acc_none(uint64_t i _unused_, unsigned pass _unused_, void *u _unused_) {
+        return false;
+}
+
+static bool acc_all(uint64_t i _unused_, unsigned pass _unused_, void *u _unused_) {
+        return true;
+}
+
+/* Page i is accessed in the first i % 8 passes. */
+static bool acc_first_i(uint64_t i, unsigned pass, void *u _unused_) {
+        return pass < i % 8;
+}
+
+/* A different history per page: a hash of (page, round, pass) decides, with a likelihood that depends on the
+ * page (never, 1 in 4, ..., always). */
+static bool acc_hashed(uint64_t i, unsigned pass, void *u) {
+        uint64_t x = i << 16 | (uint64_t) *(unsigned *) u << 8 | pass;
+
+        x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+        x ^= x >> 31;
+        return x % 4 < i % 5;
+}
+
+static void give_history(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages) {
+        for (unsigned r = 0; r < 5; r++)
+                round_with(s, 100 + r, 0, 3, pid, start, n_pages, acc_hashed, &r);
+}
+
+static void test_history_update(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        /* 21 pages: the end-of-round fold works on 8 entries at a time and finishes one by one, so pages 0..15
+         * and 16..20 go through different code. Page i behaves like page i % 8. */
+        const uint64_t n = 21;
+        uint16_t e;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+
+        /* Recording needs an open pass. */
+        assert_int_equal(heat_store_record_accessed(s, 1, BASE, PG), -EINVAL);
+        assert_int_equal(heat_store_begin_pass(s), -EINVAL);
+
+        /* 4 passes, threshold "every pass": page i is accessed in min(i % 8, 4) passes. */
+        round_with(s, 1, HEAT_HOT_THRESHOLD_ALL_PASSES, 4, 1, BASE, n, acc_first_i, NULL);
+        for (unsigned i = 0; i < n; i++) {
+                e = entry_at(s, 1, BASE + i * PG);
+                assert_int_equal(heat_entry_hits(e), MIN(i % 8, 4u));
+                assert_int_equal(heat_entry_streak(e), i % 8 >= 4 ? 1 : 0);
+                assert_int_equal(heat_entry_idle_rounds(e), i % 8 == 0 ? 1 : 0);
+        }
+
+        /* Streaks and idle ages saturate. */
+        for (unsigned r = 2; r < 50; r++)
+                round_with(s, r, 0, 4, 1, BASE, n, acc_first_i, NULL);
+        for (unsigned i = 0; i < n; i++) {
+                e = entry_at(s, 1, BASE + i * PG);
+                assert_int_equal(heat_entry_streak(e), i % 8 >= 4 ? HEAT_STREAK_MAX : 0);
+                assert_int_equal(heat_entry_idle_rounds(e), i % 8 == 0 ? HEAT_IDLE_MAX : 0);
+                assert_int_equal(heat_entry_class(e, &params),
+                                 i % 8 >= 4 ? HEAT_CLASS_HOT : i % 8 == 0 ? HEAT_CLASS_COLD : HEAT_CLASS_WARM);
+                assert_int_equal(e & HEAT_FLAGS_MASK, 0); /* nothing overflowed into the flags */
+        }
+
+        /* One round without a hit ends a streak and starts an idle age; one hit ends an idle age. */
+        round_with(s, 50, 0, 4, 1, BASE, n, acc_none, NULL);
+        for (unsigned i = 5; i < n; i += 15) {
+                e = entry_at(s, 1, BASE + i * PG);
+                assert_int_equal(heat_entry_streak(e), 0);
+                assert_int_equal(heat_entry_idle_rounds(e), 1);
+                assert_int_equal(heat_entry_hits(e), 0);
+        }
+        round_with(s, 51, 0, 4, 1, BASE, n, acc_first_i, NULL);
+        for (unsigned i = 1; i < n; i += 16) {
+                e = entry_at(s, 1, BASE + i * PG);
+                assert_int_equal(heat_entry_idle_rounds(e), 0);
+                assert_int_equal(heat_entry_hits(e), 1);
+        }
+
+        /* begin_round clears the hits only; the counters stay. */
+        assert_int_equal(heat_store_begin_round(s, 52, 0), 0);
+        assert_true(heat_store_in_round(s));
+        assert_int_equal(heat_store_begin_round(s, 52, 0), -EBUSY);
+        for (unsigned i = 7; i < n; i += 13) {
+                e = entry_at(s, 1, BASE + i * PG);
+                assert_int_equal(heat_entry_hits(e), 0);
+                assert_int_equal(heat_entry_streak(e), 1);
+        }
+
+        /* A page reported twice in a pass cannot get more hits than passes ran. */
+        assert_int_equal(heat_store_begin_pass(s), 1);
+        for (unsigned i = 7; i < n; i += 13) {
+                assert_int_equal(heat_store_record_accessed(s, 1, BASE + i * PG, PG), 0);
+                assert_int_equal(heat_store_record_accessed(s, 1, BASE + i * PG + 100, 1), 0);
+                assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE + i * PG)), 2);
+        }
+        heat_store_end_round(s);
+        assert_false(heat_store_in_round(s));
+        for (unsigned i = 7; i < n; i += 13)
+                assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE + i * PG)), 1);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE + 6 * PG)), 0);
+
+        /* Hits saturate at 15 and passes stop at 15. */
+        assert_int_equal(heat_store_begin_round(s, 53, 0), 0);
+        for (unsigned p = 1; p <= HEAT_PASSES_MAX; p++) {
+                assert_int_equal(heat_store_begin_pass(s), (int) p);
+                assert_int_equal(heat_store_record_accessed(s, 1, BASE, PG), 0);
+                assert_int_equal(heat_store_record_accessed(s, 1, BASE, PG), 0);
+        }
+        assert_int_equal(heat_store_begin_pass(s), -ERANGE);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE)), HEAT_HITS_MAX);
+        heat_store_end_round(s);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE)), 15);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE)), 1);
+
+        assert_int_equal(heat_store_begin_round(s, 54, HEAT_HITS_MAX + 1), -EINVAL);
+        assert_int_equal(heat_store_record_accessed(s, 99, BASE, PG), -EINVAL); /* no round */
+}
+
+static void test_threshold_and_short_rounds(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_store_stats st;
+        uint16_t e;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + 8 * PG);
+
+        /* Explicit threshold 2 with 4 passes: 2 hits are enough. */
+        round_with(s, 1, 2, 4, 1, BASE, 8, acc_first_i, NULL);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 1 * PG)), 0);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 2 * PG)), 1);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 3 * PG)), 1);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.last_passes, 4);
+        assert_int_equal(st.last_hot_threshold, 2);
+
+        /* Threshold 4, but only 2 passes ran (a reload lowered passes): every pass that ran is the threshold,
+         * so the streak of a page accessed in both goes on and that of a page accessed in one ends. */
+        round_with(s, 2, 4, 2, 1, BASE, 8, acc_first_i, NULL);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 2 * PG)), 2);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 5 * PG)), 2);
+        e = entry_at(s, 1, BASE + 1 * PG);
+        assert_int_equal(heat_entry_streak(e), 0);
+        assert_int_equal(heat_entry_hits(e), 1);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.last_hot_threshold, 2);
+
+        /* A round with no pass carries no information. */
+        assert_int_equal(heat_store_begin_round(s, 3, 0), 0);
+        heat_store_end_round(s);
+        e = entry_at(s, 1, BASE + 5 * PG);
+        assert_int_equal(heat_entry_streak(e), 2);
+        assert_int_equal(heat_entry_idle_rounds(e), 0);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE)), 2);
+}
+
+static void test_record_bitmap_ranges(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct vma v[] = { anon(BASE + 10 * PG, BASE + 80 * PG), anon(BASE + 100 * PG, BASE + 230 * PG) };
+        uint64_t bitmap[4] = {};
+
+        assert_int_equal(heat_store_new(&s), 0);
+        assert_int_equal(heat_store_sync_target(s, 7, v, 2), 0);
+
+        /* A bitmap from BASE + 3 pages over 250 pages: it starts before the first VMA, spans the gap and ends
+         * past the second. Bits of untracked pages are ignored. */
+        uint64_t want[] = { 0, 6, 7, 8, 63, 64, 65, 76, 77, 96, 97, 128, 190, 226, 227, 240, 249 };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                bit_set(bitmap, want[i]);
+
+        assert_int_equal(heat_store_begin_round(s, 1, 0), 0);
+        assert_int_equal(heat_store_begin_pass(s), 1);
+        assert_int_equal(heat_store_record_bitmap(s, 7, BASE + 3 * PG, 250, bitmap), 0);
+        assert_int_equal(heat_store_record_bitmap(s, 8, BASE, 1, bitmap), -ENOENT);
+        assert_int_equal(heat_store_record_bitmap(s, 7, BASE + 1, 1, bitmap), -EINVAL);
+        assert_int_equal(heat_store_record_bitmap(s, 7, UINT64_MAX - PG + 1, 2, bitmap), -EINVAL);
+        heat_store_end_round(s);
+
+        for (uint64_t page = 0; page < 260; page++) {
+                uint64_t addr = BASE + page * PG;
+                bool tracked = (page >= 10 && page < 80) || (page >= 100 && page < 230);
+                bool hit = false;
+                struct heat_unit u;
+
+                for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                        hit = hit || want[i] + 3 == page;
+                if (!tracked) {
+                        assert_int_equal(heat_store_lookup(s, 7, addr, &params, &u), -ENOENT);
+                        continue;
+                }
+                assert_int_equal(heat_entry_hits(entry_at(s, 7, addr)), hit ? 1 : 0);
+        }
+}
+
+/* Every address of [start, end) that stays tracked keeps its entry. */
+struct snapshot {
+        uint64_t start, n;
+        uint16_t *e;
+};
+
+static struct snapshot take_snapshot(struct heat_store *s, pid_t pid, uint64_t start, uint64_t end) {
+        struct snapshot sn = { .start = start, .n = (end - start) / PG };
+
+        sn.e = calloc(sn.n, sizeof(uint16_t));
+        assert_non_null(sn.e);
+        for (uint64_t i = 0; i < sn.n; i++)
+                sn.e[i] = entry_at(s, pid, start + i * PG);
+        return sn;
+}
+
+static void check_kept(struct heat_store *s, pid_t pid, const struct snapshot *sn, uint64_t start, uint64_t end) {
+        for (uint64_t a = start; a < end; a += PG)
+                assert_int_equal(entry_at(s, pid, a), sn->e[(a - sn->start) / PG]);
+}
+
+static void check_new(struct heat_store *s, pid_t pid, uint64_t start, uint64_t end) {
+        for (uint64_t a = start; a < end; a += PG)
+                assert_int_equal(entry_at(s, pid, a), 0);
+}
+
+static void check_untracked(struct heat_store *s, pid_t pid, uint64_t start, uint64_t end) {
+        struct heat_unit u;
+
+        for (uint64_t a = start; a < end; a += PG)
+                assert_int_equal(heat_store_lookup(s, pid, a, &params, &u), -ENOENT);
+}
+
+static uint64_t tracked_pages(struct heat_store *s) {
+        struct heat_store_stats st;
+
+        heat_store_get_stats(s, &st);
+        return st.pages;
+}
+
+static void test_vma_changes(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t A = BASE, B = BASE + 64 * PG;
+        struct snapshot sn;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, A, B);
+        give_history(s, 1, A, 64);
+        sn = take_snapshot(s, 1, A, B);
+        /* The history is really different per page, or this test would prove little. */
+        {
+                bool seen[1 << 12] = {};
+                unsigned distinct = 0;
+
+                for (uint64_t i = 0; i < sn.n; i++) {
+                        distinct += !seen[sn.e[i] & 0xfff];
+                        seen[sn.e[i] & 0xfff] = true;
+                }
+                assert_true(distinct >= 8);
+        }
+
+        /* Unchanged. */
+        sync1(s, 1, A, B);
+        check_kept(s, 1, &sn, A, B);
+
+        /* Grow at the end (brk): old addresses keep, new ones start empty. */
+        sync1(s, 1, A, B + 16 * PG);
+        check_kept(s, 1, &sn, A, B);
+        check_new(s, 1, B, B + 16 * PG);
+        assert_int_equal(tracked_pages(s), 80);
+
+        /* Shrink at the end, then at the front. */
+        sync1(s, 1, A, B - 8 * PG);
+        check_kept(s, 1, &sn, A, B - 8 * PG);
+        check_untracked(s, 1, B - 8 * PG, B + 16 * PG);
+        sync1(s, 1, A + 4 * PG, B - 8 * PG);
+        check_kept(s, 1, &sn, A + 4 * PG, B - 8 * PG);
+        check_untracked(s, 1, A, A + 4 * PG);
+
+        /* The start moves down (a stack growing): the array is re-indexed by address, not by index. */
+        sync1(s, 1, A - 32 * PG, B - 8 * PG);
+        check_new(s, 1, A - 32 * PG, A + 4 * PG);
+        check_kept(s, 1, &sn, A + 4 * PG, B - 8 * PG);
+
+        /* Split by mprotect(PROT_READ) of the middle: the read-only part is no longer tracked. */
+        {
+                struct vma v[] = {
+                        anon(A - 32 * PG, A + 10 * PG),
+                        { .start = A + 10 * PG, .end = A + 20 * PG, .perms = "r--p" },
+                        anon(A + 20 * PG, B - 8 * PG),
+                };
+
+                assert_int_equal(heat_store_sync_target(s, 1, v, ELEMENTSOF(v)), 0);
+                check_kept(s, 1, &sn, A + 4 * PG, A + 10 * PG);
+                check_untracked(s, 1, A + 10 * PG, A + 20 * PG);
+                check_kept(s, 1, &sn, A + 20 * PG, B - 8 * PG);
+        }
+
+        /* Split into two tracked VMAs (different flags, say), then merged back. */
+        {
+                struct vma v[] = { anon(A + 20 * PG, A + 30 * PG), anon(A + 30 * PG, B - 8 * PG) };
+
+                assert_int_equal(heat_store_sync_target(s, 1, v, ELEMENTSOF(v)), 0);
+                check_kept(s, 1, &sn, A + 20 * PG, B - 8 * PG);
+                check_untracked(s, 1, A - 32 * PG, A + 20 * PG);
+                sync1(s, 1, A + 20 * PG, B - 8 * PG);
+                check_kept(s, 1, &sn, A + 20 * PG, B - 8 * PG);
+        }
+
+        /* Merge of two VMAs with a new piece in between (the hole got mapped). */
+        {
+                struct vma v[] = { anon(A + 20 * PG, A + 30 * PG), anon(A + 40 * PG, B) };
+
+                assert_int_equal(heat_store_sync_target(s, 1, v, ELEMENTSOF(v)), 0);
+                sync1(s, 1, A, B);
+                check_new(s, 1, A, A + 20 * PG);
+                check_kept(s, 1, &sn, A + 20 * PG, A + 30 * PG);
+                check_new(s, 1, A + 30 * PG, A + 40 * PG);
+                check_kept(s, 1, &sn, A + 40 * PG, B - 8 * PG);
+                check_new(s, 1, B - 8 * PG, B);
+        }
+
+        /* Vanish and appear: a new VMA elsewhere starts empty, the old addresses are gone. */
+        sync1(s, 1, B + 1024 * PG, B + 1040 * PG);
+        check_untracked(s, 1, A, B);
+        check_new(s, 1, B + 1024 * PG, B + 1040 * PG);
+        assert_int_equal(tracked_pages(s), 16);
+
+        /* Nothing trackable left: the target stays, empty. */
+        assert_int_equal(heat_store_sync_target(s, 1, NULL, 0), 0);
+        assert_int_equal(tracked_pages(s), 0);
+        assert_int_equal(heat_store_drop_target(s, 1), 0);
+        free(sn.e);
+}
+
+static void test_vma_filter_and_errors(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_store_stats st;
+        struct vma v[] = {
+                { .start = 0x400000, .end = 0x401000, .perms = "r-xp", .path = (char *) "/usr/bin/x" },
+                { .start = 0x600000, .end = 0x602000, .perms = "rw-p", .path = (char *) "/usr/bin/x" },
+                { .start = 0x800000, .end = 0x810000, .perms = "rw-p", .path = (char *) "[heap]" },
+                { .start = 0x900000, .end = 0x901000, .perms = "rw-s", .path = (char *) "/memfd:x (deleted)" },
+                { .start = 0xa00000, .end = 0xa04000, .perms = "rw-p", .path = (char *) "[anon:arena]" },
+                { .start = 0xb00000, .end = 0xb01000, .perms = "r--p" },
+                { .start = 0xc00000, .end = 0xc02000, .perms = "rw-p" },
+                { .start = 0xd00000, .end = 0xd01000, .perms = "rw-p", .path = (char *) "[vvar]" },
+                { .start = 0x7ffd0000, .end = 0x7ffd4000, .perms = "rw-p", .path = (char *) "[stack]" },
+        };
+        struct vma huge = anon(BASE, BASE + HEAT_VMA_MAX_BYTES + PG);
+        struct vma bad[] = { anon(0x2000, 0x4000), anon(0x1000, 0x3000) };
+
+        assert_int_equal(heat_store_new(&s), 0);
+        assert_true(heat_vma_trackable(&v[2]));
+        assert_false(heat_vma_trackable(&v[1]));
+        assert_false(heat_vma_trackable(&huge));
+
+        assert_int_equal(heat_store_sync_target(s, 5, v, ELEMENTSOF(v)), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.n_targets, 1);
+        assert_int_equal(st.n_vmas, 4); /* heap, anon:arena, anonymous, stack */
+        assert_int_equal(st.pages, 16 + 4 + 2 + 4);
+
+        /* Unsorted or overlapping input is refused and leaves the target as it was. */
+        assert_int_equal(heat_store_sync_target(s, 5, bad, ELEMENTSOF(bad)), -EINVAL);
+        assert_int_equal(heat_store_sync_target(s, 0, v, 1), -EINVAL);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.n_vmas, 4);
+        assert_int_equal(st.pages, 26);
+}
+
+static void test_thp(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        /* 16 pages before the first 2 MiB boundary, two THP-sized units, 16 pages after. */
+        const uint64_t start = BASE - 16 * PG, end = BASE + 2 * THP + 16 * PG;
+        const uint64_t n = (end - start) / PG;
+        struct heat_store_stats st;
+        struct heat_unit u;
+        uint64_t *bitmap = calloc((n + 63) / 64, sizeof(uint64_t));
+
+        assert_non_null(bitmap);
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, start, end);
+
+        /* The pages that will form the THP have different histories: page 3 of it is hot. */
+        for (unsigned r = 0; r < 3; r++) {
+                assert_int_equal(heat_store_begin_round(s, r, 0), 0);
+                assert_int_equal(heat_store_begin_pass(s), 1);
+                assert_int_equal(heat_store_record_accessed(s, 1, BASE + 3 * PG, PG), 0);
+                heat_store_end_round(s);
+        }
+
+        assert_int_equal(heat_store_set_thp(s, 1, BASE + PG, true), -EINVAL);         /* unaligned */
+        assert_int_equal(heat_store_set_thp(s, 1, BASE + 2 * THP, true), -EINVAL);     /* sticks out */
+        assert_int_equal(heat_store_set_thp(s, 1, BASE + 64 * THP, true), -ENOENT);
+        assert_int_equal(heat_store_set_thp(s, 2, BASE, true), -ENOENT);
+        assert_int_equal(heat_store_set_thp(s, 1, BASE, true), 1);
+        assert_int_equal(heat_store_set_thp(s, 1, BASE, true), 0);
+
+        /* The unit is as hot as its hottest page; any address inside finds it. */
+        assert_int_equal(heat_store_lookup(s, 1, BASE + 300 * PG + 5, &params, &u), 0);
+        assert_int_equal(u.addr, BASE);
+        assert_int_equal(u.size_bytes, THP);
+        assert_true(u.entry & HEAT_F_THP);
+        assert_int_equal(heat_entry_streak(u.entry), 3);
+        assert_int_equal(heat_entry_idle_rounds(u.entry), 0);
+        assert_int_equal(u.class, HEAT_CLASS_HOT);
+
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.thp_units, 1);
+        assert_int_equal(st.units, n - 511);
+
+        /* One pass reporting every page of the unit, in two calls, counts it once; so does a single tail page. */
+        assert_int_equal(heat_store_begin_round(s, 10, 0), 0);
+        assert_int_equal(heat_store_begin_pass(s), 1);
+        for (uint64_t i = 0; i < n; i++)
+                bit_set(bitmap, i);
+        assert_int_equal(heat_store_record_bitmap(s, 1, start, 16 + 200, bitmap), 0);
+        assert_int_equal(heat_store_record_bitmap(s, 1, BASE + 200 * PG, n - 216, bitmap), 0);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE)), 1);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE + THP)), 1); /* an ordinary page */
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE - PG)), 1);
+        assert_int_equal(heat_store_begin_pass(s), 2);
+        assert_int_equal(heat_store_record_accessed(s, 1, BASE + 511 * PG, PG), 0);
+        assert_int_equal(heat_store_record_accessed(s, 1, BASE + 17 * PG, PG), 0);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE)), 2);
+        assert_int_equal(heat_store_begin_pass(s), 3);
+        heat_store_end_round(s);
+        u.entry = entry_at(s, 1, BASE);
+        assert_int_equal(heat_entry_hits(u.entry), 2);
+        assert_int_equal(heat_entry_streak(u.entry), 0);
+        assert_int_equal(heat_entry_idle_rounds(u.entry), 0);
+        /* Ordinary pages count per page: only pass 1 reported these. */
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, BASE + THP + PG)), 1);
+        assert_int_equal(heat_entry_hits(entry_at(s, 1, end - PG)), 1);
+
+        /* Flags go through the head; a range of tail pages only leaves the unit alone. */
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + PG, 100 * PG, HEAT_F_LAZYFREE, true), 0);
+        assert_false(entry_at(s, 1, BASE) & HEAT_F_LAZYFREE);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE, PG, HEAT_F_LAZYFREE, true), 0);
+        assert_true(entry_at(s, 1, BASE) & HEAT_F_LAZYFREE);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE, PG, HEAT_F_LAZYFREE, false), 0);
+
+        /* Split: every page gets the unit's history. */
+        assert_int_equal(heat_store_set_thp(s, 1, BASE, false), 1);
+        for (uint64_t i = 0; i < 512; i++) {
+                uint16_t e = entry_at(s, 1, BASE + i * PG);
+
+                assert_false(e & HEAT_F_THP);
+                assert_int_equal(heat_entry_hits(e), 2);
+                assert_int_equal(heat_entry_idle_rounds(e), 0);
+        }
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.thp_units, 0);
+        assert_int_equal(st.units, n);
+
+        /* A VMA change that cuts through a unit splits it; a unit that stays whole stays a unit. */
+        assert_int_equal(heat_store_set_thp(s, 1, BASE, true), 1);
+        assert_int_equal(heat_store_set_thp(s, 1, BASE + THP, true), 1);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.thp_units, 2);
+        {
+                struct vma v[] = { anon(start, BASE + 100 * PG), anon(BASE + 100 * PG, end) };
+
+                assert_int_equal(heat_store_sync_target(s, 1, v, 2), 0);
+        }
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.thp_units, 1);
+        assert_int_equal(heat_store_lookup(s, 1, BASE + 50 * PG, &params, &u), 0);
+        assert_int_equal(u.size_bytes, PG);
+        assert_int_equal(heat_entry_hits(u.entry), 2);
+        assert_int_equal(heat_store_lookup(s, 1, BASE + 150 * PG, &params, &u), 0);
+        assert_int_equal(u.size_bytes, PG);
+        assert_int_equal(heat_entry_hits(u.entry), 2);
+        assert_int_equal(heat_store_lookup(s, 1, BASE + THP + 7 * PG, &params, &u), 0);
+        assert_int_equal(u.addr, BASE + THP);
+        assert_int_equal(u.size_bytes, THP);
+
+        /* The whole unit moving into a new VMA by address keeps it a unit. */
+        sync1(s, 1, BASE + THP - 8 * PG, end + 64 * PG);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.thp_units, 1);
+        assert_int_equal(heat_store_lookup(s, 1, BASE + THP + 9 * PG, &params, &u), 0);
+        assert_int_equal(u.addr, BASE + THP);
+        free(bitmap);
+}
+
+static void test_flags(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        uint64_t bitmap[1] = { 0x5 }; /* pages 0 and 2 */
+        struct heat_histogram h = {};
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + 8 * PG);
+
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + 4 * PG + 10, 2 * PG, HEAT_F_LAZYFREE, true), 0);
+        for (unsigned i = 0; i < 8; i++)
+                assert_int_equal(!!(entry_at(s, 1, BASE + i * PG) & HEAT_F_LAZYFREE), i >= 4 && i <= 6);
+
+        assert_int_equal(heat_store_set_flags_bitmap(s, 1, BASE, 4, HEAT_F_SKIP, bitmap), 0);
+        for (unsigned i = 0; i < 8; i++)
+                assert_int_equal(!!(entry_at(s, 1, BASE + i * PG) & HEAT_F_SKIP), i == 0 || i == 2);
+        bitmap[0] = 0x2;
+        assert_int_equal(heat_store_set_flags_bitmap(s, 1, BASE, 4, HEAT_F_SKIP, bitmap), 0);
+        for (unsigned i = 0; i < 8; i++)
+                assert_int_equal(!!(entry_at(s, 1, BASE + i * PG) & HEAT_F_SKIP), i == 1);
+
+        /* Flags survive rounds; flagged pages are never hot or cold. */
+        for (unsigned r = 0; r < 5; r++)
+                round_with(s, r, 0, 2, 1, BASE, 8, acc_all, NULL);
+        assert_true(entry_at(s, 1, BASE + PG) & HEAT_F_SKIP);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + PG), &params), HEAT_CLASS_SKIPPED);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + 5 * PG), &params), HEAT_CLASS_SKIPPED);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + 7 * PG), &params), HEAT_CLASS_HOT);
+        assert_int_equal(heat_store_histogram(s, 1, &params, &h), 0);
+        assert_int_equal(h.lazyfree_units, 3);
+        assert_int_equal(h.skip_units, 1);
+        assert_int_equal(h.class_units[HEAT_CLASS_SKIPPED], 4);
+        assert_int_equal(h.class_units[HEAT_CLASS_HOT], 4);
+        assert_int_equal(h.class_bytes[HEAT_CLASS_HOT], 4 * PG);
+
+        assert_int_equal(heat_store_set_flags(s, 1, BASE, 8 * PG, HEAT_F_LAZYFREE | HEAT_F_SKIP, false), 0);
+        for (unsigned i = 0; i < 8; i++)
+                assert_int_equal(entry_at(s, 1, BASE + i * PG) & (HEAT_F_LAZYFREE | HEAT_F_SKIP), 0);
+
+        assert_int_equal(heat_store_set_flags(s, 1, BASE, PG, HEAT_F_THP, true), -EINVAL);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE, PG, HEAT_F_MOVED, true), -EINVAL);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE, PG, 0, true), -EINVAL);
+        assert_int_equal(heat_store_set_flags(s, 2, BASE, PG, HEAT_F_SKIP, true), -ENOENT);
+}
+
+static void end_rounds(struct heat_store *s, uint64_t from, uint64_t to) {
+        for (uint64_t r = from; r <= to; r++) {
+                assert_int_equal(heat_store_begin_round(s, r, 0), 0);
+                heat_store_end_round(s);
+        }
+}
+
+static void test_moves(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_move_params p = { .min_residency_rounds = 2, .pingpong_window_rounds = 8,
+                                      .max_backoff_rounds = 8 };
+        const uint64_t a = BASE + 3 * PG;
+        struct heat_move_info mi;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + 8 * PG);
+        assert_int_equal(heat_store_set_move_params(s, &(struct heat_move_params) { 4, 8, 2 }), -EINVAL);
+        assert_int_equal(heat_store_set_move_params(s, &p), 0);
+
+        assert_true(heat_store_may_move(s, 1, a, 10));
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 1, 10), 0);
+        assert_true(entry_at(s, 1, a) & HEAT_F_MOVED);
+        assert_false(entry_at(s, 1, a + PG) & HEAT_F_MOVED);
+        assert_true(heat_store_may_move(s, 1, a + PG, 10));
+
+        /* Minimum residency. */
+        assert_false(heat_store_may_move(s, 1, a, 10));
+        assert_false(heat_store_may_move(s, 1, a, 11));
+        assert_true(heat_store_may_move(s, 1, a, 12));
+
+        /* Back where it came from within the window: a ping-pong, the wait doubles. */
+        assert_int_equal(heat_store_note_move(s, 1, a, 1, 0, 12), 1);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.pingpongs, 1);
+        assert_int_equal(mi.wait_rounds, 4);
+        assert_int_equal(mi.from_node, 1);
+        assert_int_equal(mi.to_node, 0);
+        assert_int_equal(mi.last_round, 12);
+        assert_false(heat_store_may_move(s, 1, a, 15));
+        assert_true(heat_store_may_move(s, 1, a, 16));
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 1, 16), 1);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 8);
+        assert_false(heat_store_may_move(s, 1, a, 23));
+        assert_true(heat_store_may_move(s, 1, a, 24));
+        /* Capped. */
+        assert_int_equal(heat_store_note_move(s, 1, a, 1, 0, 24), 1);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 8);
+        assert_int_equal(mi.pingpongs, 3);
+
+        /* A move onward to a third node is no ping-pong, and the back-off stays while the entry lives. */
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 2, 32), 0);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 8);
+
+        /* Expiry: max(window, wait) = 8 rounds after the last move (32) the entry is swept and the marker goes. */
+        end_rounds(s, 33, 40);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_true(entry_at(s, 1, a) & HEAT_F_MOVED);
+        end_rounds(s, 41, 41);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 0);
+        assert_false(entry_at(s, 1, a) & HEAT_F_MOVED);
+        /* Forgiven: the next move back is no ping-pong. */
+        assert_int_equal(heat_store_note_move(s, 1, a, 2, 0, 42), 0);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 2);
+        assert_int_equal(mi.pingpongs, 0);
+
+        /* An expired entry that was not swept yet is forgiven too. */
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 3, 44), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a, 3, 0, 46), 1);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 4);
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 3, 60), 0);
+        assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 2);
+        assert_int_equal(mi.pingpongs, 0);
+
+        /* Outside the window but inside the wait: no ping-pong. */
+        p = (struct heat_move_params) { .min_residency_rounds = 2, .pingpong_window_rounds = 2,
+                                        .max_backoff_rounds = 16 };
+        assert_int_equal(heat_store_set_move_params(s, &p), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a + PG, 0, 1, 100), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a + PG, 1, 0, 102), 1);
+        assert_int_equal(heat_store_note_move(s, 1, a + PG, 0, 1, 106), 0); /* age 4 > window 2 */
+        assert_int_equal(heat_store_get_move(s, 1, a + PG, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 4);
+
+        /* Untracked addresses still have their history. */
+        assert_int_equal(heat_store_note_move(s, 9, BASE, 0, 1, 100), 0);
+        assert_false(heat_store_may_move(s, 9, BASE, 101));
+        assert_true(heat_store_may_move(s, 9, BASE, 102));
+
+        assert_int_equal(heat_store_note_move(s, 1, a + 1, 0, 1, 1), -EINVAL);
+        assert_int_equal(heat_store_note_move(s, 1, a, -1, 1, 1), -EINVAL);
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, NODE_SET_MAX, 1), -EINVAL);
+        assert_int_equal(heat_store_note_move(s, 0, a, 0, 1, 1), -EINVAL);
+}
+
+/* Many entries with staggered expiry: exercises growth, backward-shift deletion during sweeps and shrinking. */
+static void test_move_table(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_move_params p = { .min_residency_rounds = 1, .pingpong_window_rounds = 4,
+                                      .max_backoff_rounds = 4 };
+        const unsigned n = 5000;
+        struct heat_store_stats st;
+        struct heat_move_info mi;
+        uint64_t mem_full;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        assert_int_equal(heat_store_set_move_params(s, &p), 0);
+        sync1(s, 3, BASE, BASE + n * PG);
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(heat_store_note_move(s, (pid_t) (1 + i % 3), BASE + (uint64_t) i * PG, 0, 1, i % 10),
+                                 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, n);
+        mem_full = heat_store_memory_bytes(s);
+
+        /* The end of round 9 sweeps what moved in rounds 0..4 (age > 4). */
+        end_rounds(s, 9, 9);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, n / 2);
+        for (unsigned i = 0; i < n; i++) {
+                pid_t pid = (pid_t) (1 + i % 3);
+                uint64_t addr = BASE + (uint64_t) i * PG;
+
+                assert_int_equal(heat_store_get_move(s, pid, addr, &mi), i % 10 >= 5);
+                if (pid == 3)
+                        assert_int_equal(!!(entry_at(s, 3, addr) & HEAT_F_MOVED), i % 10 >= 5);
+        }
+
+        end_rounds(s, 100, 100);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, 0);
+        assert_true(heat_store_memory_bytes(s) < mem_full);
+        for (unsigned i = 2; i < n; i += 3)
+                assert_false(entry_at(s, 3, BASE + (uint64_t) i * PG) & HEAT_F_MOVED);
+}
+
+static void test_drop_targets(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_store_stats st;
+        struct heat_move_info mi;
+        pid_t alive[] = { 30, 10, 4242 };
+
+        assert_int_equal(heat_store_new(&s), 0);
+        for (pid_t pid = 10; pid <= 40; pid += 10) {
+                sync1(s, pid, BASE, BASE + (uint64_t) pid * PG);
+                assert_int_equal(heat_store_note_move(s, pid, BASE, 0, 1, 1), 0);
+        }
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.n_targets, 4);
+        assert_int_equal(st.moves, 4);
+
+        assert_int_equal(heat_store_drop_missing_targets(s, alive, ELEMENTSOF(alive)), 2);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.n_targets, 2);
+        assert_int_equal(st.pages, 10 + 30);
+        assert_int_equal(st.moves, 2);
+        assert_int_equal(heat_store_get_move(s, 20, BASE, &mi), 0);
+        assert_int_equal(heat_store_get_move(s, 30, BASE, &mi), 1);
+        assert_int_equal(heat_store_record_accessed(s, 20, BASE, PG), -EINVAL); /* no round open */
+        assert_int_equal(heat_store_begin_round(s, 2, 0), 0);
+        assert_int_equal(heat_store_begin_pass(s), 1);
+        assert_int_equal(heat_store_record_accessed(s, 20, BASE, PG), -ENOENT);
+        assert_int_equal(heat_store_record_accessed(s, 30, BASE, PG), 0);
+        heat_store_end_round(s);
+
+        assert_int_equal(heat_store_drop_target(s, 20), -ENOENT);
+        assert_int_equal(heat_store_drop_target(s, 10), 0);
+        assert_int_equal(heat_store_drop_missing_targets(s, NULL, 0), 1);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.n_targets, 0);
+        assert_int_equal(st.moves, 0);
+        assert_int_equal(st.pages, 0);
+}
+
+static void test_memory_per_page(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t gib = UINT64_C(1) << 30, pages = gib / PG;
+        struct heat_store_stats st;
+        uint64_t mem;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        assert_true(heat_store_memory_bytes(s) < 1024);
+        assert_int_equal(heat_store_memory_bytes(NULL), 0);
+
+        sync1(s, 1, BASE, BASE + gib);
+        mem = heat_store_memory_bytes(s);
+        /* 2 bytes per tracked page plus a bounded overhead for the store, target and VMA tables. */
+        assert_true(mem >= 2 * pages);
+        assert_true(mem <= 2 * pages + 1024);
+
+        /* A full round and THPs cost nothing extra. */
+        round_with(s, 1, 0, 3, 1, BASE, pages, acc_all, NULL);
+        for (uint64_t a = BASE; a < BASE + gib; a += 64 * THP)
+                assert_int_equal(heat_store_set_thp(s, 1, a, true), 1);
+        assert_int_equal(heat_store_memory_bytes(s), mem);
+
+        /* 1000 more VMAs of 16 pages: the overhead per VMA stays small. */
+        {
+                struct vma *v = calloc(1001, sizeof(struct vma));
+
+                assert_non_null(v);
+                v[0] = anon(BASE, BASE + gib);
+                for (unsigned i = 1; i <= 1000; i++)
+                        v[i] = anon(BASE + gib + i * 32 * PG, BASE + gib + i * 32 * PG + 16 * PG);
+                assert_int_equal(heat_store_sync_target(s, 1, v, 1001), 0);
+                free(v);
+        }
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.pages, pages + 16000);
+        assert_int_equal(st.memory_bytes, heat_store_memory_bytes(s));
+        assert_true(st.memory_bytes <= 2 * st.pages + 1024 + 1000 * 64);
+        assert_int_equal(st.tracked_bytes, gib + 16000 * PG);
+}
+
+struct collected {
+        struct heat_unit u[64];
+        size_t n;
+        size_t stop_after;
+};
+
+static int collect(const struct heat_unit *u, void *userdata) {
+        struct collected *c = userdata;
+
+        if (c->n == c->stop_after)
+                return -ECANCELED;
+        assert_true(c->n < ELEMENTSOF(c->u));
+        c->u[c->n++] = *u;
+        return 0;
+}
+
+struct vma_collected {
+        struct heat_vma_info v[8];
+        size_t n;
+};
+
+static int collect_vma(const struct heat_vma_info *v, void *userdata) {
+        struct vma_collected *c = userdata;
+
+        assert_true(c->n < ELEMENTSOF(c->v));
+        c->v[c->n++] = *v;
+        return 0;
+}
+
+static void test_iteration(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct collected c = { .stop_after = SIZE_MAX };
+        struct vma_collected vc = {};
+        struct heat_class_params bad = { .promote_rounds = 0, .cold_rounds = 3 };
+        struct heat_histogram h = {};
+        const uint64_t thp_vma = BASE + 64 * THP;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        /* Created out of order. */
+        sync1(s, 30, BASE, BASE + 2 * PG);
+        {
+                struct vma v[] = { anon(BASE, BASE + 3 * PG), anon(thp_vma, thp_vma + THP + 2 * PG) };
+
+                assert_int_equal(heat_store_sync_target(s, 10, v, 2), 0);
+        }
+        sync1(s, 20, BASE + PG, BASE + 2 * PG);
+        assert_int_equal(heat_store_set_thp(s, 10, thp_vma, true), 1);
+
+        assert_int_equal(heat_store_foreach_unit(s, 0, &params, HEAT_CLASS_MASK_ALL, collect, &c), 0);
+        /* pid 10: 3 pages, the THP, 2 pages; pid 20: 1; pid 30: 2. */
+        assert_int_equal(c.n, 3 + 1 + 2 + 1 + 2);
+        for (size_t i = 1; i < c.n; i++)
+                assert_true(c.u[i - 1].pid < c.u[i].pid ||
+                            (c.u[i - 1].pid == c.u[i].pid && c.u[i - 1].addr < c.u[i].addr));
+        assert_int_equal(c.u[3].addr, thp_vma);
+        assert_int_equal(c.u[3].size_bytes, THP);
+        assert_int_equal(c.u[4].addr, thp_vma + THP);
+        assert_int_equal(c.u[4].size_bytes, PG);
+        assert_int_equal(c.u[6].pid, 20);
+        assert_int_equal(c.u[8].pid, 30);
+
+        /* Class filter: after four rounds with only pid 10's first page and the THP accessed, those are hot
+         * and the rest is cold. */
+        for (unsigned r = 0; r < 4; r++) {
+                assert_int_equal(heat_store_begin_round(s, r, 0), 0);
+                assert_int_equal(heat_store_begin_pass(s), 1);
+                assert_int_equal(heat_store_record_accessed(s, 10, BASE, PG), 0);
+                assert_int_equal(heat_store_record_accessed(s, 10, thp_vma + 100 * PG, PG), 0);
+                heat_store_end_round(s);
+        }
+        c = (struct collected) { .stop_after = SIZE_MAX };
+        assert_int_equal(heat_store_foreach_unit(s, 0, &params, HEAT_CLASS_MASK(HEAT_CLASS_HOT), collect, &c), 0);
+        assert_int_equal(c.n, 2);
+        assert_int_equal(c.u[0].addr, BASE);
+        assert_int_equal(c.u[1].addr, thp_vma);
+        assert_int_equal(c.u[1].class, HEAT_CLASS_HOT);
+        c = (struct collected) { .stop_after = SIZE_MAX };
+        assert_int_equal(heat_store_foreach_unit(s, 20, &params, HEAT_CLASS_MASK(HEAT_CLASS_COLD), collect, &c), 0);
+        assert_int_equal(c.n, 1);
+        assert_int_equal(heat_entry_idle_rounds(c.u[0].entry), 4);
+
+        /* A negative return stops the walk. */
+        c = (struct collected) { .stop_after = 2 };
+        assert_int_equal(heat_store_foreach_unit(s, 0, &params, HEAT_CLASS_MASK_ALL, collect, &c), -ECANCELED);
+        assert_int_equal(c.n, 2);
+
+        assert_int_equal(heat_store_foreach_unit(s, 11, &params, HEAT_CLASS_MASK_ALL, collect, &c), -ENOENT);
+        assert_int_equal(heat_store_foreach_unit(s, 0, &bad, HEAT_CLASS_MASK_ALL, collect, &c), -EINVAL);
+
+        /* Per-VMA histograms, in order. */
+        assert_int_equal(heat_store_foreach_vma(s, 10, &params, collect_vma, &vc), 0);
+        assert_int_equal(vc.n, 2);
+        assert_int_equal(vc.v[0].start, BASE);
+        assert_int_equal(vc.v[0].histogram.units, 3);
+        assert_int_equal(vc.v[0].histogram.hits[1], 1);
+        assert_int_equal(vc.v[0].histogram.hits[0], 2);
+        assert_int_equal(vc.v[0].histogram.class_units[HEAT_CLASS_COLD], 2);
+        assert_int_equal(vc.v[1].start, thp_vma);
+        assert_int_equal(vc.v[1].histogram.units, 3);
+        assert_int_equal(vc.v[1].histogram.pages, 514);
+        assert_int_equal(vc.v[1].histogram.thp_units, 1);
+        assert_int_equal(vc.v[1].histogram.class_bytes[HEAT_CLASS_HOT], THP);
+        assert_int_equal(vc.v[1].histogram.streak[4], 1);
+        assert_int_equal(vc.v[1].histogram.idle[4], 2);
+
+        assert_int_equal(heat_store_histogram(s, 0, &params, &h), 0);
+        assert_int_equal(h.units, 9);
+        assert_int_equal(h.pages, 3 + 514 + 1 + 2);
+        assert_int_equal(h.class_units[HEAT_CLASS_HOT], 2);
+        assert_int_equal(h.class_units[HEAT_CLASS_COLD], 7);
+
+        assert_string_equal(heat_class_to_string(HEAT_CLASS_COLD), "cold");
+        assert_null(heat_class_to_string(_HEAT_CLASS_MAX));
+}
+
+static int count_unit(const struct heat_unit *u, void *userdata) {
+        struct heat_histogram *h = userdata;
+
+        h->units++;
+        h->pages += u->size_bytes / PG;
+        h->thp_units += u->size_bytes == THP;
+        h->hits[heat_entry_hits(u->entry)]++;
+        h->streak[heat_entry_streak(u->entry)]++;
+        h->idle[heat_entry_idle_rounds(u->entry)]++;
+        h->class_units[u->class]++;
+        h->class_bytes[u->class] += u->size_bytes;
+        h->lazyfree_units += !!(u->entry & HEAT_F_LAZYFREE);
+        h->skip_units += !!(u->entry & HEAT_F_SKIP);
+        h->moved_units += !!(u->entry & HEAT_F_MOVED);
+        return 0;
+}
+
+/* Large VMAs are counted through a table of raw entry values: it must agree with a walk over the units. */
+static void test_histogram_large_vma(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = 1 << 17, start = BASE + 5 * PG; /* not 2 MiB aligned */
+        struct heat_histogram by_table = {}, by_walk = {};
+        struct vma v[] = { anon(start, start + n * PG), anon(start + (n + 8) * PG, start + (n + 40) * PG) };
+
+        assert_int_equal(heat_store_new(&s), 0);
+        assert_int_equal(heat_store_sync_target(s, 1, v, 2), 0);
+        give_history(s, 1, start, n + 40);
+        for (uint64_t a = BASE + THP; a + THP <= start + n * PG; a += 7 * THP)
+                assert_int_equal(heat_store_set_thp(s, 1, a, true), 1);
+        assert_int_equal(heat_store_set_flags(s, 1, start + 1000 * PG, 3000 * PG, HEAT_F_LAZYFREE, true), 0);
+        assert_int_equal(heat_store_set_flags(s, 1, start + 2000 * PG, 3000 * PG, HEAT_F_SKIP, true), 0);
+        assert_int_equal(heat_store_note_move(s, 1, start + 77 * PG, 0, 1, 1), 0);
+
+        assert_int_equal(heat_store_histogram(s, 1, &params, &by_table), 0);
+        assert_int_equal(heat_store_foreach_unit(s, 1, &params, HEAT_CLASS_MASK_ALL, count_unit, &by_walk), 0);
+        assert_int_equal(by_table.pages, n + 32);
+        assert_true(by_table.thp_units > 10);
+        assert_true(by_table.class_units[HEAT_CLASS_HOT] > 0);
+        assert_true(by_table.class_units[HEAT_CLASS_COLD] > 0);
+        assert_int_equal(by_table.moved_units, 1);
+        assert_memory_equal(&by_table, &by_walk, sizeof(by_table));
+
+        /* Walks selecting one class (through the walk's own class lookup) agree with the counts. */
+        for (unsigned c = 0; c < _HEAT_CLASS_MAX; c++) {
+                struct heat_histogram one = {};
+
+                assert_int_equal(heat_store_foreach_unit(s, 0, &params, HEAT_CLASS_MASK(c), count_unit, &one), 0);
+                assert_int_equal(one.units, by_table.class_units[c]);
+                assert_int_equal(one.class_units[c], by_table.class_units[c]);
+                assert_true(one.units > 0);
+        }
+}
+
+static void test_null_safety(void **state _unused_) {
+        struct heat_store_stats st;
+
+        assert_null(heat_store_free(NULL));
+        heat_store_end_round(NULL);
+        assert_false(heat_store_in_round(NULL));
+        assert_int_equal(heat_store_drop_missing_targets(NULL, NULL, 0), 0);
+        heat_store_get_stats(NULL, &st);
+        assert_int_equal(st.pages, 0);
+        assert_int_equal(heat_store_new(NULL), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_history_update),
+                cmocka_unit_test(test_threshold_and_short_rounds),
+                cmocka_unit_test(test_record_bitmap_ranges),
+                cmocka_unit_test(test_vma_changes),
+                cmocka_unit_test(test_vma_filter_and_errors),
+                cmocka_unit_test(test_thp),
+                cmocka_unit_test(test_flags),
+                cmocka_unit_test(test_moves),
+                cmocka_unit_test(test_move_table),
+                cmocka_unit_test(test_drop_targets),
+                cmocka_unit_test(test_memory_per_page),
+                cmocka_unit_test(test_iteration),
+                cmocka_unit_test(test_histogram_large_vma),
+                cmocka_unit_test(test_null_safety),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
