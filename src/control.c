@@ -336,6 +336,10 @@ static int server_on_accept(sd_event_source *es, int fd, uint32_t revents, void 
         if (r >= 0)
                 r = sd_event_add_time_relative(s->event, &c->timeout, CLOCK_MONOTONIC, CONTROL_CLIENT_TIMEOUT_US, 0,
                                                client_on_timeout, c);
+        /* When the loop was busy for longer than the timeout (a long round on a slow machine), the request and
+         * the timeout become pending together: the request must win, or a waiting client gets a reset. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(c->timeout, SD_EVENT_PRIORITY_IDLE);
         if (r < 0) {
                 log_warning_errno(r, "control: cannot watch client: %m, dropping it");
                 client_free(c);

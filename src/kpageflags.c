@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -85,6 +86,21 @@ void kpageflags_classify(uint64_t kflags, uint64_t pagemap_entry, struct page_cl
                  * then drops the page instead of swapping it, unless it was written again. */
                 .lazyfree = (kflags & KPF_BIT(KPF_ANON)) && !(kflags & KPF_BIT(KPF_SWAPBACKED)),
         };
+}
+
+uint64_t kpageflags_fix_ksm(uint64_t kflags, uint64_t pagemap_entry, bool ksm_pages_exist) {
+        if (!ksm_pages_exist || (pagemap_entry & PAGEMAP_EXCLUSIVE))
+                return kflags & ~KPF_BIT(KPF_KSM);
+        return kflags;
+}
+
+bool kpageflags_ksm_pages_exist(void) {
+        _cleanup_free_ char *line = NULL;
+        uint64_t n;
+
+        if (fsroot_read_line("/sys/kernel/mm/ksm/pages_shared", &line) < 0)
+                return false;
+        return sscanf(line, "%" SCNu64, &n) == 1 && n > 0;
 }
 
 size_t kpageflags_run_end(const uint64_t *pfns, size_t n, size_t i, uint64_t gap_max, uint64_t span_max) {

@@ -78,6 +78,15 @@ const char *page_skip_to_string(enum page_skip s);
  * gets the classification of its folio (its flags are the folio's), with kind PAGE_KIND_THP_TAIL. */
 void kpageflags_classify(uint64_t kflags, uint64_t pagemap_entry, struct page_class *ret);
 
+/* Linux 6.12's stable_page_flags() sets KPF_KSM when (mapping & PAGE_MAPPING_KSM) is non-zero, which holds for
+ * every anonymous page (PAGE_MAPPING_KSM includes PAGE_MAPPING_ANON), so the bit alone cannot be trusted. Pure:
+ * returns kflags with KPF_KSM kept only where it can be true: when the system has KSM pages at all
+ * (/sys/kernel/mm/ksm/pages_shared > 0, see kpageflags_ksm_pages_exist()) and the page is mapped more than once
+ * (a page KSM merged is shared by the mappings it merged). */
+uint64_t kpageflags_fix_ksm(uint64_t kflags, uint64_t pagemap_entry, bool ksm_pages_exist);
+/* Whether KSM has merged any page: /sys/kernel/mm/ksm/pages_shared > 0. Missing file (no CONFIG_KSM): false. */
+bool kpageflags_ksm_pages_exist(void);
+
 /* The reader. */
 
 #define KPAGEFLAGS_PATH "/proc/kpageflags"

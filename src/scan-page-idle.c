@@ -108,6 +108,7 @@ struct page_idle_backend {
         int kpageflags_fd;
 
         bool in_round;
+        bool ksm_pages_exist; /* read once per round: see kpageflags_fix_ksm() */
         uint64_t *units;
         uint64_t *pfns; /* round_begin only: the PFN of each unit */
         size_t n_units, allocated_units;
@@ -310,7 +311,8 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                         for (size_t k = 1; k < HEAT_THP_PAGES; k++)
                                 if (!(c->pme[i + k] & PAGEMAP_EXCLUSIVE))
                                         eff &= ~PAGEMAP_EXCLUSIVE;
-                        kpageflags_classify(flags_of(c, n_query, pfn), eff, &cl);
+                        kpageflags_classify(kpageflags_fix_ksm(flags_of(c, n_query, pfn), eff, b->ksm_pages_exist),
+                                            eff, &cl);
                         note_class(b, &cl);
                         if (cl.skip != PAGE_SKIP_NONE)
                                 bit_set(c->skip, i);
@@ -332,7 +334,7 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                         continue;
                 }
 
-                uint64_t kf = flags_of(c, n_query, pfn);
+                uint64_t kf = kpageflags_fix_ksm(flags_of(c, n_query, pfn), raw, b->ksm_pages_exist);
                 kpageflags_classify(kf, raw, &cl);
                 unit_pfn = pfn;
 
@@ -342,8 +344,10 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                                 /* The folio's flags are its head's; the mapping's exclusivity is the whole
                                  * folio's so far: moving a page moves the whole folio. */
                                 walk->exclusive = walk->exclusive && (raw & PAGEMAP_EXCLUSIVE);
-                                kpageflags_classify(walk->head_kflags,
-                                                    walk->exclusive ? raw : raw & ~PAGEMAP_EXCLUSIVE, &cl);
+                                uint64_t eff = walk->exclusive ? raw : raw & ~PAGEMAP_EXCLUSIVE;
+
+                                kpageflags_classify(kpageflags_fix_ksm(walk->head_kflags, eff, b->ksm_pages_exist),
+                                                    eff, &cl);
                                 cl.kind = PAGE_KIND_THP_TAIL;
                                 unit_pfn = walk->head_pfn;
                                 walk->last_pfn = pfn;
@@ -747,6 +751,7 @@ static int page_idle_backend_round_begin(void *state, const struct scan_context 
 
         /* A round that failed was never ended. */
         round_reset(b);
+        b->ksm_pages_exist = kpageflags_ksm_pages_exist();
 
         c = malloc(sizeof(struct chunk));
         if (!c)

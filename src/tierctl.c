@@ -283,7 +283,7 @@ int main(int argc, char *argv[]) {
         struct control_call_args args = {};
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:jh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+s:jh", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_socket = optarg;

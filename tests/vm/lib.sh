@@ -129,6 +129,9 @@ ensure_custom_kernel() {
     dir=$CACHE_DIR/kernels/custom-$key
     if [ ! -f "$dir/bzImage" ]; then
         with_lock kernel-custom _build_custom_kernel "$dir" "$key" || return 1
+    elif [ -d "$CACHE_DIR/build/custom-$key" ] && [ -z "${TIERD_VM_KEEP_KBUILD:-}" ]; then
+        # tree left by an interrupted build (the kernel got cached since)
+        with_lock kernel-custom rm -rf "$CACHE_DIR/build/custom-$key"
     fi
     [ -f "$dir/bzImage" ] || return 1
     echo "$dir"

@@ -3,12 +3,13 @@
  * a pattern and reports its pid, address and checksum; re-checksums on
  * SIGUSR1, exits on SIGTERM/SIGINT.
  *
- *   workload-anon [--mib N] [--node N] [--cpu N] [--thp] [--busy]
+ *   workload-anon [--mib N] [--node N] [--cpu N] [--thp] [--busy] [--hot-mib N]
  *
  * --node N  bind the buffer to node N (mbind MPOL_BIND) before touching it
  * --cpu N   pin the process to CPU N
  * --thp     allow transparent huge pages (default: MADV_NOHUGEPAGE)
  * --busy    keep reading the whole buffer in a loop (accessed bits stay set)
+ * --hot-mib N  with --busy, read only the first N MiB (the rest is never touched after the first fill)
  *
  * Output lines (stdout, flushed):
  *   WORKLOAD pid=P addr=0xA bytes=B pages=N checksum=C
@@ -56,25 +57,28 @@ static uint64_t checksum(const uint64_t *w, size_t n) {
 int main(int argc, char **argv) {
         size_t mib = 64;
         int node = -1, cpu = -1, thp = 0, busy = 0;
+        size_t hot_mib = 0;
         static const struct option opts[] = {
                 { "mib", required_argument, NULL, 'm' },
                 { "node", required_argument, NULL, 'n' },
                 { "cpu", required_argument, NULL, 'c' },
                 { "thp", no_argument, NULL, 't' },
                 { "busy", no_argument, NULL, 'b' },
+                { "hot-mib", required_argument, NULL, 'H' },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "m:n:c:tb", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "m:n:c:tbH:", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'm': mib = strtoul(optarg, NULL, 0); break;
                 case 'n': node = atoi(optarg); break;
                 case 'c': cpu = atoi(optarg); break;
                 case 't': thp = 1; break;
                 case 'b': busy = 1; break;
+                case 'H': hot_mib = strtoul(optarg, NULL, 0); break;
                 default:
-                        fprintf(stderr, "usage: %s [--mib N] [--node N] [--cpu N] [--thp] [--busy]\n", argv[0]);
+                        fprintf(stderr, "usage: %s [--mib N] [--node N] [--cpu N] [--thp] [--busy] [--hot-mib N]\n", argv[0]);
                         return 2;
                 }
         }
@@ -90,6 +94,7 @@ int main(int argc, char **argv) {
         }
 
         size_t bytes = mib << 20, words = bytes / sizeof(uint64_t);
+        size_t busy_words = hot_mib > 0 && hot_mib < mib ? (hot_mib << 20) / sizeof(uint64_t) : words;
         uint64_t *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (buf == MAP_FAILED) {
                 perror("mmap");
@@ -126,7 +131,7 @@ int main(int argc, char **argv) {
         volatile uint64_t sink = 0;
         for (;;) {
                 if (busy) {
-                        for (size_t i = 0; i < words && !want_checksum && !want_exit; i += 512)
+                        for (size_t i = 0; i < busy_words && !want_checksum && !want_exit; i += 512)
                                 sink += buf[i];
                 } else {
                         sigprocmask(SIG_BLOCK, &block, &old);

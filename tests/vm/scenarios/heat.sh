@@ -1,0 +1,75 @@
+# heat: tierd's access tracking on a real kernel. A 256 MiB workload whose first quarter is read
+# continuously and the rest never after first touch; within 3 rounds tierd must rate at least 75% of the
+# hot quarter hot and at least 75% of the rest cold. BACKEND (page_idle or damon) comes from run-vm --env.
+. /mnt/share/scenarios/lib.sh
+
+D=/tmp/tierd-heat
+SOCK=/tmp/tierd.sock
+BACKEND=${BACKEND:-auto}
+mkdir -p $D/run
+
+# Under TCG the accessed bits of a process alone on its vCPU are not refreshed; a busy loop on the same
+# vCPU (its context switches flush QEMU's TLB) makes them exact.
+BUSY=$(start_busy_loop 0)
+workload-anon --mib 256 --hot-mib 64 --cpu 0 --busy > $D/workload.out 2>&1 &
+WPID=$!
+if ! wait_for 60 grep -q '^WORKLOAD pid=' $D/workload.out; then
+    fail "workload did not start"; show workload $D/workload.out; finish
+fi
+LINE=$(grep -m1 '^WORKLOAD pid=' $D/workload.out)
+ADDR=$(echo "$LINE" | sed 's/.*addr=0x\([0-9a-f]*\).*/\1/')
+START=$(printf '%x' $((0x$ADDR)))
+HOT_END=$(printf '%x' $((0x$ADDR + 64 * 1024 * 1024)))
+END=$(printf '%x' $((0x$ADDR + 256 * 1024 * 1024)))
+info "workload pid $WPID, buffer $START-$END, hot part $START-$HOT_END"
+
+cat > $D/tierd.conf <<EOC
+[daemon]
+log_level = debug
+
+[scan]
+backend = $BACKEND
+passes = 3
+pass_interval = 500ms
+
+[targets]
+pid = $WPID
+EOC
+
+tierd --config $D/tierd.conf --control-socket $SOCK --runtime-dir $D/run > $D/tierd.log 2>&1 &
+TPID=$!
+if ! wait_for 60 test -S $SOCK; then
+    fail "tierd did not start"; show tierd $D/tierd.log; finish
+fi
+tierctl --socket $SOCK status --json > $D/status0.json
+check_eq "backend in use" "$BACKEND" "$(jq -r .backend $D/status0.json)"
+
+round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
+# Round 1 starts at start-up; three full rounds of 3 x 500ms take ~5 s, far more under TCG.
+check "three rounds completed" wait_for 180 round_at_least 3
+
+tierctl --socket $SOCK pages $WPID --range $START-$HOT_END --json > $D/hot.json
+tierctl --socket $SOCK pages $WPID --range $HOT_END-$END --json > $D/cold.json
+tierctl --socket $SOCK pages $WPID > $D/pages.txt
+tierctl --socket $SOCK status > $D/status.txt
+show pages $D/pages.txt
+show status $D/status.txt
+
+HOT=$(jq '.range.class_bytes.hot' $D/hot.json)
+COLD=$(jq '.range.class_bytes.cold' $D/cold.json)
+HOT_PCT=$((HOT * 100 / (64 * 1024 * 1024)))
+COLD_PCT=$((COLD * 100 / (192 * 1024 * 1024)))
+info "hot quarter: $HOT bytes hot ($HOT_PCT%); rest: $COLD bytes cold ($COLD_PCT%)"
+check "at least 75% of the hot quarter rated hot ($HOT_PCT%)" test "$HOT_PCT" -ge 75
+check "at least 75% of the rest rated cold ($COLD_PCT%)" test "$COLD_PCT" -ge 75
+check "status reports hot bytes in a tier" jq_true '[.tiers[].hot_bytes] | add > 0' "$(tierctl --socket $SOCK status --json > $D/status.json; echo $D/status.json)"
+
+kill -TERM $TPID; wait $TPID
+check_eq "tierd exits 0 on SIGTERM" 0 $?
+if [ "$BACKEND" = damon ]; then
+    check_eq "tierd turned its kdamond off and removed it" 0 "$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds)"
+fi
+kill $WPID $BUSY 2>/dev/null
+if [ $NFAIL -ne 0 ]; then show tierd $D/tierd.log; fi
+cp $D/*.json $D/*.txt $D/tierd.log $OUT/ 2>/dev/null
+finish
