@@ -13,7 +13,7 @@
 
 /* The placement policy: from the heat store, where its units are and how full each tier is, a plan of page moves
  * for one round. Pure: it reads the heat store (const), the topology struct and its parameters, learns each
- * candidate's node through a caller-supplied locator (the daemon's calls migrate_query_nodes(); tests pass a
+ * candidate's node through a caller-supplied locator (the daemon's calls migrate_query_nodes(), tests pass a
  * fake), and returns the plan. It moves nothing, notes nothing in the heat store and reads no clock: the daemon
  * executes the plan in order under the rate limits (ratelimit.h), and calls heat_store_note_move() for what moved.
  * A dry run is the same plan, not executed.
@@ -59,9 +59,10 @@
  *    the promoted unit leaves. An exchange that cannot complete (no cold units left, budget, no room below) is not
  *    planned at all, and no further unit of that size or larger is tried for this boundary.
  *
- * A promotion never displaces a warm or hot unit, and a headroom demotion takes only cold ones: when the fast tier
- * holds nothing cold, nothing moves and the hot set is too large to tell hot from hot; the pass-interval tuner
- * (policy_tune_pass_interval()) is what shrinks it.
+ * A promotion never displaces a warm or hot unit, and a headroom demotion takes only cold ones. When the fast tier is
+ * full, holds nothing cold and hot units still wait below, the hot set is larger than the fast tier can hold and
+ * moving would only churn: nothing moves, and the pass-interval tuner (policy_tune_pass_interval()) is what shrinks
+ * the hot set.
  *
  * The plan's moves carry the unit's entry as it was when planned, so `tierctl` can show why (idle age, streak,
  * hits) next to the reason.
@@ -90,14 +91,14 @@
  * usage of tier 0 is measured). Candidates are kept per source tier in buckets by heat (32 idle ages, 8 x 16
  * streak/hits levels), each set bounded by its budget in bytes and by POLICY_SET_UNITS_MAX units: once a set
  * holds its budget, only units colder (hotter) than its warmest (coldest) bucket are located at all, and a new
- * one pushes out the last of that bucket. Within a bucket the walk order (ascending pid, address) is the tie-break.
- * So the cost is O(units) per round with memory bounded by the budgets, and no sort of all units.
+ * one pushes out the last of that bucket. Within a bucket the walk order is the tie-break: ascending (pid, address),
+ * the processes of budgeted workloads first (they are walked first, to measure them). So the cost is O(units) per
+ * round with memory bounded by the budgets, and no sort of all units.
  *
  * heat_store_histogram() is taken first: it ends the plan early when nothing is hot, cold or flagged and no workload
- * has a budget. It
- * cannot give the cut-offs by itself: it knows heat, not placement, and in a steady state most cold units are
- * already on a slow tier (that is where the policy puts them), so the idle-age cut-off that "yields the budget"
- * depends on where the units are. The buckets find it while locating.
+ * has a budget. It cannot give the cut-offs by itself: it knows heat, not placement, and in a steady state most cold
+ * units are already on a slow tier (that is where the policy puts them), so the idle-age cut-off that "yields the
+ * budget" depends on where the units are. The buckets find it while locating.
  *
  * Locating costs one move_pages(nodes=NULL) entry per candidate located (~0.1-0.2 us). Every hot and cold unit is
  * located until the sets are full, then only those that could still get in. */
@@ -198,7 +199,7 @@ struct policy_tier_summary {
         uint64_t free_bytes;         /* at the start (the topology's) */
         uint64_t planned_free_bytes; /* after the plan, if every move succeeds */
         uint64_t free_min_bytes, free_target_bytes;
-        uint64_t headroom_short_bytes; /* target - planned free when the plan could not restore the target */
+        uint64_t headroom_short_bytes; /* target - planned free when the plan could not restore it (slowest: 0) */
 };
 
 struct policy_workload_summary {

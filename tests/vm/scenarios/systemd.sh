@@ -90,6 +90,29 @@ check_eq "state after root pause" paused "$(json_field .state)"
 tierctl resume > /dev/null 2>&1
 check "state after root resume is running or idle ($(json_field .state))" not_paused
 
+# ---- the hardened unit really scans: page_idle writes /sys/kernel/mm/page_idle/bitmap (made writable again
+# under ProtectKernelTunables=) and the census calls move_pages (allowed by SystemCallFilter=)
+BUSY=$(start_busy_loop 0)
+workload-anon --mib 64 --hot-mib 16 --cpu 0 --busy > /tmp/workload.out 2>&1 &
+WPID=$!
+wait_for 60 grep -q '^WORKLOAD pid=' /tmp/workload.out
+sed -i "s/^passes = 99$/passes = 3/; s/^#pid =$/pid = $WPID/" $CONF
+check "config edited: pid = $WPID" grep -q "^pid = $WPID$" $CONF
+systemctl reload $UNIT
+wait_for 30 sh -c '[ "$(tierctl status --json | jq -r .config_reloads)" = 2 ]'
+check_eq "reload with a target applied" 2 "$(json_field .config_reloads)"
+check_eq "backend under the unit" page_idle "$(json_field .backend)"
+scanned() { tierctl status --json | jq -e '.tracked_bytes > 0 and ([.tiers[].hot_bytes // 0] | add) > 0' >/dev/null; }
+check "under the unit tierd tracks the workload and finds its hot pages" wait_for 120 scanned
+tierctl status > /tmp/status-scan.txt 2>&1; show status /tmp/status-scan.txt
+kill $WPID $BUSY 2>/dev/null
+
+# The minimal root has no man-db, so the man page check is left to the host's unit-file test.
+systemd-analyze verify --man=no /lib/systemd/system/$UNIT > /tmp/verify.out 2>&1
+check_eq "systemd-analyze verify of the installed unit exit code" 0 $?
+check "systemd-analyze verify printed nothing" test ! -s /tmp/verify.out
+show verify /tmp/verify.out
+
 # ---- clean stop
 systemctl stop $UNIT
 check_eq "systemctl stop tierd exit code" 0 $?
