@@ -33,6 +33,12 @@
 #define PASS_INTERVAL_MIN_US (10 * USEC_PER_MSEC)
 #define PASS_INTERVAL_MAX_US (10 * 60 * USEC_PER_SEC)
 
+/* heat_store_set_move_params() refuses more. */
+#define MOVE_ROUNDS_MAX (1U << 20)
+
+#define BATCH_MIN_BYTES (UINT64_C(4) << 10)
+#define BATCH_MAX_BYTES (UINT64_C(64) << 20)
+
 /* DAMON's sysfs creates kdamond directories on demand; no machine runs thousands. */
 #define DAMON_KDAMOND_MAX 4095
 
@@ -83,6 +89,9 @@ static int parse_pid_list(struct config_parser *p, const struct config_item *ite
 static int parse_backend(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_optional_index(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_hot_threshold(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_boolean(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_size_or_percent_item(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_rate(struct config_parser *p, const struct config_item *item, const char *value);
 
 static int dump_log_level(FILE *f, const struct config_item *item, const struct tierd_config *c);
 static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c);
@@ -95,6 +104,8 @@ static int dump_pid_list(FILE *f, const struct config_item *item, const struct t
 static int dump_backend(FILE *f, const struct config_item *item, const struct tierd_config *c);
 static int dump_optional_index(FILE *f, const struct config_item *item, const struct tierd_config *c);
 static int dump_hot_threshold(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_boolean(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_size_or_percent(FILE *f, const struct config_item *item, const struct tierd_config *c);
 
 #define TIER_ITEM(n)                                                                                         \
         {                                                                                                    \
@@ -123,6 +134,12 @@ static const struct config_item config_items[] = {
         { "scan", "pass_interval", parse_duration_us, dump_duration_us,
           offsetof(struct tierd_config, pass_interval_us), .min = PASS_INTERVAL_MIN_US,
           .max = PASS_INTERVAL_MAX_US, .expected = "a duration from 10ms to 10min, such as 500ms, 2s" },
+        { "scan", "pass_interval_min", parse_duration_us, dump_duration_us,
+          offsetof(struct tierd_config, pass_interval_min_us), .min = PASS_INTERVAL_MIN_US,
+          .max = PASS_INTERVAL_MAX_US, .expected = "a duration from 10ms to 10min, such as 100ms" },
+        { "scan", "pass_interval_max", parse_duration_us, dump_duration_us,
+          offsetof(struct tierd_config, pass_interval_max_us), .min = PASS_INTERVAL_MIN_US,
+          .max = PASS_INTERVAL_MAX_US, .expected = "a duration from 10ms to 10min, such as 10s" },
         { "scan", "backend", parse_backend, dump_backend, offsetof(struct tierd_config, backend),
           .expected = "one of auto, idle_pages, page_idle, damon" },
         { "scan", "damon_kdamond", parse_optional_index, dump_optional_index,
@@ -167,6 +184,46 @@ static const struct config_item config_items[] = {
           .min = 1, .max = HEAT_STREAK_MAX, .expected = "an integer from 1 to 7" },
         { "policy", "cold_rounds", parse_unsigned, dump_unsigned, offsetof(struct tierd_config, cold_rounds),
           .min = 1, .max = HEAT_IDLE_MAX, .expected = "an integer from 1 to 31" },
+        { "policy", "fast_free_min", parse_size_or_percent_item, dump_size_or_percent,
+          offsetof(struct tierd_config, fast_free_min), .max = UINT64_MAX,
+          .expected = "a size such as 512M or a percentage of the tier such as 2%" },
+        { "policy", "fast_free_target", parse_size_or_percent_item, dump_size_or_percent,
+          offsetof(struct tierd_config, fast_free_target), .max = UINT64_MAX,
+          .expected = "a size such as 1G or a percentage of the tier such as 5%" },
+        { "policy", "hot_target", parse_size_or_percent_item, dump_size_or_percent,
+          offsetof(struct tierd_config, hot_target), .min = 1, .max = UINT64_MAX,
+          .expected = "a non-zero size such as 8G or a percentage of the fast tier such as 50%" },
+        { "policy", "pass_interval_auto", parse_boolean, dump_boolean,
+          offsetof(struct tierd_config, pass_interval_auto), .expected = "a boolean (yes or no)" },
+        { "policy", "min_residency_rounds", parse_unsigned, dump_unsigned,
+          offsetof(struct tierd_config, min_residency_rounds), .max = MOVE_ROUNDS_MAX,
+          .expected = "an integer from 0 to 1048576" },
+        { "policy", "pingpong_window_rounds", parse_unsigned, dump_unsigned,
+          offsetof(struct tierd_config, pingpong_window_rounds), .max = MOVE_ROUNDS_MAX,
+          .expected = "an integer from 0 to 1048576" },
+        { "policy", "max_backoff_rounds", parse_unsigned, dump_unsigned,
+          offsetof(struct tierd_config, max_backoff_rounds), .max = MOVE_ROUNDS_MAX,
+          .expected = "an integer from 0 to 1048576" },
+
+        { "migrate", "promote_rate", parse_rate, dump_size_bytes, offsetof(struct tierd_config, promote_rate_bytes),
+          .max = UINT64_MAX, .expected = "a size per second such as 256M or 256M/s, or 0 for unlimited" },
+        { "migrate", "demote_rate", parse_rate, dump_size_bytes, offsetof(struct tierd_config, demote_rate_bytes),
+          .max = UINT64_MAX, .expected = "a size per second such as 256M or 256M/s, or 0 for unlimited" },
+        { "migrate", "promote_round_max", parse_size_bytes, dump_size_bytes,
+          offsetof(struct tierd_config, promote_round_max_bytes), .max = UINT64_MAX,
+          .expected = "a size such as 1G, or 0 for no cap" },
+        { "migrate", "demote_round_max", parse_size_bytes, dump_size_bytes,
+          offsetof(struct tierd_config, demote_round_max_bytes), .max = UINT64_MAX,
+          .expected = "a size such as 1G, or 0 for no cap" },
+        { "migrate", "batch_size", parse_size_bytes, dump_size_bytes, offsetof(struct tierd_config, batch_bytes),
+          .min = BATCH_MIN_BYTES, .max = BATCH_MAX_BYTES,
+          .expected = "a size from 4K to 64M in whole 4K pages, such as 4M" },
+        { "migrate", "move_shared", parse_boolean, dump_boolean, offsetof(struct tierd_config, move_shared),
+          .expected = "a boolean (yes or no)" },
+        { "migrate", "tier_skip", parse_boolean, dump_boolean, offsetof(struct tierd_config, tier_skip),
+          .expected = "a boolean (yes or no)" },
+        { "migrate", "dry_run", parse_boolean, dump_boolean, offsetof(struct tierd_config, dry_run),
+          .expected = "a boolean (yes or no)" },
 };
 
 enum section_state {
@@ -421,6 +478,46 @@ static int parse_hot_threshold(struct config_parser *p, const struct config_item
                 return 0;
         }
         return parse_unsigned(p, item, value);
+}
+
+static int parse_boolean(struct config_parser *p, const struct config_item *item, const char *value) {
+        bool b;
+
+        if (parse_bool(value, &b) < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->config, item, bool) = b;
+        return 0;
+}
+
+/* item->min 1: zero (0, 0%) is refused. */
+static int parse_size_or_percent_item(struct config_parser *p, const struct config_item *item, const char *value) {
+        struct size_or_percent v;
+        int r;
+
+        r = parse_size_or_percent(value, &v);
+        if (r == -ERANGE)
+                return out_of_range(p, item, value);
+        if (r < 0)
+                return invalid_value(p, item, value);
+        if (item->min > 0 && (v.is_percent ? v.basis_points == 0 : v.bytes == 0))
+                return out_of_range(p, item, value);
+        *FIELD(p->config, item, struct size_or_percent) = v;
+        return 0;
+}
+
+/* A size, optionally followed by "/s". */
+static int parse_rate(struct config_parser *p, const struct config_item *item, const char *value) {
+        _cleanup_free_ char *copy = strdup(value);
+        size_t len;
+
+        if (!copy)
+                return -ENOMEM;
+        len = strlen(copy);
+        if (len > 2 && streq(copy + len - 2, "/s"))
+                copy[len - 2] = '\0';
+        if (parse_size_bytes(p, item, copy) < 0)
+                return -EINVAL;
+        return 0;
 }
 
 static int parse_duration_us(struct config_parser *p, const struct config_item *item, const char *value) {
@@ -758,6 +855,24 @@ static int dump_hot_threshold(FILE *f, const struct config_item *item, const str
         if (v == HEAT_HOT_THRESHOLD_ALL_PASSES)
                 return dump_kv(f, item->key, "all");
         snprintf(buf, sizeof(buf), "%u", v);
+        return dump_kv(f, item->key, buf);
+}
+
+static int dump_boolean(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        return dump_kv(f, item->key, *CONST_FIELD(c, item, bool) ? "yes" : "no");
+}
+
+static int dump_size_or_percent(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+        const struct size_or_percent *v = CONST_FIELD(c, item, struct size_or_percent);
+        char buf[32];
+
+        if (v->is_percent) {
+                if (v->basis_points % 100 == 0)
+                        snprintf(buf, sizeof(buf), "%u%%", v->basis_points / 100);
+                else
+                        snprintf(buf, sizeof(buf), "%u.%02u%%", v->basis_points / 100, v->basis_points % 100);
+        } else
+                format_size_canonical(buf, sizeof(buf), v->bytes);
         return dump_kv(f, item->key, buf);
 }
 
@@ -1208,6 +1323,38 @@ static void config_check_relations(struct config_parser *p) {
                                 "their sum must be at least 3",
                                 c->promote_rounds, c->cold_rounds);
 
+        if (c->fast_free_min.is_percent == c->fast_free_target.is_percent &&
+            (c->fast_free_min.is_percent ? c->fast_free_target.basis_points < c->fast_free_min.basis_points
+                                         : c->fast_free_target.bytes < c->fast_free_min.bytes))
+                config_error_at(p, conflict_line(p, "policy", "fast_free_min", "policy", "fast_free_target"),
+                                "fast_free_target is smaller than fast_free_min: the target of free memory must be "
+                                "at least the minimum");
+
+        if (c->pass_interval_min_us > c->pass_interval_max_us)
+                config_error_at(p, conflict_line(p, "scan", "pass_interval_min", "scan", "pass_interval_max"),
+                                "pass_interval_min is longer than pass_interval_max");
+        else if (c->pass_interval_auto &&
+                 (c->pass_interval_us < c->pass_interval_min_us || c->pass_interval_us > c->pass_interval_max_us)) {
+                char a[FORMAT_DURATION_MAX], b[FORMAT_DURATION_MAX], v[FORMAT_DURATION_MAX];
+
+                config_error_at(p, MAX(conflict_line(p, "scan", "pass_interval", "scan", "pass_interval_min"),
+                                       item_line_of(p, "scan", "pass_interval_max")),
+                                "pass_interval = %s is outside [pass_interval_min, pass_interval_max] = [%s, %s]: with "
+                                "pass_interval_auto = yes it is the starting value of the tuned interval",
+                                format_duration(v, sizeof(v), c->pass_interval_us),
+                                format_duration(a, sizeof(a), c->pass_interval_min_us),
+                                format_duration(b, sizeof(b), c->pass_interval_max_us));
+        }
+
+        if (c->max_backoff_rounds < c->min_residency_rounds)
+                config_error_at(p, conflict_line(p, "policy", "max_backoff_rounds", "policy", "min_residency_rounds"),
+                                "max_backoff_rounds = %u is smaller than min_residency_rounds = %u",
+                                c->max_backoff_rounds, c->min_residency_rounds);
+
+        if (c->batch_bytes % HEAT_PAGE_SIZE != 0)
+                config_error_at(p, item_line_of(p, "migrate", "batch_size"),
+                                "batch_size must be a whole number of 4K pages");
+
         if (c->damon_min_regions > c->damon_max_regions)
                 config_error_at(p, conflict_line(p, "scan", "damon_min_regions", "scan", "damon_max_regions"),
                                 "damon_min_regions = %u is larger than damon_max_regions = %u",
@@ -1331,6 +1478,20 @@ int config_new_defaults(struct tierd_config **ret) {
                 .promote_rounds = 2,
                 .cold_rounds = 3,
                 .min_rss_bytes = 0,
+                .fast_free_min = { .is_percent = true, .basis_points = 200 },
+                .fast_free_target = { .is_percent = true, .basis_points = 500 },
+                .hot_target = { .is_percent = true, .basis_points = 5000 },
+                .pass_interval_auto = true,
+                .pass_interval_min_us = 100 * USEC_PER_MSEC,
+                .pass_interval_max_us = 10 * USEC_PER_SEC,
+                .min_residency_rounds = 2,
+                .pingpong_window_rounds = 8,
+                .max_backoff_rounds = 64,
+                .promote_rate_bytes = UINT64_C(256) << 20,
+                .demote_rate_bytes = UINT64_C(256) << 20,
+                .promote_round_max_bytes = UINT64_C(1) << 30,
+                .demote_round_max_bytes = UINT64_C(1) << 30,
+                .batch_bytes = UINT64_C(4) << 20,
         };
         c->control_socket = strdup(TIERD_CONTROL_SOCKET_PATH);
         if (!c->control_socket)
@@ -1451,6 +1612,11 @@ static bool pids_equal(const pid_t *a, size_t n_a, const pid_t *b, size_t n_b) {
         return n_a == n_b && (n_a == 0 || memcmp(a, b, n_a * sizeof(pid_t)) == 0);
 }
 
+static bool size_or_percent_equal(const struct size_or_percent *a, const struct size_or_percent *b) {
+        return a->is_percent == b->is_percent && (a->is_percent ? a->basis_points == b->basis_points
+                                                                : a->bytes == b->bytes);
+}
+
 bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
         if (a == b)
                 return true;
@@ -1466,6 +1632,20 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
                 return false;
         if (a->hot_threshold != b->hot_threshold || a->promote_rounds != b->promote_rounds ||
             a->cold_rounds != b->cold_rounds)
+                return false;
+        if (!size_or_percent_equal(&a->fast_free_min, &b->fast_free_min) ||
+            !size_or_percent_equal(&a->fast_free_target, &b->fast_free_target) ||
+            !size_or_percent_equal(&a->hot_target, &b->hot_target) ||
+            a->pass_interval_auto != b->pass_interval_auto || a->pass_interval_min_us != b->pass_interval_min_us ||
+            a->pass_interval_max_us != b->pass_interval_max_us ||
+            a->min_residency_rounds != b->min_residency_rounds ||
+            a->pingpong_window_rounds != b->pingpong_window_rounds ||
+            a->max_backoff_rounds != b->max_backoff_rounds)
+                return false;
+        if (a->promote_rate_bytes != b->promote_rate_bytes || a->demote_rate_bytes != b->demote_rate_bytes ||
+            a->promote_round_max_bytes != b->promote_round_max_bytes ||
+            a->demote_round_max_bytes != b->demote_round_max_bytes || a->batch_bytes != b->batch_bytes ||
+            a->move_shared != b->move_shared || a->tier_skip != b->tier_skip || a->dry_run != b->dry_run)
                 return false;
         if (a->n_tiers != b->n_tiers)
                 return false;

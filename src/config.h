@@ -50,6 +50,26 @@ struct tierd_config {
         unsigned promote_rounds;  /* consecutive hot rounds before a page is hot */
         unsigned cold_rounds;     /* rounds without a hit before a page is cold */
 
+        /* [policy] placement (see policy.h) */
+        struct size_or_percent fast_free_min;    /* never fill a tier below this much free memory */
+        struct size_or_percent fast_free_target; /* demote cold pages until a tier has this much free */
+        struct size_or_percent hot_target;       /* the pass-interval tuner's goal for hot bytes, of tier 0 */
+        bool pass_interval_auto;                 /* tune pass_interval within [scan] pass_interval_min/max */
+        unsigned min_residency_rounds;           /* heat.h's struct heat_move_params */
+        unsigned pingpong_window_rounds;
+        unsigned max_backoff_rounds;
+
+        /* [scan] bounds of the tuned pass interval */
+        uint64_t pass_interval_min_us, pass_interval_max_us;
+
+        /* [migrate] */
+        uint64_t promote_rate_bytes, demote_rate_bytes;         /* per second; 0: unlimited */
+        uint64_t promote_round_max_bytes, demote_round_max_bytes; /* per round; 0: no cap */
+        uint64_t batch_bytes;                                   /* bytes per move_pages() call */
+        bool move_shared;                                       /* MPOL_MF_MOVE_ALL instead of MPOL_MF_MOVE */
+        bool tier_skip;                                         /* moves may skip a tier */
+        bool dry_run;                                           /* plan and count, move nothing */
+
         /* [tiers] tierN = nodelist, fastest first; n_tiers == 0 means detect from the kernel */
         struct node_set tiers[TIERD_MAX_TIERS];
         unsigned n_tiers;

@@ -12,6 +12,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
+#include "placement.h"
 #include "policy.h"
 #include "util.h"
 #include "census.h"
@@ -26,6 +28,7 @@ struct daemon {
         sd_event *event;
         sd_event_source *round_timer;
         sd_event_source *pass_timer;
+        sd_event_source *place_timer; /* resumes a plan the rate limits paused */
         struct control_server *control;
         char *control_socket; /* the path actually bound; changing it needs a restart */
 
@@ -49,8 +52,9 @@ struct daemon {
         uint64_t reloads;
         uint64_t reload_failures;
 
-        /* Bytes moved, per direction. They stay zero until placement lands: nothing moves yet. */
-        uint64_t promoted_bytes, demoted_bytes, promoted_pages, demoted_pages;
+        uint64_t pass_interval_us; /* in use: the configured one, or tuned with pass_interval_auto */
+
+        struct placement placement;
 };
 
 static uint64_t now_us(void) {
@@ -60,8 +64,16 @@ static uint64_t now_us(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-static uint64_t round_interval_us(const struct tierd_config *c) {
-        return c->pass_interval_us * c->passes;
+static uint64_t round_interval_us(const struct daemon *d) {
+        return d->pass_interval_us * d->config->passes;
+}
+
+static const char *daemon_policy_describe(const struct daemon *d) {
+        if (d->config->dry_run)
+                return "dry run: hot pages on slow tiers and cold pages on fast tiers are planned and counted, "
+                       "none is moved";
+        return "hot pages are promoted and cold pages demoted within the fast tier's free-memory headroom, "
+               "rate limited";
 }
 
 static const char *daemon_state(const struct daemon *d, const char **ret_reason) {
@@ -96,19 +108,25 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .backend = scan_engine_backend(d->scan),
                 .backend_reason = scan_engine_reason(d->scan),
                 .census = d->have_census ? &d->census : NULL,
-                .policy = policy_describe(),
+                .policy = daemon_policy_describe(d),
                 .passes = d->config->passes,
-                .pass_interval_us = d->config->pass_interval_us,
+                .pass_interval_us = d->pass_interval_us,
+                .pass_interval_configured_us = d->config->pass_interval_us,
+                .pass_interval_auto = d->config->pass_interval_auto,
+                .dry_run = d->config->dry_run,
+                .placement = &d->placement.stats,
+                .last_plan = d->placement.stats.plans > 0 ? &d->placement.last_summary : NULL,
+                .placement_active = placement_active(&d->placement),
                 .round = d->round,
                 .round_duration_us = d->round_duration_us,
                 .round_busy_us = d->last_round_busy_us,
-                .round_interval_us = round_interval_us(d->config),
+                .round_interval_us = round_interval_us(d),
                 .topology = &d->topology,
                 .targets = &d->targets,
-                .promoted_bytes = d->promoted_bytes,
-                .demoted_bytes = d->demoted_bytes,
-                .promoted_pages = d->promoted_pages,
-                .demoted_pages = d->demoted_pages,
+                .promoted_bytes = d->placement.stats.dir[POLICY_PROMOTE].bytes,
+                .demoted_bytes = d->placement.stats.dir[POLICY_DEMOTE].bytes,
+                .promoted_pages = d->placement.stats.dir[POLICY_PROMOTE].pages,
+                .demoted_pages = d->placement.stats.dir[POLICY_DEMOTE].pages,
                 .log_suppressed = log_repeat_suppressed_total(),
         };
         ret->backend_reports = scan_engine_reports(d->scan, &ret->n_backend_reports);
@@ -186,6 +204,127 @@ static struct heat_class_params daemon_class_params(const struct daemon *d) {
         };
 }
 
+static struct placement_settings daemon_placement_settings(const struct tierd_config *c) {
+        return (struct placement_settings) {
+                .rate_bytes_per_sec = { [POLICY_PROMOTE] = c->promote_rate_bytes,
+                                        [POLICY_DEMOTE] = c->demote_rate_bytes },
+                .round_max_bytes = { [POLICY_PROMOTE] = c->promote_round_max_bytes,
+                                     [POLICY_DEMOTE] = c->demote_round_max_bytes },
+                .batch_bytes = c->batch_bytes,
+                .dry_run = c->dry_run,
+        };
+}
+
+static void daemon_set_move_params(struct daemon *d) {
+        struct heat_move_params mp = {
+                .min_residency_rounds = d->config->min_residency_rounds,
+                .pingpong_window_rounds = d->config->pingpong_window_rounds,
+                .max_backoff_rounds = d->config->max_backoff_rounds,
+        };
+        int r;
+
+        if (!d->scan)
+                return;
+        r = heat_store_set_move_params(scan_engine_heat(d->scan), &mp);
+        if (r < 0)
+                log_warning_errno(r, "Cannot apply the residency settings: %m, ignoring");
+}
+
+static int on_place_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Runs the plan in progress until it ends or the rate limits make it wait; then the place timer resumes it. */
+static void daemon_place_continue(struct daemon *d) {
+        uint64_t wait = 0;
+        int r;
+
+        if (!placement_active(&d->placement))
+                return;
+        r = placement_run(&d->placement, d->scan ? scan_engine_heat(d->scan) : NULL, now_us(), &wait);
+        if (r < 0) {
+                log_repeat_errno(LOG_ERR, "place-run", r, "Cannot carry out the placement plan: %m");
+                return;
+        }
+        if (r == 0)
+                return;
+        r = daemon_arm(d->place_timer, wait);
+        if (r < 0) {
+                log_error_errno(r, "Cannot arm the placement timer: %m, dropping the plan");
+                placement_abort(&d->placement);
+        }
+}
+
+static int on_place_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        daemon_place_continue(userdata);
+        return 0;
+}
+
+/* Plans the moves for the round just folded and starts carrying them out. */
+static void daemon_place(struct daemon *d) {
+        struct heat_class_params cp = daemon_class_params(d);
+        struct heat_store_stats hs;
+        struct policy_params pp;
+        struct policy_plan plan;
+        struct topology topo = {};
+        int r;
+
+        if (d->paused || d->topology.n_tiers < 2 || !d->scan || !scan_engine_active(d->scan))
+                return;
+
+        /* Free memory as it is now: the previous plan and the kernel changed it since the round began. */
+        r = topology_load(d->config, &topo);
+        if (r >= 0) {
+                topology_done(&d->topology);
+                d->topology = topo;
+        }
+
+        heat_store_get_stats(scan_engine_heat(d->scan), &hs);
+        pp = (struct policy_params) {
+                .class = cp,
+                .round = hs.round,
+                .promote_budget_bytes = d->config->promote_round_max_bytes ?: UINT64_MAX,
+                .demote_budget_bytes = d->config->demote_round_max_bytes ?: UINT64_MAX,
+                .tier_skip = d->config->tier_skip,
+                .move_shared = d->config->move_shared,
+        };
+        policy_params_set_headroom(&pp, &d->topology, &d->config->fast_free_min, &d->config->fast_free_target);
+
+        r = policy_plan(scan_engine_heat(d->scan), &d->topology, &pp, placement_locate, NULL, &plan);
+        if (r < 0) {
+                log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
+                return;
+        }
+        if (plan.n_moves > 0)
+                log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB), %" PRIu64
+                          " demotions (%" PRIu64 " KiB)%s",
+                          hs.round, plan.summary.moves[POLICY_PROMOTE], plan.summary.bytes[POLICY_PROMOTE] >> 10,
+                          plan.summary.moves[POLICY_DEMOTE], plan.summary.bytes[POLICY_DEMOTE] >> 10,
+                          d->config->dry_run ? " (dry run: not moved)" : "");
+        (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
+        placement_start(&d->placement, &plan);
+        daemon_place_continue(d);
+}
+
+/* With pass_interval_auto, the next round's pass interval from the hot bytes of the round just folded. */
+static void daemon_tune(struct daemon *d) {
+        struct policy_tuner_params tp;
+        uint64_t hot = 0, next;
+
+        if (!d->config->pass_interval_auto || !d->have_census || d->topology.n_tiers < 1)
+                return;
+        for (size_t i = 0; i < d->census.n_nodes; i++)
+                hot += d->census.nodes[i].class_bytes[HEAT_CLASS_HOT];
+        tp = (struct policy_tuner_params) {
+                .hot_target = d->config->hot_target,
+                .interval_min_us = d->config->pass_interval_min_us,
+                .interval_max_us = d->config->pass_interval_max_us,
+        };
+        next = policy_tune_pass_interval(&tp, hot, d->topology.tiers[0].total_bytes, d->pass_interval_us);
+        if (next != d->pass_interval_us)
+                log_debug("Pass interval %" PRIu64 "ms -> %" PRIu64 "ms (hot: %" PRIu64 " MiB)",
+                          d->pass_interval_us / USEC_PER_MSEC, next / USEC_PER_MSEC, hot >> 20);
+        d->pass_interval_us = next;
+}
+
 /* Ends the round: folds the scan (also one cut short), takes the census, and schedules the next round. */
 static void daemon_round_finish(struct daemon *d) {
         uint64_t start = now_us();
@@ -209,6 +348,8 @@ static void daemon_round_finish(struct daemon *d) {
                         d->census = census;
                         d->have_census = true;
                 }
+                daemon_place(d);
+                daemon_tune(d);
         }
 
         d->round++;
@@ -219,7 +360,7 @@ static void daemon_round_finish(struct daemon *d) {
         daemon_notify_status(d);
 
         /* A scanning round already lasted passes x pass_interval: the next one starts at once. */
-        r = daemon_arm(d->round_timer, scanned ? 0 : round_interval_us(d->config));
+        r = daemon_arm(d->round_timer, scanned ? 0 : round_interval_us(d));
         if (r < 0) {
                 log_error_errno(r, "Cannot re-arm the round timer: %m");
                 (void) sd_event_exit(d->event, EXIT_FAILURE);
@@ -232,7 +373,7 @@ static void daemon_pass_start(struct daemon *d) {
         r = scan_engine_pass_begin(d->scan);
         if (r < 0)
                 log_repeat_errno(LOG_ERR, "pass-begin", r, "Cannot start a scan pass: %m");
-        r = daemon_arm(d->pass_timer, d->config->pass_interval_us);
+        r = daemon_arm(d->pass_timer, d->pass_interval_us);
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the pass timer: %m");
                 (void) sd_event_exit(d->event, EXIT_FAILURE);
@@ -249,7 +390,7 @@ static void daemon_round_start(struct daemon *d) {
 
         if (daemon_should_scan(d)) {
                 r = scan_engine_round_begin(d->scan, &d->targets, d->round + 1, d->config->passes,
-                                            d->config->pass_interval_us, d->config->hot_threshold);
+                                            d->pass_interval_us, d->config->hot_threshold);
                 if (r < 0)
                         log_repeat_errno(LOG_ERR, "round-begin", r, "Cannot begin a scan round: %m");
                 else {
@@ -321,6 +462,8 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
         if (capture)
                 log_set_stream(capture);
         r = config_load(d->opts->config_path, &new_config);
+        if (r >= 0 && d->opts->dry_run)
+                new_config->dry_run = true; /* the command line wins over the file, also across reloads */
         if (capture) {
                 log_set_stream(NULL);
                 fclose(capture);
@@ -363,14 +506,31 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
                 d->scan = scan_engine_free(d->scan);
                 census_done(&d->census);
                 d->have_census = false;
+                placement_abort(&d->placement);
                 r = scan_engine_new(new_config, d->opts->runtime_dir, &scan);
                 if (r < 0)
                         log_error_errno(r, "Cannot restart the scan engine: %m");
                 d->scan = scan;
         }
 
+        /* A new configured interval (or the tuner switched on or off) starts the tuning over. */
+        if (new_config->pass_interval_us != d->config->pass_interval_us ||
+            new_config->pass_interval_auto != d->config->pass_interval_auto || !new_config->pass_interval_auto)
+                d->pass_interval_us = new_config->pass_interval_us;
+        else
+                d->pass_interval_us = MIN(MAX(d->pass_interval_us, new_config->pass_interval_min_us),
+                                          new_config->pass_interval_max_us);
+
         config_free(d->config);
         d->config = new_config;
+        daemon_set_move_params(d);
+        {
+                struct placement_settings ps = daemon_placement_settings(d->config);
+
+                placement_configure(&d->placement, &ps, now_us());
+        }
+        if (d->config->dry_run)
+                placement_abort(&d->placement); /* nothing of a plan made to move may move any more */
         d->reloads++;
         log_info("Configuration reloaded");
 
@@ -476,6 +636,10 @@ static int on_control(const struct control_request *req, const struct ucred *pee
                 d->paused = pause;
                 if (pause && d->round_open)
                         daemon_round_finish(d);
+                if (pause) {
+                        placement_abort(&d->placement);
+                        (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
+                }
                 daemon_notify_status(d);
                 daemon_status_snapshot(d, &status);
                 *ret_data = json_object_new_object();
@@ -531,9 +695,17 @@ static int daemon_setup(struct daemon *d) {
         r = scan_engine_new(d->config, d->opts->runtime_dir, &d->scan);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the scan engine: %m");
+        daemon_set_move_params(d);
+
+        d->pass_interval_us = d->config->pass_interval_us;
+        {
+                struct placement_settings ps = daemon_placement_settings(d->config);
+
+                placement_init(&d->placement, &ps, now_us());
+        }
 
         /* daemon_run() starts the first round itself, before READY=1; the round code arms these. */
-        r = sd_event_add_time_relative(d->event, &d->round_timer, CLOCK_MONOTONIC, round_interval_us(d->config),
+        r = sd_event_add_time_relative(d->event, &d->round_timer, CLOCK_MONOTONIC, round_interval_us(d),
                                        USEC_PER_MSEC, on_round_timer, d);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the round timer: %m");
@@ -543,6 +715,12 @@ static int daemon_setup(struct daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Cannot create the pass timer: %m");
         (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
+        /* Rate limit waits are short (a batch at the configured rate): 1 ms accuracy is plenty. */
+        r = sd_event_add_time_relative(d->event, &d->place_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC,
+                                       on_place_timer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the placement timer: %m");
+        (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
         return 0;
 }
 
@@ -553,6 +731,8 @@ static void daemon_done(struct daemon *d) {
         /* Closing the backend tidies kernel state it created (DAMON: its own kdamond). */
         scan_engine_free(d->scan);
         census_done(&d->census);
+        placement_done(&d->placement);
+        sd_event_source_disable_unref(d->place_timer);
         sd_event_source_disable_unref(d->pass_timer);
         sd_event_source_disable_unref(d->round_timer);
         sd_event_unref(d->event);
@@ -575,6 +755,8 @@ int daemon_run(const struct daemon_options *opts) {
                 }
         } else
                 r = config_load(opts->config_path, &d.config);
+        if (r >= 0 && opts->dry_run)
+                d.config->dry_run = true;
         if (r < 0) {
                 log_error("Invalid configuration in %s, exiting (see tierd.conf(5), check with tierd --check-config)",
                           opts->config_path);
@@ -592,8 +774,9 @@ int daemon_run(const struct daemon_options *opts) {
         daemon_round_start(&d);
         (void) sd_notify(false, "READY=1");
         daemon_notify_status(&d);
-        log_info("tierd " TIERD_VERSION " started: control socket %s, rounds of %u x %" PRIu64 "ms",
-                 d.control_socket, d.config->passes, d.config->pass_interval_us / USEC_PER_MSEC);
+        log_info("tierd " TIERD_VERSION " started: control socket %s, rounds of %u x %" PRIu64 "ms%s",
+                 d.control_socket, d.config->passes, d.pass_interval_us / USEC_PER_MSEC,
+                 d.config->dry_run ? ", dry run: no page is moved" : "");
 
         r = sd_event_loop(d.event);
         if (r < 0) {

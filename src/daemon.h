@@ -11,6 +11,7 @@ struct daemon_options {
         const char *control_socket; /* overrides [daemon] control_socket when set */
         int log_level_override;     /* -1: use the configuration */
         const char *runtime_dir;    /* state that must survive a crash but not a reboot (DAMON marker) */
+        bool dry_run;               /* --dry-run: plan and report moves, never call move_pages */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status (0, 1, or EXIT_CONFIG). */

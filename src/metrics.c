@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "metrics.h"
@@ -86,6 +87,62 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
         metric_u64(f, "tierd_demoted_bytes_total", "counter", "Bytes moved to a slower tier.", s->demoted_bytes);
         metric_u64(f, "tierd_promoted_pages_total", "counter", "Pages moved to a faster tier.", s->promoted_pages);
         metric_u64(f, "tierd_demoted_pages_total", "counter", "Pages moved to a slower tier.", s->demoted_pages);
+        if (s->placement) {
+                const struct placement_stats *st = s->placement;
+                static const struct {
+                        const char *name, *help;
+                        size_t offset;
+                } per_dir[] = {
+                        { "tierd_moved_bytes_total", "Bytes moved, by direction.",
+                          offsetof(struct placement_direction_stats, bytes) },
+                        { "tierd_moved_pages_total", "Pages (4 KiB) moved, by direction.",
+                          offsetof(struct placement_direction_stats, pages) },
+                        { "tierd_move_failed_pages_total", "Pages that failed to move, by direction.",
+                          offsetof(struct placement_direction_stats, failed_pages) },
+                        { "tierd_pingpongs_total", "Moves back to the node a page last came from within the "
+                          "ping-pong window, by direction.", offsetof(struct placement_direction_stats, pingpongs) },
+                        { "tierd_move_calls_total", "migrate_move_pages() calls, by direction.",
+                          offsetof(struct placement_direction_stats, calls) },
+                        { "tierd_move_rate_waits_total", "Batches held back by the rate limit, by direction.",
+                          offsetof(struct placement_direction_stats, rate_waits) },
+                        { "tierd_move_dropped_bytes_total", "Planned bytes not moved (round cap, errors, next "
+                          "plan), by direction.", offsetof(struct placement_direction_stats, dropped_bytes) },
+                        { "tierd_dry_run_bytes_total", "Bytes a dry run would have moved, by direction.",
+                          offsetof(struct placement_direction_stats, would_bytes) },
+                };
+
+                for (size_t i = 0; i < ELEMENTSOF(per_dir); i++) {
+                        header(f, per_dir[i].name, "counter", per_dir[i].help);
+                        for (int d = 0; d < _POLICY_DIRECTION_MAX; d++)
+                                fprintf(f, "%s{direction=\"%s\"} %" PRIu64 "\n", per_dir[i].name,
+                                        policy_direction_to_string(d),
+                                        *(const uint64_t *) ((const uint8_t *) &st->dir[d] + per_dir[i].offset));
+                }
+                header(f, "tierd_move_seconds_total", "counter", "Time spent in move_pages(), by direction.");
+                for (int d = 0; d < _POLICY_DIRECTION_MAX; d++)
+                        fprintf(f, "tierd_move_seconds_total{direction=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n",
+                                policy_direction_to_string(d), st->dir[d].time_us / USEC_PER_SEC,
+                                st->dir[d].time_us % USEC_PER_SEC);
+                header(f, "tierd_move_failures_total", "counter", "Units that failed to move, by direction and errno.");
+                for (int d = 0; d < _POLICY_DIRECTION_MAX; d++)
+                        for (int e = 0; e < PLACEMENT_ERRNO_MAX; e++)
+                                if (st->dir[d].failures[e] > 0) {
+                                        char buf[16];
+
+                                        fprintf(f, "tierd_move_failures_total{direction=\"%s\",errno=\"%s\"} %" PRIu64
+                                                "\n", policy_direction_to_string(d),
+                                                placement_errno_name(e, buf, sizeof(buf)), st->dir[d].failures[e]);
+                                }
+                header(f, "tierd_placement_skipped_units_total", "counter",
+                       "Candidate units the placement plans left alone, by reason.");
+                for (int k = 0; k < _POLICY_SKIP_MAX; k++)
+                        fprintf(f, "tierd_placement_skipped_units_total{reason=\"%s\"} %" PRIu64 "\n",
+                                policy_skip_to_string(k), st->skipped_units[k]);
+                metric_u64(f, "tierd_placement_plans_total", "counter", "Placement plans made.", st->plans);
+        }
+        metric_u64(f, "tierd_dry_run", "gauge", "1 when pages are planned but not moved.", s->dry_run);
+        metric_seconds(f, "tierd_pass_interval_seconds", "gauge", "Pass interval in use (tuned with pass_interval_auto).",
+                       s->pass_interval_us);
         metric_u64(f, "tierd_log_suppressed_total", "counter",
                    "Repeated log messages counted instead of printed.", s->log_suppressed);
 

@@ -43,10 +43,6 @@ const char *policy_skip_to_string(enum policy_skip s) {
         return (unsigned) s < _POLICY_SKIP_MAX ? skip_names[s] : NULL;
 }
 
-const char *policy_describe(void) {
-        return "placement policy is not built yet: pages are classified, none is moved";
-}
-
 /* Heat keys
  * =========
  *

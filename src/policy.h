@@ -266,5 +266,3 @@ struct policy_tuner_params {
 uint64_t policy_tune_pass_interval(const struct policy_tuner_params *t, uint64_t hot_bytes,
                                    uint64_t fast_total_bytes, uint64_t interval_us);
 
-/* One line for status about what the policy stage does. */
-const char *policy_describe(void);

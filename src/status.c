@@ -21,6 +21,66 @@ static json_object *str_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
+static json_object *direction_to_json(const struct placement_direction_stats *d) {
+        json_object *o = json_object_new_object(), *failures = json_object_new_object();
+
+        json_object_object_add(o, "bytes", json_u64(d->bytes));
+        json_object_object_add(o, "pages", json_u64(d->pages));
+        json_object_object_add(o, "units", json_u64(d->units));
+        json_object_object_add(o, "failed_pages", json_u64(d->failed_pages));
+        for (int e = 0; e < PLACEMENT_ERRNO_MAX; e++)
+                if (d->failures[e] > 0) {
+                        char buf[16];
+
+                        json_object_object_add(failures, placement_errno_name(e, buf, sizeof(buf)),
+                                               json_u64(d->failures[e]));
+                }
+        json_object_object_add(o, "failures", failures);
+        json_object_object_add(o, "pingpongs", json_u64(d->pingpongs));
+        json_object_object_add(o, "calls", json_u64(d->calls));
+        json_object_object_add(o, "move_time_us", json_u64(d->time_us));
+        json_object_object_add(o, "rate_waits", json_u64(d->rate_waits));
+        json_object_object_add(o, "dropped_bytes", json_u64(d->dropped_bytes));
+        json_object_object_add(o, "dry_run_bytes", json_u64(d->would_bytes));
+        json_object_object_add(o, "dry_run_pages", json_u64(d->would_pages));
+        return o;
+}
+
+static json_object *migrate_to_json(const struct tierd_status *s) {
+        json_object *o = json_object_new_object(), *skipped = json_object_new_object();
+        const struct placement_stats *st = s->placement;
+
+        json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
+        json_object_object_add(o, "active", json_object_new_boolean(s->placement_active));
+        json_object_object_add(o, "plans", json_u64(st->plans));
+        for (int d = 0; d < _POLICY_DIRECTION_MAX; d++)
+                json_object_object_add(o, policy_direction_to_string(d), direction_to_json(&st->dir[d]));
+        for (int k = 0; k < _POLICY_SKIP_MAX; k++) {
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "units", json_u64(st->skipped_units[k]));
+                json_object_object_add(e, "bytes", json_u64(st->skipped_bytes[k]));
+                json_object_object_add(skipped, policy_skip_to_string(k), e);
+        }
+        json_object_object_add(o, "skipped", skipped);
+        if (s->last_plan) {
+                json_object *lp = json_object_new_object();
+
+                for (int d = 0; d < _POLICY_DIRECTION_MAX; d++) {
+                        char key[32];
+
+                        snprintf(key, sizeof(key), "%s_moves", policy_direction_to_string(d));
+                        json_object_object_add(lp, key, json_u64(s->last_plan->moves[d]));
+                        snprintf(key, sizeof(key), "%s_bytes", policy_direction_to_string(d));
+                        json_object_object_add(lp, key, json_u64(s->last_plan->bytes[d]));
+                }
+                json_object_object_add(lp, "units_located", json_u64(s->last_plan->units_located));
+                json_object_object_add(o, "last_plan", lp);
+        } else
+                json_object_object_add(o, "last_plan", NULL);
+        return o;
+}
+
 json_object *status_to_json(const struct tierd_status *s) {
         json_object *o = json_object_new_object(), *tiers = json_object_new_array(),
                     *nodes = json_object_new_array();
@@ -56,6 +116,8 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "census_round", s->census ? json_u64(s->census->round) : NULL);
         json_object_object_add(o, "passes", json_object_new_int((int) s->passes));
         json_object_object_add(o, "pass_interval_us", json_u64(s->pass_interval_us));
+        json_object_object_add(o, "pass_interval_configured_us", json_u64(s->pass_interval_configured_us));
+        json_object_object_add(o, "pass_interval_auto", json_object_new_boolean(s->pass_interval_auto));
         json_object_object_add(o, "round", json_u64(s->round));
         json_object_object_add(o, "round_duration_us", json_u64(s->round_duration_us));
         json_object_object_add(o, "round_interval_us", json_u64(s->round_interval_us));
@@ -115,6 +177,9 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "demoted_bytes", json_u64(s->demoted_bytes));
         json_object_object_add(o, "promoted_pages", json_u64(s->promoted_pages));
         json_object_object_add(o, "demoted_pages", json_u64(s->demoted_pages));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
+        if (s->placement)
+                json_object_object_add(o, "migrate", migrate_to_json(s));
         json_object_object_add(o, "log_suppressed", json_u64(s->log_suppressed));
         return o;
 }

@@ -8,6 +8,8 @@
 #include "census.h"
 #include "heat.h"
 #include "numa-maps.h"
+#include "placement.h"
+#include "policy.h"
 #include "scan.h"
 #include "targets.h"
 #include "topology.h"
@@ -34,7 +36,9 @@ struct tierd_status {
         const struct census *census;    /* where the tracked pages are, by class; NULL before the first round */
 
         unsigned passes;
-        uint64_t pass_interval_us;
+        uint64_t pass_interval_us;            /* in use (tuned with pass_interval_auto) */
+        uint64_t pass_interval_configured_us; /* [scan] pass_interval */
+        bool pass_interval_auto;
         uint64_t round;              /* rounds completed */
         uint64_t round_duration_us;  /* of the last completed round */
         uint64_t round_interval_us;  /* passes x pass interval */
@@ -47,6 +51,11 @@ struct tierd_status {
         uint64_t demoted_bytes;
         uint64_t promoted_pages;
         uint64_t demoted_pages;
+
+        bool dry_run;
+        bool placement_active;                    /* a plan is being carried out */
+        const struct placement_stats *placement;  /* NULL: none */
+        const struct policy_summary *last_plan;   /* NULL before the first plan */
 
         uint64_t log_suppressed;
 };

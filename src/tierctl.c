@@ -64,6 +64,43 @@ static void print_nodes(json_object *nodes, char *buf, size_t size) {
                                          json_object_get_int(json_object_array_get_idx(nodes, i)));
 }
 
+/* Per direction: ping-pongs, failures by errno, time in move_pages(), and in a dry run what would have moved. */
+static void print_migrate(json_object *s) {
+        char b1[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX];
+        json_object *m, *dir, *failures, *dry;
+        bool dry_run = false;
+
+        if (!json_object_object_get_ex(s, "migrate", &m))
+                return;
+        if (json_object_object_get_ex(m, "dry_run", &dry))
+                dry_run = json_object_get_boolean(dry);
+        for (int i = 0; i < 2; i++) {
+                const char *name = i == 0 ? "promote" : "demote";
+                char fails[256] = "none";
+                size_t pos = 0;
+
+                if (!json_object_object_get_ex(m, name, &dir))
+                        continue;
+                if (json_object_object_get_ex(dir, "failures", &failures)) {
+                        json_object_object_foreach(failures, key, val)
+                                if (pos < sizeof(fails))
+                                        pos += (size_t) snprintf(fails + pos, sizeof(fails) - pos, "%s%s %" PRIu64,
+                                                                 pos ? ", " : "", key,
+                                                                 (uint64_t) json_object_get_uint64(val));
+                }
+                printf("              %s: %" PRIu64 " ping-pongs, %" PRIu64 " pages failed (%s), %s in move_pages, "
+                       "%" PRIu64 " rate-limit waits\n",
+                       name, get_u64(dir, "pingpongs"), get_u64(dir, "failed_pages"), fails,
+                       format_duration(d1, sizeof(d1), get_u64(dir, "move_time_us")), get_u64(dir, "rate_waits"));
+                if (dry_run || get_u64(dir, "dry_run_bytes") > 0)
+                        printf("              %s (dry run): would have moved %s (%" PRIu64 " pages)\n", name,
+                               format_bytes(b1, sizeof(b1), get_u64(dir, "dry_run_bytes")),
+                               get_u64(dir, "dry_run_pages"));
+        }
+        if (dry_run)
+                printf("     Dry run: pages are planned and counted, not moved\n");
+}
+
 static void print_status(json_object *s) {
         char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
         const char *state = get_str(s, "state"), *reason = get_str(s, "state_reason");
@@ -135,9 +172,10 @@ static void print_status(json_object *s) {
         printf("     Tracked: %s in %" PRIu64 " pages (%" PRIu64 " THPs), heat store %s\n",
                format_bytes(b1, sizeof(b1), get_u64(s, "tracked_bytes")), get_u64(s, "tracked_pages"),
                get_u64(s, "tracked_thp_units"), format_bytes(b2, sizeof(b2), get_u64(s, "heat_store_bytes")));
-        printf("       Moved: %s promoted, %s demoted\n",
-               format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")),
-               format_bytes(b2, sizeof(b2), get_u64(s, "demoted_bytes")));
+        printf("       Moved: %s promoted (%" PRIu64 " pages), %s demoted (%" PRIu64 " pages)\n",
+               format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")), get_u64(s, "promoted_pages"),
+               format_bytes(b2, sizeof(b2), get_u64(s, "demoted_bytes")), get_u64(s, "demoted_pages"));
+        print_migrate(s);
         if (get_u64(s, "log_suppressed") > 0)
                 printf("        Logs: %" PRIu64 " repeated messages suppressed\n", get_u64(s, "log_suppressed"));
 }

@@ -14,6 +14,7 @@ static void help(void) {
                "Memory tiering daemon: keeps hot pages in fast memory and cold pages in slow memory.\n\n"
                "  -c --config=PATH          Configuration file (default: %s)\n"
                "     --check-config         Validate the configuration, print the effective one, exit\n"
+               "     --dry-run              Plan and report page moves but never move a page\n"
                "     --control-socket=PATH  Control socket (overrides [daemon] control_socket)\n"
                "     --runtime-dir=DIR      Where state that must survive a crash is kept (default: /run/tierd)\n"
                "     --log-level=LEVEL      Override [daemon] log_level (err, warning, notice, info, debug)\n"
@@ -50,6 +51,7 @@ static int check_config(const char *path, bool explicit_path) {
 int main(int argc, char *argv[]) {
         enum {
                 ARG_CHECK_CONFIG = 0x100,
+                ARG_DRY_RUN,
                 ARG_CONTROL_SOCKET,
                 ARG_LOG_LEVEL,
                 ARG_PROCFS_ROOT,
@@ -60,6 +62,7 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "procfs-root", required_argument, NULL, ARG_PROCFS_ROOT },
@@ -85,6 +88,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_CHECK_CONFIG:
                         do_check = true;
+                        break;
+                case ARG_DRY_RUN:
+                        opts.dry_run = true;
                         break;
                 case ARG_CONTROL_SOCKET:
                         opts.control_socket = optarg;

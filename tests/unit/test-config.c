@@ -259,7 +259,8 @@ static uint64_t pass_interval_of(const char *value) {
         _cleanup_free_ char *text = NULL;
         _cleanup_config_free_ struct tierd_config *c = NULL;
 
-        assert_true(asprintf(&text, "[scan]\npass_interval = %s\n", value) > 0);
+        /* Outside [pass_interval_min, pass_interval_max] only without the tuner. */
+        assert_true(asprintf(&text, "[scan]\npass_interval = %s\n[policy]\npass_interval_auto = no\n", value) > 0);
         c = load_ok(text);
         return c->pass_interval_us;
 }
@@ -331,6 +332,118 @@ static void test_error_relations(void **state) {
         assert_logged(2, "damon_min_regions");
         assert_logged(4, "cold_rounds");
         assert_logged(5, "promote_rounds");
+}
+
+static void test_placement_keys(void **state) {
+        _cleanup_config_free_ struct tierd_config *d = NULL, *c = NULL;
+
+        /* Defaults. */
+        assert_int_equal(config_new_defaults(&d), 0);
+        assert_true(d->fast_free_min.is_percent);
+        assert_int_equal(d->fast_free_min.basis_points, 200);
+        assert_int_equal(d->fast_free_target.basis_points, 500);
+        assert_int_equal(d->hot_target.basis_points, 5000);
+        assert_true(d->pass_interval_auto);
+        assert_int_equal(d->pass_interval_min_us, 100 * USEC_PER_MSEC);
+        assert_int_equal(d->pass_interval_max_us, 10 * USEC_PER_SEC);
+        assert_int_equal(d->min_residency_rounds, 2);
+        assert_int_equal(d->pingpong_window_rounds, 8);
+        assert_int_equal(d->max_backoff_rounds, 64);
+        assert_int_equal(d->promote_rate_bytes, 256 << 20);
+        assert_int_equal(d->demote_rate_bytes, 256 << 20);
+        assert_int_equal(d->promote_round_max_bytes, 1 << 30);
+        assert_int_equal(d->demote_round_max_bytes, 1 << 30);
+        assert_int_equal(d->batch_bytes, 4 << 20);
+        assert_false(d->move_shared);
+        assert_false(d->tier_skip);
+        assert_false(d->dry_run);
+
+        c = load_ok("[scan]\npass_interval = 2s\npass_interval_min = 1s\npass_interval_max = 1min\n"
+                    "[policy]\nfast_free_min = 512M\nfast_free_target = 1G\nhot_target = 12.5%\n"
+                    "pass_interval_auto = no\nmin_residency_rounds = 0\npingpong_window_rounds = 16\n"
+                    "max_backoff_rounds = 128\n"
+                    "[migrate]\npromote_rate = 1G/s\ndemote_rate = 0\npromote_round_max = 0\n"
+                    "demote_round_max = 2G\nbatch_size = 64M\nmove_shared = yes\ntier_skip = on\ndry_run = true\n");
+        assert_int_equal(c->pass_interval_min_us, USEC_PER_SEC);
+        assert_int_equal(c->pass_interval_max_us, 60 * USEC_PER_SEC);
+        assert_false(c->fast_free_min.is_percent);
+        assert_int_equal(c->fast_free_min.bytes, 512 << 20);
+        assert_int_equal(c->fast_free_target.bytes, 1 << 30);
+        assert_true(c->hot_target.is_percent);
+        assert_int_equal(c->hot_target.basis_points, 1250);
+        assert_false(c->pass_interval_auto);
+        assert_int_equal(c->min_residency_rounds, 0);
+        assert_int_equal(c->pingpong_window_rounds, 16);
+        assert_int_equal(c->max_backoff_rounds, 128);
+        assert_int_equal(c->promote_rate_bytes, 1 << 30);
+        assert_int_equal(c->demote_rate_bytes, 0);
+        assert_int_equal(c->promote_round_max_bytes, 0);
+        assert_int_equal(c->demote_round_max_bytes, UINT64_C(2) << 30);
+        assert_int_equal(c->batch_bytes, 64 << 20);
+        assert_true(c->move_shared);
+        assert_true(c->tier_skip);
+        assert_true(c->dry_run);
+        assert_false(config_equal(c, d));
+
+        /* Mixed kinds are not compared: 1% of a tier may be more or less than 64M. */
+        config_free(TAKE_PTR(c));
+        c = load_ok("[policy]\nfast_free_min = 1%\nfast_free_target = 64M\n");
+        assert_int_equal(c->fast_free_target.bytes, 64 << 20);
+}
+
+static void test_placement_errors(void **state) {
+        load_fail("[policy]\nfast_free_min = 10%\nfast_free_target = 5%\n");
+        assert_logged(3, "fast_free_target is smaller than fast_free_min");
+        log_clear();
+        load_fail("[policy]\nfast_free_target = 1G\nfast_free_min = 2G\n");
+        assert_logged(3, "fast_free_target is smaller than fast_free_min");
+        log_clear();
+        load_fail("[policy]\nfast_free_min = 101%\n");
+        assert_logged(2, "out of range", "fast_free_min");
+        log_clear();
+        load_fail("[policy]\nhot_target = 0\n");
+        assert_logged(2, "out of range", "hot_target");
+        log_clear();
+        load_fail("[policy]\npass_interval_auto = maybe\n");
+        assert_logged(2, "invalid value \"maybe\" for pass_interval_auto", "boolean");
+        log_clear();
+
+        /* pass_interval within the tuner's bounds, but only while the tuner is on. */
+        load_fail("[scan]\npass_interval = 20s\n");
+        assert_logged(2, "pass_interval = ", "is outside [pass_interval_min, pass_interval_max]");
+        log_clear();
+        load_fail("[scan]\npass_interval = 1s\npass_interval_min = 2s\n");
+        assert_logged(3, "is outside");
+        log_clear();
+        load_fail("[scan]\npass_interval_min = 5s\npass_interval_max = 1s\n");
+        assert_logged(3, "pass_interval_min is longer than pass_interval_max");
+        log_clear();
+        config_free(load_ok("[scan]\npass_interval = 20s\n[policy]\npass_interval_auto = no\n"));
+
+        load_fail("[policy]\nmin_residency_rounds = 10\nmax_backoff_rounds = 5\n");
+        assert_logged(3, "max_backoff_rounds = 5 is smaller than min_residency_rounds = 10");
+        log_clear();
+        load_fail("[policy]\npingpong_window_rounds = 1048577\n");
+        assert_logged(2, "out of range");
+        log_clear();
+
+        load_fail("[migrate]\nbatch_size = 2K\n");
+        assert_logged(2, "out of range", "batch_size");
+        log_clear();
+        load_fail("[migrate]\nbatch_size = 128M\n");
+        assert_logged(2, "out of range", "batch_size");
+        log_clear();
+        load_fail("[migrate]\nbatch_size = 6000\n");
+        assert_logged(2, "batch_size must be a whole number of 4K pages");
+        log_clear();
+        load_fail("[migrate]\npromote_rate = fast\n");
+        assert_logged(2, "invalid value \"fast\" for promote_rate");
+        log_clear();
+        load_fail("[migrate]\ndemote_rate = 1G/min\n");
+        assert_logged(2, "demote_rate");
+        log_clear();
+        load_fail("[migrate]\ndry_run =\n");
+        assert_logged(2, "missing value for dry_run");
 }
 
 static void test_log_levels(void **state) {
@@ -779,7 +892,10 @@ static void test_dump_round_trip(void **state) {
                 full_file,
                 "[daemon]\ncontrol_group = root\n[scan]\npass_interval = 1500ms\n[targets]\nmin_rss = 1536\n"
                 "pid = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33\n",
-                "[scan]\npass_interval = 90s\n[targets]\nmin_rss = 3G\n[tiers]\ntier0=0,2,4,6\ntier1=1,3\n",
+                "[scan]\npass_interval = 90s\npass_interval_max = 2min\n[targets]\nmin_rss = 3G\n[tiers]\ntier0=0,2,4,6\ntier1=1,3\n",
+                "[policy]\nfast_free_min = 1.5%\nfast_free_target = 3G\nhot_target = 100M\npass_interval_auto = no\n"
+                "max_backoff_rounds = 9\n[migrate]\npromote_rate = 100M/s\ndemote_rate = 0\nbatch_size = 8K\n"
+                "dry_run = yes\ntier_skip = yes\nmove_shared = yes\ndemote_round_max = 0\n",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
@@ -796,7 +912,9 @@ static void test_dump_round_trip(void **state) {
                         "\n[daemon]\n", "\nlog_level = ", "\ncontrol_socket = ", "\ncontrol_group =",
                         "\n[scan]\n", "\npasses = ", "\npass_interval = ", "\n[tiers]\n", "\n[targets]\n",
                         "\ncgroup =", "\ncomm =", "\nexe =", "\npid =", "\nmin_rss = ", "\nexclude_cgroup =",
-                        "\nexclude_comm =", "\nexclude_exe =", "\nexclude_pid =",
+                        "\nexclude_comm =", "\nexclude_exe =", "\nexclude_pid =", "\npass_interval_min = ",
+                        "\nfast_free_min = ", "\nhot_target = ", "\npass_interval_auto = ", "\n[migrate]\n",
+                        "\npromote_rate = ", "\nbatch_size = ", "\ndry_run = ",
                 };
                 _cleanup_free_ char *nl = NULL;
                 assert_true(asprintf(&nl, "\n%s", text) > 0);
@@ -817,9 +935,15 @@ static void test_dump_round_trip(void **state) {
                         assert_non_null(strstr(text, "pass_interval = 1500ms\n"));
                         assert_non_null(strstr(text, "min_rss = 1536\n"));
                         assert_non_null(strstr(text, "control_group = root\n"));
-                } else {
+                } else if (i == 3) {
                         assert_non_null(strstr(text, "pass_interval = 90s\n"));
                         assert_non_null(strstr(text, "min_rss = 3G\n"));
+                } else {
+                        assert_non_null(strstr(text, "fast_free_min = 1.50%\n"));
+                        assert_non_null(strstr(text, "fast_free_target = 3G\n"));
+                        assert_non_null(strstr(text, "promote_rate = 100M\n"));
+                        assert_non_null(strstr(text, "batch_size = 8K\n"));
+                        assert_non_null(strstr(text, "dry_run = yes\n"));
                 }
         }
 }
@@ -920,6 +1044,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_error_many, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_nul_byte, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_placement_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_placement_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dump_round_trip_long_values, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_equal, setup, teardown),

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,16 @@ static struct tierd_status make_status(void) {
         census_nodes[1].class_bytes[HEAT_CLASS_HOT] = 1 << 20;
         census = (struct census) { .nodes = census_nodes, .n_nodes = 2, .sample_stride = 1 };
 
+        static struct placement_stats placement;
+        placement = (struct placement_stats) { .plans = 3 };
+        placement.dir[POLICY_PROMOTE] = (struct placement_direction_stats) {
+                .bytes = 4096, .pages = 1, .pingpongs = 2, .time_us = 1500001, .failed_pages = 3,
+        };
+        placement.dir[POLICY_PROMOTE].failures[EBUSY] = 3;
+        placement.dir[POLICY_DEMOTE] = (struct placement_direction_stats) { .bytes = 8192, .pages = 2 };
+        placement.dir[POLICY_DEMOTE].failures[ENOMEM] = 1;
+        placement.skipped_units[POLICY_SKIP_RESIDENCY] = 5;
+
         return (struct tierd_status) {
                 .version = "0.1.0",
                 .state = "running",
@@ -53,6 +64,8 @@ static struct tierd_status make_status(void) {
                 .heat = { .tracked_bytes = 9 << 20, .memory_bytes = 4608 },
                 .promoted_bytes = 4096,
                 .demoted_bytes = 8192,
+                .placement = &placement,
+                .pass_interval_us = 250000,
         };
 }
 
@@ -99,6 +112,17 @@ static void test_values(void **state) {
         expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"hot\"} 1048576");
         expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"cold\"} 5242880");
         expect_line(text, "tierd_tier_class_bytes{tier=\"0\",class=\"cold\"} 0");
+        expect_line(text, "tierd_moved_bytes_total{direction=\"promote\"} 4096");
+        expect_line(text, "tierd_moved_bytes_total{direction=\"demote\"} 8192");
+        expect_line(text, "tierd_moved_pages_total{direction=\"demote\"} 2");
+        expect_line(text, "tierd_pingpongs_total{direction=\"promote\"} 2");
+        expect_line(text, "tierd_move_seconds_total{direction=\"promote\"} 1.500001");
+        expect_line(text, "tierd_move_failures_total{direction=\"promote\",errno=\"EBUSY\"} 3");
+        expect_line(text, "tierd_move_failures_total{direction=\"demote\",errno=\"ENOMEM\"} 1");
+        expect_line(text, "tierd_placement_skipped_units_total{reason=\"residency\"} 5");
+        expect_line(text, "tierd_placement_plans_total 3");
+        expect_line(text, "tierd_pass_interval_seconds 0.250000");
+        expect_line(text, "tierd_dry_run 0");
         free(text);
 }
 
@@ -108,11 +132,11 @@ static void test_format_rules(void **state) {
         struct tierd_status s = make_status();
         regex_t sample_re;
         char *text, *copy, *save = NULL, family[128] = "", type[16] = "";
-        char seen[64][160];
+        char seen[256][160];
         size_t n_seen = 0;
 
         assert_int_equal(regcomp(&sample_re,
-                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend|class)=\"[^\"]*\",?)+\\})? "
+                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend|class|direction|errno|reason)=\"[^\"]*\",?)+\\})? "
                                  "[0-9]+(\\.[0-9]+)?$",
                                  REG_EXTENDED),
                          0);
@@ -146,7 +170,7 @@ static void test_format_rules(void **state) {
                 for (size_t i = 0; i < n_seen; i++)
                         if (strlen(seen[i]) == key_len && strncmp(seen[i], line, key_len) == 0)
                                 fail_msg("series appears twice: %s", seen[i]);
-                assert_true(n_seen < 64);
+                assert_true(n_seen < 256);
                 snprintf(seen[n_seen++], sizeof(seen[0]), "%.*s", (int) key_len, line);
         }
         assert_true(n_seen > 10);

@@ -3,9 +3,11 @@
  * a pattern and reports its pid, address and checksum; re-checksums on
  * SIGUSR1, exits on SIGTERM/SIGINT.
  *
- *   workload-anon [--mib N] [--node N] [--cpu N] [--thp] [--busy] [--hot-mib N]
+ *   workload-anon [--mib N] [--node N | --first-touch-node N] [--cpu N] [--thp] [--busy] [--hot-mib N]
  *
  * --node N  bind the buffer to node N (mbind MPOL_BIND) before touching it
+ * --first-touch-node N  bind to node N only for the first fill, then reset the buffer's policy to the default
+ *           (mbind MPOL_DEFAULT), so the pages start on N but nothing keeps them there
  * --cpu N   pin the process to CPU N
  * --thp     allow transparent huge pages (default: MADV_NOHUGEPAGE)
  * --busy    keep reading the whole buffer in a loop (accessed bits stay set)
@@ -56,11 +58,12 @@ static uint64_t checksum(const uint64_t *w, size_t n) {
 
 int main(int argc, char **argv) {
         size_t mib = 64;
-        int node = -1, cpu = -1, thp = 0, busy = 0;
+        int node = -1, cpu = -1, thp = 0, busy = 0, first_touch_only = 0;
         size_t hot_mib = 0;
         static const struct option opts[] = {
                 { "mib", required_argument, NULL, 'm' },
                 { "node", required_argument, NULL, 'n' },
+                { "first-touch-node", required_argument, NULL, 'f' },
                 { "cpu", required_argument, NULL, 'c' },
                 { "thp", no_argument, NULL, 't' },
                 { "busy", no_argument, NULL, 'b' },
@@ -69,16 +72,17 @@ int main(int argc, char **argv) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "m:n:c:tbH:", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "m:n:f:c:tbH:", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'm': mib = strtoul(optarg, NULL, 0); break;
                 case 'n': node = atoi(optarg); break;
+                case 'f': node = atoi(optarg); first_touch_only = 1; break;
                 case 'c': cpu = atoi(optarg); break;
                 case 't': thp = 1; break;
                 case 'b': busy = 1; break;
                 case 'H': hot_mib = strtoul(optarg, NULL, 0); break;
                 default:
-                        fprintf(stderr, "usage: %s [--mib N] [--node N] [--cpu N] [--thp] [--busy] [--hot-mib N]\n", argv[0]);
+                        fprintf(stderr, "usage: %s [--mib N] [--node N | --first-touch-node N] [--cpu N] [--thp] [--busy] [--hot-mib N]\n", argv[0]);
                         return 2;
                 }
         }
@@ -112,6 +116,10 @@ int main(int argc, char **argv) {
         }
         for (size_t i = 0; i < words; i++)
                 buf[i] = pattern(i);
+        if (first_touch_only && syscall(SYS_mbind, buf, bytes, 0 /* MPOL_DEFAULT */, NULL, 0UL, 0U) < 0) {
+                perror("mbind MPOL_DEFAULT");
+                return 1;
+        }
 
         struct sigaction sa = { .sa_handler = on_signal };
         sigemptyset(&sa.sa_mask);

@@ -10,18 +10,7 @@ mkdir -p $D/run
 
 # Under TCG the accessed bits of a process alone on its vCPU are not refreshed; a busy loop on the same
 # vCPU (its context switches flush QEMU's TLB) makes them exact.
-BUSY=$(start_busy_loop 0)
-workload-anon --mib 256 --hot-mib 64 --cpu 0 --busy > $D/workload.out 2>&1 &
-WPID=$!
-if ! wait_for 60 grep -q '^WORKLOAD pid=' $D/workload.out; then
-    fail "workload did not start"; show workload $D/workload.out; finish
-fi
-LINE=$(grep -m1 '^WORKLOAD pid=' $D/workload.out)
-ADDR=$(echo "$LINE" | sed 's/.*addr=0x\([0-9a-f]*\).*/\1/')
-START=$(printf '%x' $((0x$ADDR)))
-HOT_END=$(printf '%x' $((0x$ADDR + 64 * 1024 * 1024)))
-END=$(printf '%x' $((0x$ADDR + 256 * 1024 * 1024)))
-info "workload pid $WPID, buffer $START-$END, hot part $START-$HOT_END"
+start_hot_workload $D 256 64
 
 cat > $D/tierd.conf <<EOC
 [daemon]

@@ -78,3 +78,25 @@ start_busy_loop() {
     taskset -c "$1" sh -c 'while :; do :; done' >/dev/null 2>&1 &
     echo $!
 }
+
+# start_hot_workload OUT_DIR MIB HOT_MIB [workload-anon options...]: starts workload-anon on CPU 0 (with a busy
+# loop on the same vCPU, see start_busy_loop) reading its first HOT_MIB continuously, and sets WPID, BUSY,
+# SUM0 (first checksum) and START, HOT_END, END (hexadecimal addresses with 0x). Finishes the scenario if the
+# workload does not start.
+start_hot_workload() {
+    local dir=$1 mib=$2 hot=$3 line addr
+    shift 3
+    BUSY=$(start_busy_loop 0)
+    workload-anon --mib "$mib" --hot-mib "$hot" --cpu 0 --busy "$@" > "$dir/workload.out" 2>&1 &
+    WPID=$!
+    if ! wait_for 60 grep -q '^WORKLOAD pid=' "$dir/workload.out"; then
+        fail "workload did not start"; show workload "$dir/workload.out"; finish
+    fi
+    line=$(grep -m1 '^WORKLOAD pid=' "$dir/workload.out")
+    addr=$(echo "$line" | sed 's/.*addr=0x\([0-9a-f]*\).*/\1/')
+    SUM0=$(echo "$line" | sed 's/.*checksum=\([0-9a-f]*\).*/\1/')
+    START=$(printf "0x%x" $((0x$addr)))
+    HOT_END=$(printf "0x%x" $((0x$addr + hot * 1024 * 1024)))
+    END=$(printf "0x%x" $((0x$addr + mib * 1024 * 1024)))
+    info "workload pid $WPID, buffer $START-$END, hot part $START-$HOT_END"
+}

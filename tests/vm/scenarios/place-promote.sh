@@ -1,0 +1,99 @@
+# place-promote: tierd moves pages. A 256 MiB workload whose first 64 MiB are read continuously is first
+# touched entirely on node 1 (the slow tier; its memory policy is reset to the default afterwards, so nothing
+# but tierd keeps the pages there). Within DEADLINE seconds at promote_rate = 64M tierd must have moved at least
+# 90% of the hot part to node 0 while at least 90% of the cold part stays on node 1, and the data must be intact.
+# BACKEND (page_idle or damon) comes from run-vm --env.
+. /mnt/share/scenarios/lib.sh
+
+D=/tmp/tierd-place
+SOCK=/tmp/tierd.sock
+BACKEND=${BACKEND:-auto}
+DEADLINE=${DEADLINE:-240}
+mkdir -p $D/run
+
+start_hot_workload $D 256 64 --first-touch-node 1
+
+# query_pct RANGE NODE PAGES : percentage of the range's pages on NODE
+query_pct() {
+    local n
+    n=$(tierd-move --pid $WPID --query --range "$1" | sed -n "s/.* node$2=\([0-9]*\).*/\1/p")
+    echo $(( ${n:-0} * 100 / $3 ))
+}
+HOT_PAGES=$((64 * 256))
+COLD_PAGES=$((192 * 256))
+tierd-move --pid $WPID --query --range $START-$END > $D/query0.txt
+show query0 $D/query0.txt
+check "workload starts on node 1" test "$(query_pct $START-$END 1 $((256 * 256)))" -ge 99
+
+cat > $D/tierd.conf <<EOC
+[daemon]
+log_level = debug
+
+[scan]
+backend = $BACKEND
+passes = 3
+pass_interval = 500ms
+
+[policy]
+pass_interval_auto = no
+
+[migrate]
+promote_rate = 64M
+demote_rate = 64M
+
+[targets]
+pid = $WPID
+EOC
+
+T0=$(uptime_s)
+tierd --config $D/tierd.conf --control-socket $SOCK --runtime-dir $D/run > $D/tierd.log 2>&1 &
+TPID=$!
+if ! wait_for 60 test -S $SOCK; then
+    fail "tierd did not start"; show tierd $D/tierd.log; finish
+fi
+tierctl --socket $SOCK status --json > $D/status0.json
+check_eq "backend in use" "$BACKEND" "$(jq -r .backend $D/status0.json)"
+check_eq "node 1 is the slow tier" 1 "$(jq '[.nodes[] | select(.node == 1) | .tier][0]' $D/status0.json)"
+
+hot_promoted() { [ "$(query_pct $START-$HOT_END 0 $HOT_PAGES)" -ge 90 ]; }
+if wait_for $DEADLINE hot_promoted; then
+    pass "at least 90% of the hot part on node 0 within ${DEADLINE}s"
+    info "converged after $(( $(uptime_s) - T0 ))s (round $(tierctl --socket $SOCK status --json | jq .round))"
+else
+    fail "at least 90% of the hot part on node 0 within ${DEADLINE}s"
+fi
+# A few more rounds: nothing else may move (the cold part stays, the hot part does not bounce back).
+ROUND=$(tierctl --socket $SOCK status --json | jq .round)
+round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
+check "three more rounds" wait_for 120 round_at_least $((ROUND + 3))
+
+HOT_PCT=$(query_pct $START-$HOT_END 0 $HOT_PAGES)
+COLD_PCT=$(query_pct $HOT_END-$END 1 $COLD_PAGES)
+tierd-move --pid $WPID --query --range $START-$HOT_END > $D/query-hot.txt
+tierd-move --pid $WPID --query --range $HOT_END-$END > $D/query-cold.txt
+show query-hot $D/query-hot.txt
+show query-cold $D/query-cold.txt
+info "hot part on node 0: $HOT_PCT%; cold part on node 1: $COLD_PCT%"
+check "at least 90% of the hot part on node 0 ($HOT_PCT%)" test "$HOT_PCT" -ge 90
+check "at least 90% of the cold part still on node 1 ($COLD_PCT%)" test "$COLD_PCT" -ge 90
+
+tierctl --socket $SOCK status > $D/status.txt
+tierctl --socket $SOCK status --json > $D/status.json
+tierctl --socket $SOCK metrics > $D/metrics.txt 2>&1 || true
+show status $D/status.txt
+PROMOTED=$(jq .promoted_bytes $D/status.json)
+info "promoted $PROMOTED bytes, demoted $(jq .demoted_bytes $D/status.json) bytes," \
+     "ping-pongs $(jq '.migrate.promote.pingpongs + .migrate.demote.pingpongs' $D/status.json)," \
+     "time in move_pages $(jq '.migrate.promote.move_time_us' $D/status.json)us"
+check "status counts the promoted bytes" test "$PROMOTED" -ge $((HOT_PAGES * 4096 * 90 / 100))
+check "no pages failed to move" jq_true '.migrate.promote.failed_pages == 0' $D/status.json
+
+kill -USR1 $WPID
+check "workload checksum after the moves" wait_for 30 grep -q "^WORKLOAD checksum=$SUM0\$" $D/workload.out
+
+kill -TERM $TPID; wait $TPID
+check_eq "tierd exits 0 on SIGTERM" 0 $?
+kill $WPID $BUSY 2>/dev/null
+if [ $NFAIL -ne 0 ]; then show tierd $D/tierd.log; show workload $D/workload.out; fi
+cp $D/*.json $D/*.txt $D/tierd.log $OUT/ 2>/dev/null
+finish
