@@ -1472,7 +1472,10 @@ int config_new_defaults(struct tierd_config **ret) {
                 .backend = SCAN_BACKEND_AUTO,
                 .damon_kdamond = -1,
                 .damon_sample_interval_us = 5 * USEC_PER_MSEC,
-                .damon_min_regions = 10,
+                /* DAMON starts from evenly split regions and adapts them only once per aggregation interval; with
+                 * DAMON's usual 10, a hot quarter of a process shares regions with cold memory for many passes.
+                 * 100 regions cost 100 samples per sample interval, which is nothing. */
+                .damon_min_regions = 100,
                 .damon_max_regions = 1000,
                 .hot_threshold = HEAT_HOT_THRESHOLD_ALL_PASSES,
                 .promote_rounds = 2,

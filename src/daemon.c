@@ -42,6 +42,7 @@ struct daemon {
         bool have_census;
         bool round_open;       /* a scanning round is between round_begin and round_end */
         uint64_t round_start_us;
+        uint64_t last_tune_round; /* round in which the tuner last changed the pass interval */
         uint64_t round_busy_us; /* time spent working (not waiting for passes) in the current round */
         uint64_t last_round_busy_us;
 
@@ -311,6 +312,10 @@ static void daemon_tune(struct daemon *d) {
 
         if (!d->config->pass_interval_auto || !d->have_census || d->topology.n_tiers < 1)
                 return;
+        /* A new interval changes what counts as hot, so classes need promote_rounds + cold_rounds rounds to
+         * settle before the next judgement; DAMON also has to re-commit (and rebuild its regions) each time. */
+        if (d->round < d->last_tune_round + d->config->promote_rounds + d->config->cold_rounds)
+                return;
         for (size_t i = 0; i < d->census.n_nodes; i++)
                 hot += d->census.nodes[i].class_bytes[HEAT_CLASS_HOT];
         tp = (struct policy_tuner_params) {
@@ -319,9 +324,11 @@ static void daemon_tune(struct daemon *d) {
                 .interval_max_us = d->config->pass_interval_max_us,
         };
         next = policy_tune_pass_interval(&tp, hot, d->topology.tiers[0].total_bytes, d->pass_interval_us);
-        if (next != d->pass_interval_us)
+        if (next != d->pass_interval_us) {
                 log_debug("Pass interval %" PRIu64 "ms -> %" PRIu64 "ms (hot: %" PRIu64 " MiB)",
                           d->pass_interval_us / USEC_PER_MSEC, next / USEC_PER_MSEC, hot >> 20);
+                d->last_tune_round = d->round;
+        }
         d->pass_interval_us = next;
 }
 

@@ -919,9 +919,10 @@ static int record_scheme(struct damon_backend *b, size_t i, pid_t pid, struct he
         return 0;
 }
 
+static int damon_pass_snapshot(struct damon_backend *b, const char *path, const struct scan_context *ctx);
+
 static int damon_pass_end(void *state, const struct scan_context *ctx) {
         struct damon_backend *b = state;
-        struct damon_kdamond_status k;
         char path[PATH_MAX];
         int r;
 
@@ -931,6 +932,25 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
         r = kd_state_path(b, path, sizeof(path));
         if (r < 0)
                 return r;
+
+        /* Right after a commit (targets or intervals changed) DAMON rebuilds its regions, and the first
+         * snapshot can hold none at all. Recording it would make this a pass in which every page looked idle,
+         * breaking every hot streak; waiting for one more window gives the pass real data. */
+        for (unsigned attempt = 0;; attempt++) {
+                r = damon_pass_snapshot(b, path, ctx);
+                if (r != 0 || b->pass_regions > 0 || attempt > 0)
+                        return r < 0 ? r : 0;
+                log_debug("DAMON kdamond %d reported no regions yet (just committed): waiting one more window",
+                          b->index);
+        }
+}
+
+/* One update_schemes_tried_regions and the recording of its regions. Returns 0, 1 when there is no data this
+ * pass (kdamond stopped), or a negative errno. */
+static int damon_pass_snapshot(struct damon_backend *b, const char *path, const struct scan_context *ctx) {
+        struct damon_kdamond_status k;
+        int r;
+
         /* Blocks until the kdamond's next apply pass, at the end of its current aggregation window (see
          * damon_attrs_for_pass(): normally well under the margin, up to a window after a pause). */
         r = damon_write_retry(path, "update_schemes_tried_regions");
@@ -940,7 +960,7 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
                 b->running = false;
                 b->pid = -1;
                 marker_update(b);
-                return 0;
+                return 1;
         }
         if (r == -ENOENT)
                 return lose_kdamond(b, -ENODEV, "its directory vanished");
@@ -960,7 +980,7 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
                         b->running = false;
                         b->pid = -1;
                         marker_update(b);
-                        return 0;
+                        return 1;
                 }
                 if (!pid_is_ours(b, &k))
                         return lose_kdamond(b, -EBUSY, "it runs with a pid tierd did not start");

@@ -4,6 +4,7 @@
  * SIGUSR1, exits on SIGTERM/SIGINT.
  *
  *   workload-anon [--mib N] [--node N | --first-touch-node N] [--cpu N] [--thp] [--busy] [--hot-mib N]
+ *                 [--zigzag-sec K] [--madv-free-mib N]
  *
  * --node N  bind the buffer to node N (mbind MPOL_BIND) before touching it
  * --first-touch-node N  bind to node N only for the first fill, then reset the buffer's policy to the default
@@ -12,6 +13,12 @@
  * --thp     allow transparent huge pages (default: MADV_NOHUGEPAGE)
  * --busy    keep reading the whole buffer in a loop (accessed bits stay set)
  * --hot-mib N  with --busy, read only the first N MiB (the rest is never touched after the first fill)
+ * --zigzag-sec K  with --busy and --hot-mib H (2H <= the buffer), read [0,H) for K seconds, then [H,2H) for K
+ *           seconds, and so on: the hot half and the cold half swap every K seconds
+ * --madv-free-mib N  after the fill, MADV_FREE the last N MiB and never touch them again (the checksums
+ *           then cover only the rest of the buffer, since the kernel may drop lazily freed pages); the
+ *           per-CPU lazyfree batch is drained (mlock/munlock of a page of its own) before the pid line, so
+ *           the freed pages are already lazyfree (PG_swapbacked clear) when it is printed; use with --cpu
  *
  * Output lines (stdout, flushed):
  *   WORKLOAD pid=P addr=0xA bytes=B pages=N checksum=C
@@ -28,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -59,7 +67,8 @@ static uint64_t checksum(const uint64_t *w, size_t n) {
 int main(int argc, char **argv) {
         size_t mib = 64;
         int node = -1, cpu = -1, thp = 0, busy = 0, first_touch_only = 0;
-        size_t hot_mib = 0;
+        size_t hot_mib = 0, free_mib = 0;
+        unsigned zigzag_sec = 0;
         static const struct option opts[] = {
                 { "mib", required_argument, NULL, 'm' },
                 { "node", required_argument, NULL, 'n' },
@@ -68,11 +77,13 @@ int main(int argc, char **argv) {
                 { "thp", no_argument, NULL, 't' },
                 { "busy", no_argument, NULL, 'b' },
                 { "hot-mib", required_argument, NULL, 'H' },
+                { "zigzag-sec", required_argument, NULL, 'z' },
+                { "madv-free-mib", required_argument, NULL, 'F' },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "m:n:f:c:tbH:", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "m:n:f:c:tbH:z:F:", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'm': mib = strtoul(optarg, NULL, 0); break;
                 case 'n': node = atoi(optarg); break;
@@ -81,8 +92,11 @@ int main(int argc, char **argv) {
                 case 't': thp = 1; break;
                 case 'b': busy = 1; break;
                 case 'H': hot_mib = strtoul(optarg, NULL, 0); break;
+                case 'z': zigzag_sec = (unsigned) strtoul(optarg, NULL, 0); break;
+                case 'F': free_mib = strtoul(optarg, NULL, 0); break;
                 default:
-                        fprintf(stderr, "usage: %s [--mib N] [--node N | --first-touch-node N] [--cpu N] [--thp] [--busy] [--hot-mib N]\n", argv[0]);
+                        fprintf(stderr, "usage: %s [--mib N] [--node N | --first-touch-node N] [--cpu N] [--thp] [--busy] [--hot-mib N]\n"
+                                "          [--zigzag-sec K] [--madv-free-mib N]\n", argv[0]);
                         return 2;
                 }
         }
@@ -99,6 +113,16 @@ int main(int argc, char **argv) {
 
         size_t bytes = mib << 20, words = bytes / sizeof(uint64_t);
         size_t busy_words = hot_mib > 0 && hot_mib < mib ? (hot_mib << 20) / sizeof(uint64_t) : words;
+        if (zigzag_sec > 0 && (!busy || hot_mib == 0 || 2 * hot_mib > mib)) {
+                fprintf(stderr, "--zigzag-sec needs --busy and --hot-mib H with 2H <= --mib\n");
+                return 2;
+        }
+        if (free_mib > mib) {
+                fprintf(stderr, "--madv-free-mib is larger than --mib\n");
+                return 2;
+        }
+        /* the words the checksums cover: all but the lazily freed tail */
+        size_t sum_words = words - (free_mib << 20) / sizeof(uint64_t);
         uint64_t *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (buf == MAP_FAILED) {
                 perror("mmap");
@@ -121,6 +145,25 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
+        if (free_mib > 0) {
+                if (madvise((char *) buf + bytes - (free_mib << 20), free_mib << 20, MADV_FREE) < 0) {
+                        perror("madvise MADV_FREE");
+                        return 1;
+                }
+                /* MADV_FREE leaves the last folios in this CPU's lazyfree batch, still swap-backed; changing
+                 * the mlock state of a populated VMA drains the local batches (lru_add_drain). */
+                long psz = sysconf(_SC_PAGESIZE);
+                char *p = mmap(NULL, (size_t) psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED) {
+                        perror("mmap");
+                        return 1;
+                }
+                p[0] = 1;
+                if (mlock(p, (size_t) psz) < 0 || munlock(p, (size_t) psz) < 0)
+                        perror("mlock/munlock (ignored)");
+                munmap(p, (size_t) psz);
+        }
+
         struct sigaction sa = { .sa_handler = on_signal };
         sigemptyset(&sa.sa_mask);
         sigaction(SIGUSR1, &sa, NULL);
@@ -128,9 +171,11 @@ int main(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
 
         printf("WORKLOAD pid=%d addr=%p bytes=%zu pages=%zu checksum=%016llx\n", (int) getpid(), (void *) buf,
-               bytes, bytes / (size_t) sysconf(_SC_PAGESIZE), (unsigned long long) checksum(buf, words));
+               bytes, bytes / (size_t) sysconf(_SC_PAGESIZE), (unsigned long long) checksum(buf, sum_words));
         fflush(stdout);
 
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         sigset_t block, old;
         sigemptyset(&block);
         sigaddset(&block, SIGUSR1);
@@ -139,7 +184,14 @@ int main(int argc, char **argv) {
         volatile uint64_t sink = 0;
         for (;;) {
                 if (busy) {
-                        for (size_t i = 0; i < busy_words && !want_checksum && !want_exit; i += 512)
+                        size_t first = 0;
+                        if (zigzag_sec > 0) {
+                                struct timespec now;
+                                clock_gettime(CLOCK_MONOTONIC, &now);
+                                if ((uint64_t) (now.tv_sec - t0.tv_sec) / zigzag_sec % 2)
+                                        first = busy_words;
+                        }
+                        for (size_t i = first; i < first + busy_words && !want_checksum && !want_exit; i += 512)
                                 sink += buf[i];
                 } else {
                         sigprocmask(SIG_BLOCK, &block, &old);
@@ -151,7 +203,7 @@ int main(int argc, char **argv) {
                         break;
                 if (want_checksum) {
                         want_checksum = 0;
-                        printf("WORKLOAD checksum=%016llx\n", (unsigned long long) checksum(buf, words));
+                        printf("WORKLOAD checksum=%016llx\n", (unsigned long long) checksum(buf, sum_words));
                         fflush(stdout);
                 }
         }

@@ -21,6 +21,10 @@ backend = $BACKEND
 passes = 3
 pass_interval = 500ms
 
+[policy]
+# The scenario measures classification at a fixed interval; tuning is place-*'s business.
+pass_interval_auto = no
+
 [targets]
 pid = $WPID
 EOC

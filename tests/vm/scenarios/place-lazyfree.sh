@@ -1,0 +1,118 @@
+# place-lazyfree: lazily freed pages are never demoted. A 128 MiB workload is first touched on node 0 (its
+# init runs on node 0's CPUs), then MADV_FREEs its last 64 MiB and never touches them again, and reads its
+# first 16 MiB continuously. tierd is told to keep 95% of the fast tier free (fast_free_target = 95%,
+# fast_free_min = 90%), so it demotes cold pages. Within DEADLINE seconds at least 75% of the cold, not freed
+# part (16..64 MiB) must be on node 1; after that the freed part's pages that are still present (the kernel
+# may drop them) must have none on node 1, status must count lazyfree skips, the hot part must stay on
+# node 0 (>= 90%), nothing but the cold part (+ 2 MiB of the process's other memory) may be demoted,
+# and the data (the first 64 MiB) must be intact. BACKEND comes from run-vm --env.
+. /mnt/share/scenarios/lib.sh
+
+D=/tmp/tierd-lazyfree
+SOCK=/tmp/tierd.sock
+BACKEND=${BACKEND:-auto}
+DEADLINE=${DEADLINE:-240}
+mkdir -p $D/run
+
+start_hot_workload $D 128 16 --madv-free-mib 64
+COLD_END=$(printf "0x%x" $((START + 64 * 1024 * 1024)))
+info "cold part $HOT_END-$COLD_END, freed part $COLD_END-$END"
+
+query_node_pages() {
+    local n
+    n=$(tierd-move --pid $WPID --query --range "$1" | sed -n "s/.* node$2=\([0-9]*\).*/\1/p")
+    echo "${n:-0}"
+}
+HOT_PAGES=$((16 * 256))
+COLD_PAGES=$((48 * 256))
+tierd-move --pid $WPID --query --range $START-$COLD_END > $D/query0-kept.txt
+tierd-move --pid $WPID --query --range $COLD_END-$END > $D/query0-freed.txt
+show query0-kept $D/query0-kept.txt
+show query0-freed $D/query0-freed.txt
+check "kept part starts on node 0" test "$(query_node_pages $START-$COLD_END 0)" -ge $((64 * 256 * 99 / 100))
+grep -E 'MemFree' /proc/meminfo | sed 's/^/INFO: /'
+
+cat > $D/tierd.conf <<EOC
+[daemon]
+log_level = debug
+
+[scan]
+backend = $BACKEND
+passes = 3
+pass_interval = 500ms
+
+[policy]
+pass_interval_auto = no
+fast_free_min = 90%
+fast_free_target = 95%
+
+[migrate]
+promote_rate = 64M
+demote_rate = 64M
+
+[targets]
+pid = $WPID
+EOC
+
+T0=$(uptime_s)
+tierd --config $D/tierd.conf --control-socket $SOCK --runtime-dir $D/run > $D/tierd.log 2>&1 &
+TPID=$!
+if ! wait_for 60 test -S $SOCK; then
+    fail "tierd did not start"; show tierd $D/tierd.log; finish
+fi
+tierctl --socket $SOCK status --json > $D/status0.json
+check_eq "backend in use" "$BACKEND" "$(jq -r .backend $D/status0.json)"
+check_eq "node 1 is the slow tier" 1 "$(jq '[.nodes[] | select(.node == 1) | .tier][0]' $D/status0.json)"
+
+cold_demoted() { [ $(( $(query_node_pages $HOT_END-$COLD_END 1) * 100 / COLD_PAGES )) -ge 75 ]; }
+if wait_for $DEADLINE cold_demoted; then
+    pass "at least 75% of the cold part on node 1 within ${DEADLINE}s"
+    info "converged after $(( $(uptime_s) - T0 ))s (round $(tierctl --socket $SOCK status --json | jq .round))"
+else
+    fail "at least 75% of the cold part on node 1 within ${DEADLINE}s"
+fi
+# A few more rounds, in which the freed part would be demoted too if tierd did not skip it.
+ROUND=$(tierctl --socket $SOCK status --json | jq .round)
+round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
+check "three more rounds" wait_for 120 round_at_least $((ROUND + 3))
+
+tierctl --socket $SOCK status > $D/status.txt
+tierctl --socket $SOCK status --json > $D/status.json
+show status $D/status.txt
+tierd-move --pid $WPID --query --range $START-$HOT_END > $D/query-hot.txt
+tierd-move --pid $WPID --query --range $HOT_END-$COLD_END > $D/query-cold.txt
+tierd-move --pid $WPID --query --range $COLD_END-$END > $D/query-freed.txt
+show query-hot $D/query-hot.txt
+show query-cold $D/query-cold.txt
+show query-freed $D/query-freed.txt
+HOT0=$(query_node_pages $START-$HOT_END 0)
+COLD1=$(query_node_pages $HOT_END-$COLD_END 1)
+FREED0=$(query_node_pages $COLD_END-$END 0)
+FREED1=$(query_node_pages $COLD_END-$END 1)
+LZ_UNITS=$(jq '.migrate.skipped.lazyfree.units' $D/status.json)
+LZ_BYTES=$(jq '.migrate.skipped.lazyfree.bytes' $D/status.json)
+info "hot part on node 0: $HOT0 of $HOT_PAGES pages; cold part on node 1: $COLD1 of $COLD_PAGES pages" \
+     "($((COLD1 * 100 / COLD_PAGES))%); freed part: $FREED0 pages on node 0, $FREED1 on node 1" \
+     "(of $((64 * 256)); the rest dropped by the kernel)"
+info "demoted $(jq .migrate.demote.bytes $D/status.json) bytes, promoted $(jq .migrate.promote.bytes $D/status.json)" \
+     "bytes; skipped lazyfree: $LZ_UNITS units, $LZ_BYTES bytes (summed over plans)"
+grep -E 'MemFree' /proc/meminfo | sed 's/^/INFO: /'
+check "at least 75% of the cold part on node 1 ($((COLD1 * 100 / COLD_PAGES))%)" \
+    test $((COLD1 * 100 / COLD_PAGES)) -ge 75
+check_eq "freed pages on node 1" 0 "$FREED1"
+check "at least 90% of the hot part still on node 0 ($((HOT0 * 100 / HOT_PAGES))%)" \
+    test $((HOT0 * 100 / HOT_PAGES)) -ge 90
+check "status counts lazyfree skips ($LZ_UNITS units)" test "$LZ_UNITS" -gt 0
+# The target is the whole process: its few other cold pages (stack, heap, libraries' data) may go down too.
+check "demoted no more than the cold part + 2 MiB" jq_true ".migrate.demote.bytes <= $((COLD_PAGES * 4096 + 2 * 1024 * 1024))" $D/status.json
+check "no pages failed to move" jq_true '.migrate.demote.failed_pages == 0' $D/status.json
+
+kill -USR1 $WPID
+check "workload checksum after the moves" wait_for 30 grep -q "^WORKLOAD checksum=$SUM0\$" $D/workload.out
+
+kill -TERM $TPID; wait $TPID
+check_eq "tierd exits 0 on SIGTERM" 0 $?
+kill $WPID $BUSY 2>/dev/null
+if [ $NFAIL -ne 0 ]; then show tierd $D/tierd.log; show workload $D/workload.out; fi
+cp $D/*.json $D/*.txt $D/tierd.log $OUT/ 2>/dev/null
+finish
