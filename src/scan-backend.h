@@ -40,6 +40,7 @@ struct scan_options {
         int damon_kdamond;       /* kdamond index to use when others exist; -1: none configured */
         uint64_t damon_sample_interval_us;
         unsigned damon_min_regions, damon_max_regions;
+        bool move_shared;        /* shared pages will be moved (MPOL_MF_MOVE_ALL): do not mark them skipped */
 };
 
 struct scan_backend_ops {

@@ -109,6 +109,7 @@ struct page_idle_backend {
 
         bool in_round;
         bool ksm_pages_exist; /* read once per round: see kpageflags_fix_ksm() */
+        bool move_shared;     /* [migrate] move_shared: shared pages are tracked, not skipped */
         uint64_t *units;
         uint64_t *pfns; /* round_begin only: the PFN of each unit */
         size_t n_units, allocated_units;
@@ -243,7 +244,11 @@ static uint64_t pmd_thp_head(const struct chunk *c, size_t n_query, const uint64
         return head;
 }
 
-static void note_class(struct page_idle_backend *b, const struct page_class *cl) {
+/* Applies the configuration to a page's class and counts it. With move_shared, shared pages are moved too
+ * (the executor then passes MPOL_MF_MOVE_ALL), so they are tracked like any other page. */
+static void settle_class(struct page_idle_backend *b, struct page_class *cl) {
+        if (b->move_shared && cl->skip == PAGE_SKIP_SHARED)
+                cl->skip = PAGE_SKIP_NONE;
         b->stats.skip[cl->skip]++;
         if (cl->skip != PAGE_SKIP_NONE)
                 b->stats.skipped++;
@@ -313,7 +318,7 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                                         eff &= ~PAGEMAP_EXCLUSIVE;
                         kpageflags_classify(kpageflags_fix_ksm(flags_of(c, n_query, pfn), eff, b->ksm_pages_exist),
                                             eff, &cl);
-                        note_class(b, &cl);
+                        settle_class(b, &cl);
                         if (cl.skip != PAGE_SKIP_NONE)
                                 bit_set(c->skip, i);
                         else {
@@ -370,7 +375,7 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                         walk->valid = false;
                 }
 
-                note_class(b, &cl);
+                settle_class(b, &cl);
                 if (cl.skip != PAGE_SKIP_NONE) {
                         bit_set(c->skip, i);
                         continue;
@@ -719,13 +724,14 @@ static int page_idle_backend_probe(_unused_ const struct scan_options *opts, cha
         return 1;
 }
 
-static int page_idle_backend_open(_unused_ const struct scan_options *opts, void **ret_state) {
+static int page_idle_backend_open(const struct scan_options *opts, void **ret_state) {
         struct page_idle_backend *b;
 
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
         b->kpageflags_fd = -1;
+        b->move_shared = opts->move_shared;
 
         b->bitmap_fd = page_idle_open();
         if (b->bitmap_fd < 0) {

@@ -122,6 +122,7 @@ int scan_engine_new(const struct tierd_config *c, const char *runtime_dir, struc
                 .damon_sample_interval_us = c->damon_sample_interval_us,
                 .damon_min_regions = c->damon_min_regions,
                 .damon_max_regions = c->damon_max_regions,
+                .move_shared = c->move_shared,
         };
 
         r = heat_store_new(&e->heat);
@@ -152,7 +153,8 @@ struct scan_engine *scan_engine_free(struct scan_engine *e) {
 bool scan_engine_config_changed(const struct tierd_config *a, const struct tierd_config *b) {
         return a->backend != b->backend || a->damon_kdamond != b->damon_kdamond ||
                a->damon_sample_interval_us != b->damon_sample_interval_us ||
-               a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions;
+               a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions ||
+               a->move_shared != b->move_shared;
 }
 
 bool scan_engine_active(const struct scan_engine *e) {
