@@ -29,13 +29,7 @@ pass_interval_auto = no
 pid = $WPID
 EOC
 
-tierd --config $D/tierd.conf --control-socket $SOCK --runtime-dir $D/run > $D/tierd.log 2>&1 &
-TPID=$!
-if ! wait_for 60 test -S $SOCK; then
-    fail "tierd did not start"; show tierd $D/tierd.log; finish
-fi
-tierctl --socket $SOCK status --json > $D/status0.json
-check_eq "backend in use" "$BACKEND" "$(jq -r .backend $D/status0.json)"
+start_tierd_checked $D $SOCK "$BACKEND"
 
 round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
 # Round 1 starts at start-up; three full rounds of 3 x 500ms take ~5 s, far more under TCG.

@@ -100,3 +100,16 @@ start_hot_workload() {
     END=$(printf "0x%x" $((0x$addr + mib * 1024 * 1024)))
     info "workload pid $WPID, buffer $START-$END, hot part $START-$HOT_END"
 }
+
+# start_tierd_checked DIR SOCK BACKEND: starts tierd with DIR/tierd.conf on SOCK (runtime dir DIR/run, log
+# DIR/tierd.log), sets TPID, finishes the scenario if the socket does not appear, saves the first status as
+# DIR/status0.json and checks that BACKEND is the backend in use.
+start_tierd_checked() {
+    tierd --config "$1/tierd.conf" --control-socket "$2" --runtime-dir "$1/run" > "$1/tierd.log" 2>&1 &
+    TPID=$!
+    if ! wait_for 60 test -S "$2"; then
+        fail "tierd did not start"; show tierd "$1/tierd.log"; finish
+    fi
+    tierctl --socket "$2" status --json > "$1/status0.json"
+    check_eq "backend in use" "$3" "$(jq -r .backend "$1/status0.json")"
+}

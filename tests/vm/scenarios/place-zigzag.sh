@@ -53,13 +53,7 @@ pid = $WPID
 EOC
 
 T0=$(uptime_s)
-tierd --config $D/tierd.conf --control-socket $SOCK --runtime-dir $D/run > $D/tierd.log 2>&1 &
-TPID=$!
-if ! wait_for 60 test -S $SOCK; then
-    fail "tierd did not start"; show tierd $D/tierd.log; finish
-fi
-tierctl --socket $SOCK status --json > $D/status0.json
-check_eq "backend in use" "$BACKEND" "$(jq -r .backend $D/status0.json)"
+start_tierd_checked $D $SOCK "$BACKEND"
 
 # Sample every ~10 s for RUN seconds (wall time in the guest).
 while [ $(( $(uptime_s) - T0 )) -lt $RUN ]; do
