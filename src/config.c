@@ -51,12 +51,20 @@ struct config_item;
 /* Parsers get the whitespace-stripped value (empty only for CONFIG_EMPTY_OK and CONFIG_LIST items). They log
  * their own errors through config_error() and return -EINVAL, or -ENOMEM. */
 typedef int (*config_parse_t)(struct config_parser *p, const struct config_item *item, const char *value);
-typedef int (*config_dump_t)(FILE *f, const struct config_item *item, const struct tierd_config *c);
+typedef int (*config_dump_t)(FILE *f, const struct config_item *item, const void *base);
 
 enum {
-        CONFIG_LIST = 1 << 0,     /* may be repeated, values accumulate; an empty value resets the list */
-        CONFIG_EMPTY_OK = 1 << 1, /* a scalar whose empty value means "none" */
+        CONFIG_LIST = 1 << 0,         /* may be repeated, values accumulate; an empty value resets the list */
+        CONFIG_EMPTY_OK = 1 << 1,     /* a scalar whose empty value means "none" */
+        CONFIG_PER_WORKLOAD = 1 << 2, /* a key of [target.NAME]: the offset is into struct config_workload */
 };
+
+/* How the [target.NAME] sections appear in config_items, in messages and in the list of sections. */
+#define WORKLOAD_SECTION "target.NAME"
+#define WORKLOAD_PREFIX "target."
+/* Workload names appear in status, metrics labels and log lines: short, and nothing that needs quoting. */
+#define WORKLOAD_NAME_MAX 64
+#define WORKLOADS_MAX 256
 
 struct config_item {
         const char *section;
@@ -71,10 +79,11 @@ struct config_item {
         const char *expected; /* completes "expected ..." in messages */
 };
 
-#define FIELD(c, item, type) ((type *) ((uint8_t *) (c) + (item)->offset))
-#define CONST_FIELD(c, item, type) ((type const *) ((const uint8_t *) (c) + (item)->offset))
-#define COUNT_FIELD(c, item) ((size_t *) ((uint8_t *) (c) + (item)->count_offset))
-#define CONST_COUNT_FIELD(c, item) ((const size_t *) ((const uint8_t *) (c) + (item)->count_offset))
+/* base: the struct tierd_config, or for CONFIG_PER_WORKLOAD items the struct config_workload. */
+#define FIELD(base, item, type) ((type *) ((uint8_t *) (base) + (item)->offset))
+#define CONST_FIELD(base, item, type) ((type const *) ((const uint8_t *) (base) + (item)->offset))
+#define COUNT_FIELD(base, item) ((size_t *) ((uint8_t *) (base) + (item)->count_offset))
+#define CONST_COUNT_FIELD(base, item) ((const size_t *) ((const uint8_t *) (base) + (item)->count_offset))
 
 static int parse_log_level(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_socket_path(struct config_parser *p, const struct config_item *item, const char *value);
@@ -92,20 +101,22 @@ static int parse_hot_threshold(struct config_parser *p, const struct config_item
 static int parse_boolean(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_size_or_percent_item(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_rate(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_fast_max(struct config_parser *p, const struct config_item *item, const char *value);
 
-static int dump_log_level(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_unsigned(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_duration_us(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_size_bytes(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_tier(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_strv(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_pid_list(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_backend(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_optional_index(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_hot_threshold(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_boolean(FILE *f, const struct config_item *item, const struct tierd_config *c);
-static int dump_size_or_percent(FILE *f, const struct config_item *item, const struct tierd_config *c);
+static int dump_log_level(FILE *f, const struct config_item *item, const void *base);
+static int dump_string(FILE *f, const struct config_item *item, const void *base);
+static int dump_unsigned(FILE *f, const struct config_item *item, const void *base);
+static int dump_duration_us(FILE *f, const struct config_item *item, const void *base);
+static int dump_size_bytes(FILE *f, const struct config_item *item, const void *base);
+static int dump_tier(FILE *f, const struct config_item *item, const void *base);
+static int dump_strv(FILE *f, const struct config_item *item, const void *base);
+static int dump_pid_list(FILE *f, const struct config_item *item, const void *base);
+static int dump_backend(FILE *f, const struct config_item *item, const void *base);
+static int dump_optional_index(FILE *f, const struct config_item *item, const void *base);
+static int dump_hot_threshold(FILE *f, const struct config_item *item, const void *base);
+static int dump_boolean(FILE *f, const struct config_item *item, const void *base);
+static int dump_size_or_percent(FILE *f, const struct config_item *item, const void *base);
+static int dump_fast_max(FILE *f, const struct config_item *item, const void *base);
 
 #define TIER_ITEM(n)                                                                                         \
         {                                                                                                    \
@@ -224,6 +235,20 @@ static const struct config_item config_items[] = {
           .expected = "a boolean (yes or no)" },
         { "migrate", "dry_run", parse_boolean, dump_boolean, offsetof(struct tierd_config, dry_run),
           .expected = "a boolean (yes or no)" },
+
+        /* [target.NAME]: offsets into struct config_workload, one per section. */
+        { WORKLOAD_SECTION, "cgroup", parse_cgroup_list, dump_strv, offsetof(struct config_workload, cgroups),
+          .flags = CONFIG_LIST | CONFIG_PER_WORKLOAD, .expected = CGROUP_EXPECTED },
+        { WORKLOAD_SECTION, "comm", parse_glob_list, dump_strv, offsetof(struct config_workload, comms),
+          .max = COMM_MAX, .flags = CONFIG_LIST | CONFIG_PER_WORKLOAD, .expected = COMM_EXPECTED },
+        { WORKLOAD_SECTION, "exe", parse_glob_list, dump_strv, offsetof(struct config_workload, exes),
+          .max = PATH_MAX - 1, .flags = CONFIG_LIST | CONFIG_PER_WORKLOAD, .expected = EXE_EXPECTED },
+        { WORKLOAD_SECTION, "pid", parse_pid_list, dump_pid_list, offsetof(struct config_workload, pids),
+          offsetof(struct config_workload, n_pids), .flags = CONFIG_LIST | CONFIG_PER_WORKLOAD,
+          .expected = PID_EXPECTED },
+        { WORKLOAD_SECTION, "fast_max", parse_fast_max, dump_fast_max, offsetof(struct config_workload, fast_max),
+          .max = UINT64_MAX, .flags = CONFIG_EMPTY_OK | CONFIG_PER_WORKLOAD,
+          .expected = "a size such as 8G or a percentage of the fast tier such as 25%, or nothing for no budget" },
 };
 
 enum section_state {
@@ -239,8 +264,10 @@ struct config_parser {
         const char *pos, *end; /* the unread input */
         unsigned line;         /* physical line last handed to inih */
 
-        char *section;
+        char *section;             /* as written */
+        const char *table_section; /* as in config_items: WORKLOAD_SECTION for every [target.NAME] */
         enum section_state section_state;
+        void *base;                /* what the current section's items write into: config or a workload */
 
         unsigned item_line[ELEMENTSOF(config_items)]; /* where each scalar was set, 0: not yet */
         bool tier_valid[TIERD_MAX_TIERS];
@@ -318,12 +345,12 @@ static int parse_log_level(struct config_parser *p, const struct config_item *it
 
         if (level < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, int) = level;
+        *FIELD(p->base, item, int) = level;
         return 0;
 }
 
 static int parse_socket_path(struct config_parser *p, const struct config_item *item, const char *value) {
-        char **field = FIELD(p->config, item, char *);
+        char **field = FIELD(p->base, item, char *);
         char *copy;
 
         /* The daemon may run with any working directory, and bind() silently truncates at sun_path. */
@@ -378,7 +405,7 @@ static int lookup_group(const char *name, gid_t *ret) {
 }
 
 static int parse_group(struct config_parser *p, const struct config_item *item, const char *value) {
-        char **field = FIELD(p->config, item, char *);
+        char **field = FIELD(p->base, item, char *);
         char buf[ELLIPSIZE_MAX + 4];
         char *copy = NULL;
         gid_t gid = (gid_t) -1;
@@ -424,7 +451,7 @@ static int parse_unsigned(struct config_parser *p, const struct config_item *ite
                 return out_of_range(p, item, value);
         if (r < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, unsigned) = v;
+        *FIELD(p->base, item, unsigned) = v;
         return 0;
 }
 
@@ -451,7 +478,7 @@ static int parse_backend(struct config_parser *p, const struct config_item *item
 
         if (k < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, enum scan_backend_kind) = (enum scan_backend_kind) k;
+        *FIELD(p->base, item, enum scan_backend_kind) = (enum scan_backend_kind) k;
         return 0;
 }
 
@@ -460,7 +487,7 @@ static int parse_optional_index(struct config_parser *p, const struct config_ite
         int r;
 
         if (isempty(value)) {
-                *FIELD(p->config, item, int) = -1;
+                *FIELD(p->base, item, int) = -1;
                 return 0;
         }
         r = parse_uint(value, &v);
@@ -468,13 +495,13 @@ static int parse_optional_index(struct config_parser *p, const struct config_ite
                 return out_of_range(p, item, value);
         if (r < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, int) = (int) v;
+        *FIELD(p->base, item, int) = (int) v;
         return 0;
 }
 
 static int parse_hot_threshold(struct config_parser *p, const struct config_item *item, const char *value) {
         if (streq(value, "all")) {
-                *FIELD(p->config, item, unsigned) = HEAT_HOT_THRESHOLD_ALL_PASSES;
+                *FIELD(p->base, item, unsigned) = HEAT_HOT_THRESHOLD_ALL_PASSES;
                 return 0;
         }
         return parse_unsigned(p, item, value);
@@ -485,7 +512,7 @@ static int parse_boolean(struct config_parser *p, const struct config_item *item
 
         if (parse_bool(value, &b) < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, bool) = b;
+        *FIELD(p->base, item, bool) = b;
         return 0;
 }
 
@@ -501,7 +528,22 @@ static int parse_size_or_percent_item(struct config_parser *p, const struct conf
                 return invalid_value(p, item, value);
         if (item->min > 0 && (v.is_percent ? v.basis_points == 0 : v.bytes == 0))
                 return out_of_range(p, item, value);
-        *FIELD(p->config, item, struct size_or_percent) = v;
+        *FIELD(p->base, item, struct size_or_percent) = v;
+        return 0;
+}
+
+static int parse_fast_max(struct config_parser *p, const struct config_item *item, const char *value) {
+        struct config_workload *w = p->base;
+        int r;
+
+        if (isempty(value)) {
+                w->has_fast_max = false;
+                return 0;
+        }
+        r = parse_size_or_percent_item(p, item, value);
+        if (r < 0)
+                return r;
+        w->has_fast_max = true;
         return 0;
 }
 
@@ -529,7 +571,7 @@ static int parse_duration_us(struct config_parser *p, const struct config_item *
                 return out_of_range(p, item, value);
         if (r < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, uint64_t) = v;
+        *FIELD(p->base, item, uint64_t) = v;
         return 0;
 }
 
@@ -542,7 +584,7 @@ static int parse_size_bytes(struct config_parser *p, const struct config_item *i
                 return out_of_range(p, item, value);
         if (r < 0)
                 return invalid_value(p, item, value);
-        *FIELD(p->config, item, uint64_t) = v;
+        *FIELD(p->base, item, uint64_t) = v;
         return 0;
 }
 
@@ -653,7 +695,7 @@ static void strv_field_reset(char ***field) {
 }
 
 static int parse_cgroup_list(struct config_parser *p, const struct config_item *item, const char *value) {
-        char ***field = FIELD(p->config, item, char **);
+        char ***field = FIELD(p->base, item, char **);
         _cleanup_strv_free_ char **words = NULL;
         int r, ret = 0;
 
@@ -691,7 +733,7 @@ static int parse_cgroup_list(struct config_parser *p, const struct config_item *
 }
 
 static int parse_glob_list(struct config_parser *p, const struct config_item *item, const char *value) {
-        char ***field = FIELD(p->config, item, char **);
+        char ***field = FIELD(p->base, item, char **);
         _cleanup_strv_free_ char **words = NULL;
         bool is_exe = item->max > COMM_MAX;
         int r, ret = 0;
@@ -739,8 +781,8 @@ static int parse_glob_list(struct config_parser *p, const struct config_item *it
 }
 
 static int parse_pid_list(struct config_parser *p, const struct config_item *item, const char *value) {
-        pid_t **field = FIELD(p->config, item, pid_t *);
-        size_t *n = COUNT_FIELD(p->config, item);
+        pid_t **field = FIELD(p->base, item, pid_t *);
+        size_t *n = COUNT_FIELD(p->base, item);
         _cleanup_strv_free_ char **words = NULL;
         int r, ret = 0;
 
@@ -819,37 +861,37 @@ static int dump_kv(FILE *f, const char *key, const char *value) {
         return 0;
 }
 
-static int dump_log_level(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        const char *s = log_level_to_string(*CONST_FIELD(c, item, int));
+static int dump_log_level(FILE *f, const struct config_item *item, const void *base) {
+        const char *s = log_level_to_string(*CONST_FIELD(base, item, int));
 
         if (!s)
                 return -EINVAL;
         return dump_kv(f, item->key, s);
 }
 
-static int dump_string(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        return dump_kv(f, item->key, *CONST_FIELD(c, item, char *));
+static int dump_string(FILE *f, const struct config_item *item, const void *base) {
+        return dump_kv(f, item->key, *CONST_FIELD(base, item, char *));
 }
 
-static int dump_backend(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        const char *s = scan_backend_kind_to_string(*CONST_FIELD(c, item, enum scan_backend_kind));
+static int dump_backend(FILE *f, const struct config_item *item, const void *base) {
+        const char *s = scan_backend_kind_to_string(*CONST_FIELD(base, item, enum scan_backend_kind));
 
         if (!s)
                 return -EINVAL;
         return dump_kv(f, item->key, s);
 }
 
-static int dump_optional_index(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+static int dump_optional_index(FILE *f, const struct config_item *item, const void *base) {
         char buf[16] = "";
-        int v = *CONST_FIELD(c, item, int);
+        int v = *CONST_FIELD(base, item, int);
 
         if (v >= 0)
                 snprintf(buf, sizeof(buf), "%d", v);
         return dump_kv(f, item->key, buf);
 }
 
-static int dump_hot_threshold(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        unsigned v = *CONST_FIELD(c, item, unsigned);
+static int dump_hot_threshold(FILE *f, const struct config_item *item, const void *base) {
+        unsigned v = *CONST_FIELD(base, item, unsigned);
         char buf[16];
 
         if (v == HEAT_HOT_THRESHOLD_ALL_PASSES)
@@ -858,12 +900,12 @@ static int dump_hot_threshold(FILE *f, const struct config_item *item, const str
         return dump_kv(f, item->key, buf);
 }
 
-static int dump_boolean(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        return dump_kv(f, item->key, *CONST_FIELD(c, item, bool) ? "yes" : "no");
+static int dump_boolean(FILE *f, const struct config_item *item, const void *base) {
+        return dump_kv(f, item->key, *CONST_FIELD(base, item, bool) ? "yes" : "no");
 }
 
-static int dump_size_or_percent(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        const struct size_or_percent *v = CONST_FIELD(c, item, struct size_or_percent);
+static int dump_size_or_percent(FILE *f, const struct config_item *item, const void *base) {
+        const struct size_or_percent *v = CONST_FIELD(base, item, struct size_or_percent);
         char buf[32];
 
         if (v->is_percent) {
@@ -876,28 +918,37 @@ static int dump_size_or_percent(FILE *f, const struct config_item *item, const s
         return dump_kv(f, item->key, buf);
 }
 
-static int dump_unsigned(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+static int dump_fast_max(FILE *f, const struct config_item *item, const void *base) {
+        const struct config_workload *w = base;
+
+        if (!w->has_fast_max)
+                return dump_kv(f, item->key, NULL);
+        return dump_size_or_percent(f, item, base);
+}
+
+static int dump_unsigned(FILE *f, const struct config_item *item, const void *base) {
         char buf[16];
 
-        snprintf(buf, sizeof(buf), "%u", *CONST_FIELD(c, item, unsigned));
+        snprintf(buf, sizeof(buf), "%u", *CONST_FIELD(base, item, unsigned));
         return dump_kv(f, item->key, buf);
 }
 
-static int dump_duration_us(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+static int dump_duration_us(FILE *f, const struct config_item *item, const void *base) {
         char buf[32];
 
-        format_duration_canonical(buf, sizeof(buf), *CONST_FIELD(c, item, uint64_t));
+        format_duration_canonical(buf, sizeof(buf), *CONST_FIELD(base, item, uint64_t));
         return dump_kv(f, item->key, buf);
 }
 
-static int dump_size_bytes(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+static int dump_size_bytes(FILE *f, const struct config_item *item, const void *base) {
         char buf[32];
 
-        format_size_canonical(buf, sizeof(buf), *CONST_FIELD(c, item, uint64_t));
+        format_size_canonical(buf, sizeof(buf), *CONST_FIELD(base, item, uint64_t));
         return dump_kv(f, item->key, buf);
 }
 
-static int dump_tier(FILE *f, const struct config_item *item, const struct tierd_config *c) {
+static int dump_tier(FILE *f, const struct config_item *item, const void *base) {
+        const struct tierd_config *c = base;
         _cleanup_free_ char *s = NULL;
 
         /* Unset tiers have no spelling: an empty value is an error, which keeps "tierN =" from meaning two things. */
@@ -945,15 +996,15 @@ static int dump_words(FILE *f, const char *key, char *const *words, size_t n) {
         return 0;
 }
 
-static int dump_strv(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        char **l = *CONST_FIELD(c, item, char **);
+static int dump_strv(FILE *f, const struct config_item *item, const void *base) {
+        char **l = *CONST_FIELD(base, item, char **);
 
         return dump_words(f, item->key, l, strv_length(l));
 }
 
-static int dump_pid_list(FILE *f, const struct config_item *item, const struct tierd_config *c) {
-        const pid_t *pids = *CONST_FIELD(c, item, pid_t *);
-        size_t n = *CONST_COUNT_FIELD(c, item);
+static int dump_pid_list(FILE *f, const struct config_item *item, const void *base) {
+        const pid_t *pids = *CONST_FIELD(base, item, pid_t *);
+        size_t n = *CONST_COUNT_FIELD(base, item);
         _cleanup_strv_free_ char **words = NULL;
         int r;
 
@@ -1059,7 +1110,7 @@ static char *list_names(const char *section) {
 }
 
 static void unknown_key(struct config_parser *p, const char *key) {
-        _cleanup_free_ char *valid = list_names(p->section);
+        _cleanup_free_ char *valid = list_names(p->table_section);
         char buf[ELLIPSIZE_MAX + 4];
         const char *other = NULL;
         const char *hint;
@@ -1073,7 +1124,7 @@ static void unknown_key(struct config_parser *p, const char *key) {
                 config_error(p, "key \"%s\" belongs in section [%s], not [%s]", key, other, p->section);
                 return;
         }
-        hint = suggest(p->section, key);
+        hint = suggest(p->table_section, key);
         if (hint)
                 config_error(p, "unknown key \"%s\" in section [%s]; did you mean \"%s\"?", ellipsize(key, buf),
                              p->section, hint);
@@ -1085,8 +1136,20 @@ static void unknown_key(struct config_parser *p, const char *key) {
 static void unknown_section(struct config_parser *p) {
         _cleanup_free_ char *valid = list_names(NULL);
         const char *hint = suggest(NULL, p->section);
+        const char *dot = strchr(p->section, '.');
         char buf[ELLIPSIZE_MAX + 4];
 
+        /* [targets.db], [traget.db]: the workload sections are the ones with a dot. */
+        if (dot && dot > p->section && dot - p->section <= SUGGEST_NAME_MAX) {
+                char prefix[SUGGEST_NAME_MAX + 1];
+
+                snprintf(prefix, sizeof(prefix), "%.*s", (int) (dot - p->section), p->section);
+                if (is_near_miss(prefix, "target")) {
+                        config_error(p, "unknown section [%s]; did you mean [target%s]?", ellipsize(p->section, buf),
+                                     dot);
+                        return;
+                }
+        }
         if (hint)
                 config_error(p, "unknown section [%s]; did you mean [%s]?", ellipsize(p->section, buf), hint);
         else
@@ -1120,8 +1183,64 @@ static int set_section(struct config_parser *p, const char *name, size_t len, en
                 return -ENOMEM;
         free(p->section);
         p->section = s;
+        p->table_section = s;
         p->section_state = state;
+        p->base = p->config;
         return 0;
+}
+
+static bool workload_name_valid(const char *name) {
+        size_t n = strlen(name);
+
+        return n > 0 && n <= WORKLOAD_NAME_MAX &&
+               strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
+}
+
+/* A [target.NAME] header: adds the workload its keys go to. Problems are reported here, and the section's keys
+ * are then ignored (they would only add noise). */
+static void workload_enter(struct config_parser *p) {
+        const char *name = p->section + strlen(WORKLOAD_PREFIX);
+        struct tierd_config *c = p->config;
+        struct config_workload *a;
+        char buf[ELLIPSIZE_MAX + 4];
+
+        p->section_state = SECTION_IGNORED;
+        if (!workload_name_valid(name)) {
+                config_error(p, "invalid workload name in section [%s]: expected [target.NAME] with a NAME of 1 to "
+                             "%d letters, digits, \"_\", \"-\" or \".\"",
+                             ellipsize(p->section, buf), WORKLOAD_NAME_MAX);
+                return;
+        }
+        for (size_t i = 0; i < c->n_workloads; i++)
+                if (streq(c->workloads[i].name, name)) {
+                        config_error(p, "duplicate section [%s], first given on line %u: each workload is given "
+                                     "once",
+                                     p->section, c->workloads[i].line);
+                        return;
+                }
+        if (c->n_workloads >= WORKLOADS_MAX) {
+                config_error(p, "too many [target.NAME] sections: at most %d", WORKLOADS_MAX);
+                return;
+        }
+
+        a = reallocarray(c->workloads, c->n_workloads + 1, sizeof(*a));
+        if (!a) {
+                p->oom = true;
+                return;
+        }
+        c->workloads = a;
+        a[c->n_workloads] = (struct config_workload) { .name = strdup(name), .line = p->line };
+        if (!a[c->n_workloads].name) {
+                p->oom = true;
+                return;
+        }
+        p->base = &a[c->n_workloads++];
+        /* "Given once" is per section for these keys. */
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (config_items[i].flags & CONFIG_PER_WORKLOAD)
+                        p->item_line[i] = 0;
+        p->table_section = WORKLOAD_SECTION;
+        p->section_state = SECTION_KNOWN;
 }
 
 /* inih reports only the first syntax error and calls the handler for keys only, so every line is classified here
@@ -1148,7 +1267,9 @@ static bool classify_line(struct config_parser *p, const char *line) {
                         p->oom = true;
                         return false;
                 }
-                if (!section_exists(p->section)) {
+                if (startswith(p->section, WORKLOAD_PREFIX))
+                        workload_enter(p);
+                else if (!section_exists(p->section) || streq(p->section, WORKLOAD_SECTION)) {
                         unknown_section(p);
                         p->section_state = SECTION_IGNORED;
                 }
@@ -1229,7 +1350,7 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                 return 1;
         }
 
-        item = item_find(p->section, key);
+        item = item_find(p->table_section, key);
         if (!item) {
                 unknown_key(p, key);
                 return 1;
@@ -1355,6 +1476,16 @@ static void config_check_relations(struct config_parser *p) {
                 config_error_at(p, item_line_of(p, "migrate", "batch_size"),
                                 "batch_size must be a whole number of 4K pages");
 
+        for (size_t i = 0; i < c->n_workloads; i++) {
+                const struct config_workload *w = &c->workloads[i];
+
+                if (w->n_pids == 0 && strv_length(w->cgroups) == 0 && strv_length(w->comms) == 0 &&
+                    strv_length(w->exes) == 0)
+                        config_error_at(p, w->line, "section [target.%s] selects no process: expected at least one "
+                                        "of cgroup, comm, exe or pid",
+                                        w->name);
+        }
+
         if (c->damon_min_regions > c->damon_max_regions)
                 config_error_at(p, conflict_line(p, "scan", "damon_min_regions", "scan", "damon_max_regions"),
                                 "damon_min_regions = %u is larger than damon_max_regions = %u",
@@ -1413,6 +1544,7 @@ static int config_parse(const char *name, const char *text, size_t size, struct 
         p = (struct config_parser) {
                 .name = name,
                 .config = c,
+                .base = c,
                 .pos = text,
                 .end = text + size,
         };
@@ -1577,6 +1709,16 @@ struct tierd_config *config_free(struct tierd_config *c) {
         strv_free(c->exclude_comms);
         strv_free(c->exclude_exes);
         free(c->exclude_pids);
+        for (size_t i = 0; i < c->n_workloads; i++) {
+                struct config_workload *w = &c->workloads[i];
+
+                free(w->name);
+                strv_free(w->cgroups);
+                strv_free(w->comms);
+                strv_free(w->exes);
+                free(w->pids);
+        }
+        free(c->workloads);
         return mfree(c);
 }
 
@@ -1587,6 +1729,8 @@ int config_dump(const struct tierd_config *c, FILE *f) {
         for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
                 const struct config_item *item = &config_items[i];
 
+                if (item->flags & CONFIG_PER_WORKLOAD)
+                        continue;
                 if (!streq_ptr(section, item->section)) {
                         fprintf(f, "%s[%s]\n", section ? "\n" : "", item->section);
                         section = item->section;
@@ -1594,6 +1738,18 @@ int config_dump(const struct tierd_config *c, FILE *f) {
                 r = item->dump(f, item, c);
                 if (r < 0)
                         return r;
+        }
+        for (size_t w = 0; w < c->n_workloads; w++) {
+                fprintf(f, "\n[%s%s]\n", WORKLOAD_PREFIX, c->workloads[w].name);
+                for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+                        const struct config_item *item = &config_items[i];
+
+                        if (!(item->flags & CONFIG_PER_WORKLOAD))
+                                continue;
+                        r = item->dump(f, item, &c->workloads[w]);
+                        if (r < 0)
+                                return r;
+                }
         }
         if (fflush(f) != 0 || ferror(f))
                 return negative_errno();
@@ -1618,6 +1774,13 @@ static bool pids_equal(const pid_t *a, size_t n_a, const pid_t *b, size_t n_b) {
 static bool size_or_percent_equal(const struct size_or_percent *a, const struct size_or_percent *b) {
         return a->is_percent == b->is_percent && (a->is_percent ? a->basis_points == b->basis_points
                                                                 : a->bytes == b->bytes);
+}
+
+static bool workload_equal(const struct config_workload *a, const struct config_workload *b) {
+        return streq(a->name, b->name) && strv_equal(a->cgroups, b->cgroups) && strv_equal(a->comms, b->comms) &&
+               strv_equal(a->exes, b->exes) && pids_equal(a->pids, a->n_pids, b->pids, b->n_pids) &&
+               a->has_fast_max == b->has_fast_max &&
+               (!a->has_fast_max || size_or_percent_equal(&a->fast_max, &b->fast_max));
 }
 
 bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
@@ -1650,8 +1813,11 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
             a->demote_round_max_bytes != b->demote_round_max_bytes || a->batch_bytes != b->batch_bytes ||
             a->move_shared != b->move_shared || a->tier_skip != b->tier_skip || a->dry_run != b->dry_run)
                 return false;
-        if (a->n_tiers != b->n_tiers)
+        if (a->n_tiers != b->n_tiers || a->n_workloads != b->n_workloads)
                 return false;
+        for (size_t i = 0; i < a->n_workloads; i++)
+                if (!workload_equal(&a->workloads[i], &b->workloads[i]))
+                        return false;
         for (unsigned i = 0; i < a->n_tiers; i++)
                 if (memcmp(&a->tiers[i], &b->tiers[i], sizeof(a->tiers[i])) != 0)
                         return false;
@@ -1660,4 +1826,10 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
                a->min_rss_bytes == b->min_rss_bytes && strv_equal(a->exclude_cgroups, b->exclude_cgroups) &&
                strv_equal(a->exclude_comms, b->exclude_comms) && strv_equal(a->exclude_exes, b->exclude_exes) &&
                pids_equal(a->exclude_pids, a->n_exclude_pids, b->exclude_pids, b->n_exclude_pids);
+}
+
+uint64_t config_workload_fast_max_bytes(const struct config_workload *w, uint64_t fast_total_bytes) {
+        if (!w || !w->has_fast_max)
+                return UINT64_MAX;
+        return size_or_percent_resolve(&w->fast_max, fast_total_bytes);
 }

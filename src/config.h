@@ -26,6 +26,21 @@ int scan_backend_kind_from_string(const char *s);
 /* sysexits.h's EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps a bad configuration from restart-looping. */
 #define EXIT_CONFIG 78
 
+/* A named workload, from a [target.NAME] section: processes chosen by its own selectors (matched like those of
+ * [targets], whose min_rss and exclude_* apply too), managed like any target, and optionally held to a budget on
+ * the fast tier. A process matching several sections belongs to the first in the file. */
+struct config_workload {
+        char *name;    /* NAME of [target.NAME] */
+        unsigned line; /* of the section header, for messages */
+        char **cgroups;
+        char **comms;
+        char **exes;
+        pid_t *pids;
+        size_t n_pids;
+        struct size_or_percent fast_max; /* bytes, or a percentage of tier 0's memory */
+        bool has_fast_max;               /* false: no budget */
+};
+
 /* The effective configuration. Built by config_load() from the defaults plus the file; never partially
  * filled: a missing section keeps its defaults. Reload builds a new one and swaps only on success. */
 struct tierd_config {
@@ -87,7 +102,14 @@ struct tierd_config {
         char **exclude_exes;
         pid_t *exclude_pids;
         size_t n_exclude_pids;
+
+        /* [target.NAME] sections, in file order */
+        struct config_workload *workloads;
+        size_t n_workloads;
 };
+
+/* The budget of w on a fast tier of fast_total_bytes: UINT64_MAX when it has none. */
+uint64_t config_workload_fast_max_bytes(const struct config_workload *w, uint64_t fast_total_bytes);
 
 /* The built-in defaults (what an empty file gives). */
 int config_new_defaults(struct tierd_config **ret);

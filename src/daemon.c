@@ -56,6 +56,9 @@ struct daemon {
         uint64_t pass_interval_us; /* in use: the configured one, or tuned with pass_interval_auto */
 
         struct placement placement;
+
+        struct workload_status *workloads; /* [target.NAME] workloads as the last plan saw them */
+        size_t n_workloads;
 };
 
 static uint64_t now_us(void) {
@@ -124,6 +127,8 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .round_interval_us = round_interval_us(d),
                 .topology = &d->topology,
                 .targets = &d->targets,
+                .workloads = d->workloads,
+                .n_workloads = d->n_workloads,
                 .promoted_bytes = d->placement.stats.dir[POLICY_PROMOTE].bytes,
                 .demoted_bytes = d->placement.stats.dir[POLICY_DEMOTE].bytes,
                 .promoted_pages = d->placement.stats.dir[POLICY_PROMOTE].pages,
@@ -179,6 +184,7 @@ static void daemon_refresh(struct daemon *d) {
                 target_set_done(&d->targets);
                 d->targets = targets;
         }
+        daemon_workloads_refresh(d);
 
         if (d->round == 0 || old_tiers != d->topology.n_tiers) {
                 if (d->topology.n_tiers < 2)
@@ -259,8 +265,122 @@ static int on_place_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The [target.NAME] workloads for the policy, from this round's targets: their pids (all in *ret_pids, which the
+ * workloads point into) and budgets resolved against tier 0's memory. */
+static int daemon_policy_workloads(const struct daemon *d, struct policy_workload **ret, pid_t **ret_pids) {
+        const struct tierd_config *c = d->config;
+        uint64_t fast_total = d->topology.n_tiers > 0 ? d->topology.tiers[0].total_bytes : 0;
+        _cleanup_free_ struct policy_workload *w = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+
+        *ret = NULL;
+        *ret_pids = NULL;
+        if (c->n_workloads == 0)
+                return 0;
+        w = calloc(c->n_workloads, sizeof(*w));
+        pids = calloc(MAX(d->targets.n_targets, (size_t) 1), sizeof(*pids));
+        if (!w || !pids)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_workloads; i++) {
+                w[i] = (struct policy_workload) {
+                        .name = c->workloads[i].name,
+                        .pids = pids + n,
+                        .fast_max_bytes = config_workload_fast_max_bytes(&c->workloads[i], fast_total),
+                };
+                /* The name check: targets scanned before a reload may number the workloads differently. */
+                for (size_t j = 0; j < d->targets.n_targets; j++) {
+                        const struct target *t = &d->targets.targets[j];
+
+                        if (t->workload == (int) i && streq_ptr(t->workload_name, c->workloads[i].name))
+                                pids[n++] = t->pid;
+                }
+                w[i].n_pids = (size_t) (pids + n - w[i].pids);
+        }
+        *ret = TAKE_PTR(w);
+        *ret_pids = TAKE_PTR(pids);
+        return 0;
+}
+
+/* The [target.NAME] workloads as status shows them: names, members and budgets from the configuration and this
+ * round's targets, and what the last plan measured, kept by name. */
+static void daemon_workloads_refresh(struct daemon *d) {
+        const struct tierd_config *c = d->config;
+        uint64_t fast_total = d->topology.n_tiers > 0 ? d->topology.tiers[0].total_bytes : 0;
+        struct workload_status *s;
+
+        s = calloc(MAX(c->n_workloads, (size_t) 1), sizeof(*s));
+        if (!s) {
+                log_repeat_errno(LOG_WARNING, "workload-status", -ENOMEM,
+                                 "Cannot keep the workloads' status: %m, ignoring");
+                return;
+        }
+        for (size_t i = 0; i < c->n_workloads; i++) {
+                const struct config_workload *w = &c->workloads[i];
+
+                s[i] = (struct workload_status) {
+                        .name = strdup(w->name),
+                        .fast_max_bytes = config_workload_fast_max_bytes(w, fast_total),
+                };
+                if (!s[i].name) {
+                        workload_status_free_many(s, i);
+                        log_repeat_errno(LOG_WARNING, "workload-status", -ENOMEM,
+                                         "Cannot keep the workloads' status: %m, ignoring");
+                        return;
+                }
+                for (size_t j = 0; j < d->targets.n_targets; j++)
+                        if (streq_ptr(d->targets.targets[j].workload_name, w->name))
+                                s[i].n_processes++;
+                for (size_t k = 0; k < d->n_workloads; k++)
+                        if (streq(d->workloads[k].name, w->name) && s[i].fast_max_bytes != UINT64_MAX) {
+                                s[i].measured = d->workloads[k].measured;
+                                s[i].fast_bytes = d->workloads[k].fast_bytes;
+                                s[i].planned_fast_bytes = d->workloads[k].planned_fast_bytes;
+                                s[i].over = d->workloads[k].over;
+                        }
+        }
+        workload_status_free_many(d->workloads, d->n_workloads);
+        d->workloads = s;
+        d->n_workloads = c->n_workloads;
+}
+
+/* Keeps what the plan found about each budgeted workload, and says when one goes over its budget or back within
+ * it: that is when tierd starts or stops demoting its pages regardless of heat. */
+static void daemon_note_workloads(struct daemon *d, const struct policy_params *pp, const struct policy_plan *plan) {
+        for (size_t i = 0; i < plan->n_workloads; i++) {
+                const struct policy_workload *w = &pp->workloads[i];
+                const struct policy_workload_summary *ws = &plan->workloads[i];
+                char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX];
+                struct workload_status *s = NULL;
+
+                if (w->fast_max_bytes == POLICY_NO_LIMIT)
+                        continue;
+                for (size_t k = 0; k < d->n_workloads && !s; k++)
+                        if (streq(d->workloads[k].name, w->name))
+                                s = &d->workloads[k];
+                if (!s)
+                        continue;
+                if (ws->over && !s->over)
+                        log_info("Workload %s uses %s of the fast tier, over its fast_max of %s: demoting its "
+                                 "coldest pages and promoting none until it is within.",
+                                 w->name, format_bytes(b1, sizeof(b1), ws->fast_bytes),
+                                 format_bytes(b2, sizeof(b2), w->fast_max_bytes));
+                else if (!ws->over && s->over)
+                        log_info("Workload %s is within its fast_max again (%s of %s).", w->name,
+                                 format_bytes(b1, sizeof(b1), ws->fast_bytes),
+                                 format_bytes(b2, sizeof(b2), w->fast_max_bytes));
+                s->measured = true;
+                s->fast_bytes = ws->fast_bytes;
+                s->planned_fast_bytes = ws->planned_fast_bytes;
+                s->over = ws->over;
+                s->fast_max_bytes = w->fast_max_bytes;
+        }
+}
+
 /* Plans the moves for the round just folded and starts carrying them out. */
 static void daemon_place(struct daemon *d) {
+        _cleanup_free_ struct policy_workload *workloads = NULL;
+        _cleanup_free_ pid_t *workload_pids = NULL;
         struct heat_class_params cp = daemon_class_params(d);
         struct heat_store_stats hs;
         struct policy_params pp;
@@ -288,6 +408,13 @@ static void daemon_place(struct daemon *d) {
                 .move_shared = d->config->move_shared,
         };
         policy_params_set_headroom(&pp, &d->topology, &d->config->fast_free_min, &d->config->fast_free_target);
+        r = daemon_policy_workloads(d, &workloads, &workload_pids);
+        if (r < 0) {
+                log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
+                return;
+        }
+        pp.workloads = workloads;
+        pp.n_workloads = d->config->n_workloads;
 
         r = policy_plan(scan_engine_heat(d->scan), &d->topology, &pp, placement_locate, NULL, &plan);
         if (r < 0) {
@@ -300,6 +427,7 @@ static void daemon_place(struct daemon *d) {
                           hs.round, plan.summary.moves[POLICY_PROMOTE], plan.summary.bytes[POLICY_PROMOTE] >> 10,
                           plan.summary.moves[POLICY_DEMOTE], plan.summary.bytes[POLICY_DEMOTE] >> 10,
                           d->config->dry_run ? " (dry run: not moved)" : "");
+        daemon_note_workloads(d, &pp, &plan);
         (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
         placement_start(&d->placement, &plan);
         daemon_place_continue(d);
@@ -530,6 +658,8 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
 
         config_free(d->config);
         d->config = new_config;
+        /* Names, budgets and members may all have changed. */
+        daemon_workloads_refresh(d);
         daemon_set_move_params(d);
         {
                 struct placement_settings ps = daemon_placement_settings(d->config);
@@ -745,6 +875,7 @@ static void daemon_done(struct daemon *d) {
         sd_event_unref(d->event);
         topology_done(&d->topology);
         target_set_done(&d->targets);
+        workload_status_free_many(d->workloads, d->n_workloads);
         config_free(d->config);
         free(d->control_socket);
 }

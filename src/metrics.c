@@ -47,6 +47,28 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                 rss += s->targets->targets[i].rss_bytes;
         metric_u64(f, "tierd_targets", "gauge", "Processes currently selected as targets.", n_targets);
         metric_u64(f, "tierd_targets_resident_bytes", "gauge", "Resident memory of the target processes.", rss);
+        if (s->n_workloads > 0) {
+                header(f, "tierd_workload_processes", "gauge", "Target processes of a [target.NAME] workload.");
+                for (size_t i = 0; i < s->n_workloads; i++)
+                        fprintf(f, "tierd_workload_processes{workload=\"%s\"} %zu\n", s->workloads[i].name,
+                                s->workloads[i].n_processes);
+                header(f, "tierd_workload_fast_max_bytes", "gauge", "Fast-tier budget of a workload (fast_max).");
+                for (size_t i = 0; i < s->n_workloads; i++)
+                        if (s->workloads[i].fast_max_bytes != UINT64_MAX)
+                                fprintf(f, "tierd_workload_fast_max_bytes{workload=\"%s\"} %" PRIu64 "\n",
+                                        s->workloads[i].name, s->workloads[i].fast_max_bytes);
+                header(f, "tierd_workload_fast_bytes", "gauge",
+                       "Tracked memory of a budgeted workload on the fast tier, at the last plan.");
+                for (size_t i = 0; i < s->n_workloads; i++)
+                        if (s->workloads[i].fast_max_bytes != UINT64_MAX && s->workloads[i].measured)
+                                fprintf(f, "tierd_workload_fast_bytes{workload=\"%s\"} %" PRIu64 "\n",
+                                        s->workloads[i].name, s->workloads[i].fast_bytes);
+                header(f, "tierd_workload_over_budget", "gauge",
+                       "1 while a workload is over its fast_max (its pages are demoted, none promoted).");
+                for (size_t i = 0; i < s->n_workloads; i++)
+                        fprintf(f, "tierd_workload_over_budget{workload=\"%s\"} %d\n", s->workloads[i].name,
+                                s->workloads[i].over);
+        }
 
         if (t) {
                 metric_u64(f, "tierd_tiers", "gauge", "Memory tiers in use.", t->n_tiers);

@@ -81,6 +81,32 @@ static json_object *migrate_to_json(const struct tierd_status *s) {
         return o;
 }
 
+void workload_status_free_many(struct workload_status *w, size_t n) {
+        for (size_t i = 0; w && i < n; i++)
+                free(w[i].name);
+        free(w);
+}
+
+static json_object *workloads_to_json(const struct tierd_status *s) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < s->n_workloads; i++) {
+                const struct workload_status *w = &s->workloads[i];
+                bool budget = w->fast_max_bytes != UINT64_MAX;
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "name", json_object_new_string(w->name));
+                json_object_object_add(e, "processes", json_u64(w->n_processes));
+                json_object_object_add(e, "fast_max_bytes", budget ? json_u64(w->fast_max_bytes) : NULL);
+                json_object_object_add(e, "fast_bytes", budget && w->measured ? json_u64(w->fast_bytes) : NULL);
+                json_object_object_add(e, "planned_fast_bytes",
+                                       budget && w->measured ? json_u64(w->planned_fast_bytes) : NULL);
+                json_object_object_add(e, "over_budget", json_object_new_boolean(w->over));
+                json_object_array_add(a, e);
+        }
+        return a;
+}
+
 json_object *status_to_json(const struct tierd_status *s) {
         json_object *o = json_object_new_object(), *tiers = json_object_new_array(),
                     *nodes = json_object_new_array();
@@ -109,6 +135,7 @@ json_object *status_to_json(const struct tierd_status *s) {
         }
         json_object_object_add(o, "backends", reports);
         json_object_object_add(o, "policy", str_or_null(s->policy));
+        json_object_object_add(o, "workloads", workloads_to_json(s));
         json_object_object_add(o, "tracked_pages", json_u64(s->heat.pages));
         json_object_object_add(o, "tracked_bytes", json_u64(s->heat.tracked_bytes));
         json_object_object_add(o, "tracked_thp_units", json_u64(s->heat.thp_units));
@@ -197,6 +224,7 @@ json_object *targets_to_json(const struct target_set *set) {
                 json_object_object_add(e, "cgroup", str_or_null(t->cgroup));
                 json_object_object_add(e, "matched_by",
                                        json_object_new_string(target_match_to_string(t->matched_by)));
+                json_object_object_add(e, "workload", str_or_null(t->workload_name));
                 json_object_object_add(e, "rss_bytes", json_u64(t->rss_bytes));
                 json_object_object_add(e, "vmas", json_object_new_int64((int64_t) t->n_vmas));
                 json_object_object_add(e, "mapped_bytes", json_u64(t->mapped_bytes));

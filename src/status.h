@@ -14,6 +14,19 @@
 #include "targets.h"
 #include "topology.h"
 
+/* A [target.NAME] workload as the last plan saw it. */
+struct workload_status {
+        char *name;
+        size_t n_processes;         /* its targets when the plan was made */
+        uint64_t fast_max_bytes;    /* UINT64_MAX: no budget */
+        bool measured;              /* a plan has measured it (budgeted workloads only): the next three hold */
+        uint64_t fast_bytes;        /* its tracked bytes on tier 0 when the plan was made */
+        uint64_t planned_fast_bytes; /* the same once the plan is carried out */
+        bool over;                  /* over its budget: demoted, not promoted */
+};
+
+void workload_status_free_many(struct workload_status *w, size_t n);
+
 /* A read-only snapshot of the daemon, taken when a client asks. The control socket turns it into JSON and the
  * metrics endpoint into Prometheus text, so both always agree. Sizes are bytes and times microseconds. */
 struct tierd_status {
@@ -46,6 +59,8 @@ struct tierd_status {
 
         const struct topology *topology;
         const struct target_set *targets;
+        const struct workload_status *workloads; /* one per [target.NAME] */
+        size_t n_workloads;
 
         uint64_t promoted_bytes;
         uint64_t demoted_bytes;

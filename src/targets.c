@@ -134,8 +134,9 @@ static int statm_parse_resident(const char *buf, uint64_t *ret_pages) {
 static void target_done(struct target *t) {
         free(t->exe);
         free(t->cgroup);
+        free(t->workload_name);
         vmas_free(t->vmas, t->n_vmas);
-        *t = (struct target) {};
+        *t = (struct target) { .workload = -1 };
 }
 
 void target_set_done(struct target_set *s) {
@@ -162,8 +163,26 @@ static bool cgroup_in(char *const *selectors, const char *path) {
 }
 
 static bool config_has_includes(const struct tierd_config *c) {
+        /* Every [target.NAME] selects something (config_load() makes sure). */
         return c->n_pids > 0 || strv_length(c->cgroups) > 0 || strv_length(c->comms) > 0 ||
-               strv_length(c->exes) > 0;
+               strv_length(c->exes) > 0 || c->n_workloads > 0;
+}
+
+/* Does one set of include selectors ([targets] or a [target.NAME]) match t? Sets *ret to the first kind that
+ * does, in the order pid, cgroup, comm, exe. */
+static bool selectors_match(const pid_t *pids, size_t n_pids, char *const *cgroups, char *const *comms,
+                            char *const *exes, const struct target *t, enum target_match *ret) {
+        if (pid_in(pids, n_pids, t->pid))
+                *ret = TARGET_MATCH_PID;
+        else if (t->cgroup && cgroup_in(cgroups, t->cgroup))
+                *ret = TARGET_MATCH_CGROUP;
+        else if (strv_fnmatch(comms, t->comm))
+                *ret = TARGET_MATCH_COMM;
+        else if (t->exe && strv_fnmatch(exes, t->exe))
+                *ret = TARGET_MATCH_EXE;
+        else
+                return false;
+        return true;
 }
 
 /* Decides what a failure to read one of a process's files means. The process exiting is normal at any moment:
@@ -197,7 +216,7 @@ static int process_parse_failed(pid_t pid, const char *path, int r) {
 /* Examines one process. Returns 1 and fills *ret if it is a target, 0 if not (or if it went away), negative
  * errno on a fatal error. */
 static int process_examine(const struct tierd_config *c, pid_t pid, struct target *ret) {
-        _cleanup_(target_done) struct target t = { .pid = pid };
+        _cleanup_(target_done) struct target t = { .pid = pid, .workload = -1 };
         _cleanup_free_ char *buf = NULL;
         char path[64], stat_comm[17];
         enum target_match matched_by;
@@ -256,15 +275,20 @@ static int process_examine(const struct tierd_config *c, pid_t pid, struct targe
                         t.exe[len - strlen(deleted)] = '\0';
         }
 
-        if (pid_in(c->pids, c->n_pids, pid))
-                matched_by = TARGET_MATCH_PID;
-        else if (t.cgroup && cgroup_in(c->cgroups, t.cgroup))
-                matched_by = TARGET_MATCH_CGROUP;
-        else if (strv_fnmatch(c->comms, t.comm))
-                matched_by = TARGET_MATCH_COMM;
-        else if (t.exe && strv_fnmatch(c->exes, t.exe))
-                matched_by = TARGET_MATCH_EXE;
-        else
+        /* A workload's selectors first: a process in a workload is held to its budget even when [targets]
+         * selects it as well. */
+        for (size_t i = 0; i < c->n_workloads; i++) {
+                const struct config_workload *w = &c->workloads[i];
+
+                if (selectors_match(w->pids, w->n_pids, w->cgroups, w->comms, w->exes, &t, &matched_by)) {
+                        t.workload = (int) i;
+                        t.workload_name = strdup(w->name);
+                        if (!t.workload_name)
+                                return log_error_errno(-ENOMEM, "Failed to allocate memory: %m");
+                        break;
+                }
+        }
+        if (t.workload < 0 && !selectors_match(c->pids, c->n_pids, c->cgroups, c->comms, c->exes, &t, &matched_by))
                 return 0;
         t.matched_by = matched_by;
 

@@ -25,6 +25,8 @@ struct target {
         char *cgroup; /* cgroup v2 path from /proc/PID/cgroup ("0::/..."), NULL when none */
         uint64_t rss_bytes;
         enum target_match matched_by;
+        int workload;        /* index into the config's workloads ([target.NAME]), -1: none */
+        char *workload_name; /* its NAME, kept so the target still says which after a reload */
         struct vma *vmas;
         size_t n_vmas;
         uint64_t mapped_bytes;

@@ -169,6 +169,26 @@ static void print_status(json_object *s) {
 
         printf("     Targets: %" PRIu64 " processes, %s resident\n", get_u64(s, "targets"),
                format_bytes(b1, sizeof(b1), get_u64(s, "targets_rss_bytes")));
+        if (json_object_object_get_ex(s, "workloads", &nodes))
+                for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+                        json_object *w = json_object_array_get_idx(nodes, i), *max = NULL, *over = NULL, *used;
+
+                        (void) json_object_object_get_ex(w, "fast_max_bytes", &max);
+                        (void) json_object_object_get_ex(w, "over_budget", &over);
+                        printf("%s %s: %" PRIu64 " processes", i == 0 ? "   Workloads:" : "             ",
+                               strna(get_str(w, "name")), get_u64(w, "processes"));
+                        if (max && json_object_object_get_ex(w, "fast_bytes", &used) && used)
+                                printf(", %s of %s fast budget in use%s",
+                                       format_bytes(b1, sizeof(b1), json_object_get_uint64(used)),
+                                       format_bytes(b2, sizeof(b2), json_object_get_uint64(max)),
+                                       json_object_get_boolean(over) ? " (over: demoting)" : "");
+                        else if (max)
+                                printf(", fast budget %s, not measured yet",
+                                       format_bytes(b2, sizeof(b2), json_object_get_uint64(max)));
+                        else
+                                printf(", no fast budget");
+                        printf("\n");
+                }
         printf("     Tracked: %s in %" PRIu64 " pages (%" PRIu64 " THPs), heat store %s\n",
                format_bytes(b1, sizeof(b1), get_u64(s, "tracked_bytes")), get_u64(s, "tracked_pages"),
                get_u64(s, "tracked_thp_units"), format_bytes(b2, sizeof(b2), get_u64(s, "heat_store_bytes")));
@@ -188,14 +208,15 @@ static void print_targets(json_object *a) {
                 printf("No target processes (see [targets] in tierd.conf(5)).\n");
                 return;
         }
-        printf("%8s %-16s %10s %10s %6s %-8s %s\n", "PID", "COMM", "RSS", "MAPPED", "VMAS", "MATCH", "CGROUP");
+        printf("%8s %-16s %10s %10s %6s %-8s %-12s %s\n", "PID", "COMM", "RSS", "MAPPED", "VMAS", "MATCH", "WORKLOAD",
+               "CGROUP");
         for (size_t i = 0; i < n; i++) {
                 json_object *t = json_object_array_get_idx(a, i);
 
-                printf("%8" PRIu64 " %-16s %10s %10s %6" PRIu64 " %-8s %s\n", get_u64(t, "pid"),
+                printf("%8" PRIu64 " %-16s %10s %10s %6" PRIu64 " %-8s %-12s %s\n", get_u64(t, "pid"),
                        strna(get_str(t, "comm")), format_bytes(b1, sizeof(b1), get_u64(t, "rss_bytes")),
                        format_bytes(b2, sizeof(b2), get_u64(t, "mapped_bytes")), get_u64(t, "vmas"),
-                       strna(get_str(t, "matched_by")), get_str(t, "cgroup") ?: "-");
+                       strna(get_str(t, "matched_by")), get_str(t, "workload") ?: "-", get_str(t, "cgroup") ?: "-");
         }
 }
 

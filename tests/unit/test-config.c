@@ -886,6 +886,89 @@ static struct tierd_config *round_trip(const struct tierd_config *c, char **ret_
         return d;
 }
 
+static void test_workloads(void **state) {
+        _cleanup_config_free_ struct tierd_config *c = load_ok(
+                "[targets]\n"
+                "comm = other\n"
+                "[target.db]\n"
+                "comm = postgres\n"
+                "cgroup = system.slice/pg.service\n"
+                "fast_max = 8G\n"
+                "[target.cache-2]\n"
+                "pid = 7 8\n"
+                "fast_max = 25%\n"
+                "[target.batch]\n"
+                "exe = /usr/bin/batch\n");
+        _cleanup_config_free_ struct tierd_config *d = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        assert_int_equal(c->n_workloads, 3);
+        assert_string_equal(c->workloads[0].name, "db");
+        assert_int_equal(c->workloads[0].line, 3);
+        assert_strv(c->workloads[0].comms, "postgres");
+        assert_strv(c->workloads[0].cgroups, "/system.slice/pg.service");
+        assert_true(c->workloads[0].has_fast_max);
+        assert_int_equal(config_workload_fast_max_bytes(&c->workloads[0], UINT64_C(64) << 30), UINT64_C(8) << 30);
+        assert_string_equal(c->workloads[1].name, "cache-2");
+        assert_int_equal(c->workloads[1].n_pids, 2);
+        assert_int_equal(c->workloads[1].pids[1], 8);
+        /* A percentage is of the fast tier's memory. */
+        assert_int_equal(config_workload_fast_max_bytes(&c->workloads[1], UINT64_C(64) << 30), UINT64_C(16) << 30);
+        assert_false(c->workloads[2].has_fast_max);
+        assert_int_equal(config_workload_fast_max_bytes(&c->workloads[2], UINT64_C(64) << 30), UINT64_MAX);
+        /* [targets] keeps its own selectors. */
+        assert_strv(c->comms, "other");
+
+        d = round_trip(c, &text);
+        if (!config_equal(c, d))
+                fail_msg("round trip changed the workloads:\n%s", text);
+        assert_non_null(strstr(text, "\n[target.db]\ncgroup = /system.slice/pg.service\ncomm = postgres\n"));
+        assert_non_null(strstr(text, "\n[target.cache-2]\n"));
+        assert_non_null(strstr(text, "fast_max = 25%\n"));
+        assert_non_null(strstr(text, "\n[target.batch]\n"));
+
+        /* Equality sees budgets and names. */
+        d->workloads[0].fast_max.bytes++;
+        assert_false(config_equal(c, d));
+        d->workloads[0].fast_max.bytes--;
+        assert_true(config_equal(c, d));
+        d->workloads[2].name[0] = 'B';
+        assert_false(config_equal(c, d));
+}
+
+static void test_error_workloads(void **state) {
+        load_fail("[target.db]\n"
+                  "comm = pg\n"
+                  "fast_max = 8G\n"
+                  "fast_max = 4G\n"
+                  "min_rss = 1G\n"
+                  "fasst_max = 1\n"
+                  "[target.db]\n"
+                  "comm = x\n"
+                  "[targets.web]\n"
+                  "[target.]\n"
+                  "[target.a b]\n"
+                  "[policy]\n"
+                  "fast_max = 3G\n"
+                  "[target.empty]\n"
+                  "fast_max =\n"
+                  "[target.pct]\n"
+                  "comm = y\n"
+                  "fast_max = 120%\n"
+                  "[target.NAME]\n");
+        assert_logged(4, "duplicate key \"fast_max\" in section [target.db]", "line 3");
+        assert_logged(5, "\"min_rss\" belongs in section [targets], not [target.db]");
+        assert_logged(6, "unknown key \"fasst_max\" in section [target.db]; did you mean \"fast_max\"?");
+        assert_logged(7, "duplicate section [target.db], first given on line 1");
+        assert_logged(9, "unknown section [targets.web]; did you mean [target.web]?");
+        assert_logged(10, "invalid workload name in section [target.]");
+        assert_logged(11, "invalid workload name in section [target.a b]");
+        assert_logged(13, "\"fast_max\" belongs in section [target.NAME], not [policy]");
+        assert_logged(14, "section [target.empty] selects no process", "cgroup, comm, exe or pid");
+        assert_logged(18, "fast_max");
+        assert_logged(19, "section [target.NAME] selects no process");
+}
+
 static void test_dump_round_trip(void **state) {
         static const char *const inputs[] = {
                 "",
@@ -1049,6 +1132,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dump_round_trip_long_values, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_equal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_workloads, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_error_workloads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shipped_file_parses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_null, setup, teardown),
         };
