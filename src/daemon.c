@@ -160,6 +160,48 @@ static bool daemon_should_scan(const struct daemon *d) {
         return !d->paused && d->topology.n_tiers >= 2 && scan_engine_active(d->scan) && d->targets.n_targets > 0;
 }
 
+/* The [target.NAME] workloads as status shows them: names, members and budgets from the configuration and this
+ * round's targets, and what the last plan measured, kept by name. */
+static void daemon_workloads_refresh(struct daemon *d) {
+        const struct tierd_config *c = d->config;
+        uint64_t fast_total = d->topology.n_tiers > 0 ? d->topology.tiers[0].total_bytes : 0;
+        struct workload_status *s;
+
+        s = calloc(MAX(c->n_workloads, (size_t) 1), sizeof(*s));
+        if (!s) {
+                log_repeat_errno(LOG_WARNING, "workload-status", -ENOMEM,
+                                 "Cannot keep the workloads' status: %m, ignoring");
+                return;
+        }
+        for (size_t i = 0; i < c->n_workloads; i++) {
+                const struct config_workload *w = &c->workloads[i];
+
+                s[i] = (struct workload_status) {
+                        .name = strdup(w->name),
+                        .fast_max_bytes = config_workload_fast_max_bytes(w, fast_total),
+                };
+                if (!s[i].name) {
+                        workload_status_free_many(s, i);
+                        log_repeat_errno(LOG_WARNING, "workload-status", -ENOMEM,
+                                         "Cannot keep the workloads' status: %m, ignoring");
+                        return;
+                }
+                for (size_t j = 0; j < d->targets.n_targets; j++)
+                        if (streq_ptr(d->targets.targets[j].workload_name, w->name))
+                                s[i].n_processes++;
+                for (size_t k = 0; k < d->n_workloads; k++)
+                        if (streq(d->workloads[k].name, w->name) && s[i].fast_max_bytes != UINT64_MAX) {
+                                s[i].measured = d->workloads[k].measured;
+                                s[i].fast_bytes = d->workloads[k].fast_bytes;
+                                s[i].planned_fast_bytes = d->workloads[k].planned_fast_bytes;
+                                s[i].over = d->workloads[k].over;
+                        }
+        }
+        workload_status_free_many(d->workloads, d->n_workloads);
+        d->workloads = s;
+        d->n_workloads = c->n_workloads;
+}
+
 /* Refreshes what a round works on: topology and targets. Failures keep the previous view. */
 static void daemon_refresh(struct daemon *d) {
         struct topology topology = {};
@@ -300,48 +342,6 @@ static int daemon_policy_workloads(const struct daemon *d, struct policy_workloa
         *ret = TAKE_PTR(w);
         *ret_pids = TAKE_PTR(pids);
         return 0;
-}
-
-/* The [target.NAME] workloads as status shows them: names, members and budgets from the configuration and this
- * round's targets, and what the last plan measured, kept by name. */
-static void daemon_workloads_refresh(struct daemon *d) {
-        const struct tierd_config *c = d->config;
-        uint64_t fast_total = d->topology.n_tiers > 0 ? d->topology.tiers[0].total_bytes : 0;
-        struct workload_status *s;
-
-        s = calloc(MAX(c->n_workloads, (size_t) 1), sizeof(*s));
-        if (!s) {
-                log_repeat_errno(LOG_WARNING, "workload-status", -ENOMEM,
-                                 "Cannot keep the workloads' status: %m, ignoring");
-                return;
-        }
-        for (size_t i = 0; i < c->n_workloads; i++) {
-                const struct config_workload *w = &c->workloads[i];
-
-                s[i] = (struct workload_status) {
-                        .name = strdup(w->name),
-                        .fast_max_bytes = config_workload_fast_max_bytes(w, fast_total),
-                };
-                if (!s[i].name) {
-                        workload_status_free_many(s, i);
-                        log_repeat_errno(LOG_WARNING, "workload-status", -ENOMEM,
-                                         "Cannot keep the workloads' status: %m, ignoring");
-                        return;
-                }
-                for (size_t j = 0; j < d->targets.n_targets; j++)
-                        if (streq_ptr(d->targets.targets[j].workload_name, w->name))
-                                s[i].n_processes++;
-                for (size_t k = 0; k < d->n_workloads; k++)
-                        if (streq(d->workloads[k].name, w->name) && s[i].fast_max_bytes != UINT64_MAX) {
-                                s[i].measured = d->workloads[k].measured;
-                                s[i].fast_bytes = d->workloads[k].fast_bytes;
-                                s[i].planned_fast_bytes = d->workloads[k].planned_fast_bytes;
-                                s[i].over = d->workloads[k].over;
-                        }
-        }
-        workload_status_free_many(d->workloads, d->n_workloads);
-        d->workloads = s;
-        d->n_workloads = c->n_workloads;
 }
 
 /* Keeps what the plan found about each budgeted workload, and says when one goes over its budget or back within

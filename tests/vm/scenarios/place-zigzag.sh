@@ -1,14 +1,20 @@
 # place-zigzag: the hysteresis bounds the moves of a workload whose hot set keeps changing. A 128 MiB workload,
 # first touched on node 1, reads its first 64 MiB for ZIGZAG seconds, then its second 64 MiB for ZIGZAG
-# seconds, and so on (workload-anon --zigzag-sec), with ZIGZAG = 3 s, shorter than the hysteresis window
-# (pingpong_window_rounds = 8 rounds of passes = 3 x 500 ms, >= 12 s; min_residency_rounds = 2).
-# Bound: over RUN = 60 s, moved bytes (promote + demote) <= MAX_FACTOR x 128 MiB, MAX_FACTOR = 4, i.e. on
-# average each 4 KiB page moves at most 4 times. Why 4: the fast tier has room for all 128 MiB and the default
-# fast_free_target (5%) asks for no demotion, so each page should be promoted once (measured: 1 x 128 MiB,
-# 0 demoted, 0 ping-pongs). Were pages demoted in a cold phase, a page could only come back after
-# min_residency_rounds (2 rounds, >= 3 s) and each move back within the window doubles its wait (2, 4, 8, ...
-# rounds), so in ~30 rounds a page fits at most ~4 moves (up, down, up after 4, down after 8, ...): 4 x the
-# buffer bounds that too. The data must be intact. BACKEND comes from run-vm --env.
+# seconds, and so on (workload-anon --zigzag-sec). Rounds are 3 passes x 500 ms = 1.5 s; the hysteresis window
+# is pingpong_window_rounds = 8 rounds (>= 12 s) with min_residency_rounds = 2.
+#
+# Two set-ups (environment from run-vm --env):
+#   default: ZIGZAG = 3 s and the default fast_free_target (5%): the fast tier has room for all 128 MiB and
+#     asks for no demotion, so each page should be promoted once (measured: 1 x 128 MiB, 0 demoted, 0
+#     ping-pongs). Bound: MAX_FACTOR = 4 x 128 MiB over RUN = 60 s.
+#   FAST_FREE_TARGET=95% ZIGZAG=6: tierd must keep 95% of the fast tier free, so every page that turns cold
+#     (idle for cold_rounds = 3 rounds, 4.5 s, within a 6 s quiet half) is demoted, and promoted again once it
+#     is hot (promote_rounds = 2) in its next busy half: without hysteresis each page moves twice per 12 s
+#     cycle, ~10 x 128 MiB in 60 s. With it, a page back within the window waits 2, 4, 8, ... rounds before
+#     its next move, which caps it at a few moves. Bound: MAX_FACTOR (set by the test, see meson.build).
+#     BACKOFF=off (min_residency_rounds = pingpong_window_rounds = max_backoff_rounds = 0) is the negative
+#     control: the same workload must then exceed the bound.
+# The data must be intact. BACKEND comes from run-vm --env.
 . /mnt/share/scenarios/lib.sh
 
 D=/tmp/tierd-zigzag
@@ -17,6 +23,16 @@ BACKEND=${BACKEND:-auto}
 RUN=${RUN:-60}
 ZIGZAG=${ZIGZAG:-3}
 MAX_FACTOR=${MAX_FACTOR:-4}
+FAST_FREE_TARGET=${FAST_FREE_TARGET:-5%}
+BACKOFF=${BACKOFF:-on}
+if [ "$BACKOFF" = on ]; then
+    HYSTERESIS="min_residency_rounds = 2
+pingpong_window_rounds = 8"
+else
+    HYSTERESIS="min_residency_rounds = 0
+pingpong_window_rounds = 0
+max_backoff_rounds = 0"
+fi
 MIB=128
 mkdir -p $D/run
 
@@ -41,8 +57,8 @@ pass_interval = 500ms
 
 [policy]
 pass_interval_auto = no
-min_residency_rounds = 2
-pingpong_window_rounds = 8
+fast_free_target = $FAST_FREE_TARGET
+$HYSTERESIS
 
 [migrate]
 promote_rate = 64M
@@ -81,6 +97,9 @@ info "after $(( $(uptime_s) - T0 ))s, $(jq .round $D/status.json) rounds: promot
      "demote $(jq .migrate.demote.pingpongs $D/status.json))," \
      "residency skips $(jq '.migrate.skipped.residency.bytes' $D/status.json) bytes"
 check "tierd moved something (promoted $PROM bytes)" test "$PROM" -gt 0
+if [ "$FAST_FREE_TARGET" != 5% ]; then
+    check "tierd demoted pages that turned cold (demoted $DEM bytes)" test "$DEM" -gt 0
+fi
 check "moved bytes $MOVED <= $MAX_FACTOR x $MIB MiB ($LIMIT)" test "$MOVED" -le "$LIMIT"
 check "no pages failed to move" jq_true '.migrate.promote.failed_pages == 0 and .migrate.demote.failed_pages == 0' $D/status.json
 
