@@ -502,11 +502,14 @@ static uint32_t move_age(const struct heat_move *m, uint64_t round_no) {
         return age > INT32_MAX ? 0 : age;
 }
 
-static bool move_expired(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
-        uint64_t lifetime = MAX((uint64_t) s->move_params.pingpong_window_rounds,
-                                move_wait(&s->move_params, m->backoff_shift));
+/* The window runs from the end of the page's wait, not from its move: a page that bounces back as soon as it
+ * may has not settled, however long its wait has grown, and must not be forgiven for it. */
+static uint64_t move_window_end(const struct heat_store *s, const struct heat_move *m) {
+        return move_wait(&s->move_params, m->backoff_shift) + s->move_params.pingpong_window_rounds;
+}
 
-        return move_age(m, round_no) > lifetime;
+static bool move_expired(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
+        return move_age(m, round_no) > move_window_end(s, m);
 }
 
 /* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
@@ -929,7 +932,8 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
                 /* Waited out long enough: forgiven. */
                 m->backoff_shift = 0;
                 m->pingpongs = 0;
-        } else if (m && to_node == m->from_node && move_age(m, round_no) <= s->move_params.pingpong_window_rounds) {
+        } else if (m && to_node == m->from_node && s->move_params.pingpong_window_rounds > 0 &&
+                   move_age(m, round_no) <= move_window_end(s, m)) {
                 pingpong = 1;
                 if (move_wait(&s->move_params, m->backoff_shift) < s->move_params.max_backoff_rounds)
                         m->backoff_shift++;

@@ -160,9 +160,12 @@ static inline enum heat_class heat_entry_class(uint16_t e, const struct heat_cla
 /* Residency and ping-pong rules for heat_store_note_move()/heat_store_may_move().
  *
  * After a move a page waits min_residency_rounds before it may move again. A move back to the node it last came
- * from within pingpong_window_rounds of the previous move is a ping-pong: the page's wait doubles (from
- * max(min_residency_rounds, 1)), capped at max_backoff_rounds. The back-off is forgotten when the entry expires,
- * max(pingpong_window_rounds, current wait) rounds after the last move. */
+ * from within pingpong_window_rounds after that wait ended is a ping-pong: the page's wait doubles (from
+ * max(min_residency_rounds, 1)), capped at max_backoff_rounds. The window counts from the end of the wait so
+ * that a page bouncing back as soon as it may keeps doubling instead of being forgiven once its wait outgrows the
+ * window. The back-off is forgotten when the entry expires: wait + window rounds after the last move, a page
+ * that stayed put for a whole window after it was free to go. pingpong_window_rounds = 0: no ping-pong
+ * detection. */
 struct heat_move_params {
         unsigned min_residency_rounds;   /* default 2 */
         unsigned pingpong_window_rounds; /* default 8 */

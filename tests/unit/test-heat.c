@@ -640,38 +640,48 @@ static void test_moves(void **state _unused_) {
         assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
         assert_int_equal(mi.wait_rounds, 8);
 
-        /* Expiry: max(window, wait) = 8 rounds after the last move (32) the entry is swept and the marker goes. */
-        end_rounds(s, 33, 40);
+        /* Expiry: the window runs from the end of the wait, so wait + window = 16 rounds after the last move
+         * (32) the entry is swept and the marker goes. */
+        end_rounds(s, 33, 48);
         assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
         assert_true(entry_at(s, 1, a) & HEAT_F_MOVED);
-        end_rounds(s, 41, 41);
+        end_rounds(s, 49, 49);
         assert_int_equal(heat_store_get_move(s, 1, a, &mi), 0);
         assert_false(entry_at(s, 1, a) & HEAT_F_MOVED);
         /* Forgiven: the next move back is no ping-pong. */
-        assert_int_equal(heat_store_note_move(s, 1, a, 2, 0, 42), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a, 2, 0, 50), 0);
         assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
         assert_int_equal(mi.wait_rounds, 2);
         assert_int_equal(mi.pingpongs, 0);
 
-        /* An expired entry that was not swept yet is forgiven too. */
-        assert_int_equal(heat_store_note_move(s, 1, a, 0, 3, 44), 0);
-        assert_int_equal(heat_store_note_move(s, 1, a, 3, 0, 46), 1);
+        /* An expired entry that was not swept yet is forgiven too: after a move at 54 with a wait of 4, the
+         * window ends 4 + 8 rounds later, at 66. */
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 3, 52), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a, 3, 0, 54), 1);
         assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
         assert_int_equal(mi.wait_rounds, 4);
-        assert_int_equal(heat_store_note_move(s, 1, a, 0, 3, 60), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a, 0, 3, 67), 0);
         assert_int_equal(heat_store_get_move(s, 1, a, &mi), 1);
         assert_int_equal(mi.wait_rounds, 2);
         assert_int_equal(mi.pingpongs, 0);
 
-        /* Outside the window but inside the wait: no ping-pong. */
+        /* A page that bounces back as soon as its wait ends keeps doubling: the window (2) counts from the end
+         * of the wait, not from the move. */
         p = (struct heat_move_params) { .min_residency_rounds = 2, .pingpong_window_rounds = 2,
                                         .max_backoff_rounds = 16 };
         assert_int_equal(heat_store_set_move_params(s, &p), 0);
         assert_int_equal(heat_store_note_move(s, 1, a + PG, 0, 1, 100), 0);
         assert_int_equal(heat_store_note_move(s, 1, a + PG, 1, 0, 102), 1);
-        assert_int_equal(heat_store_note_move(s, 1, a + PG, 0, 1, 106), 0); /* age 4 > window 2 */
+        assert_int_equal(heat_store_note_move(s, 1, a + PG, 0, 1, 106), 1); /* age 4 <= wait 4 + window 2 */
         assert_int_equal(heat_store_get_move(s, 1, a + PG, &mi), 1);
-        assert_int_equal(mi.wait_rounds, 4);
+        assert_int_equal(mi.wait_rounds, 8);
+        assert_int_equal(heat_store_note_move(s, 1, a + PG, 1, 0, 116), 1); /* age 10 = wait 8 + window 2 */
+        assert_int_equal(heat_store_get_move(s, 1, a + PG, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 16);
+        /* One round past the window's end: settled, forgiven. */
+        assert_int_equal(heat_store_note_move(s, 1, a + PG, 0, 1, 135), 0); /* age 19 > 16 + 2 */
+        assert_int_equal(heat_store_get_move(s, 1, a + PG, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 2);
 
         /* Untracked addresses still have their history. */
         assert_int_equal(heat_store_note_move(s, 9, BASE, 0, 1, 100), 0);
@@ -682,6 +692,13 @@ static void test_moves(void **state _unused_) {
         assert_int_equal(heat_store_note_move(s, 1, a, -1, 1, 1), -EINVAL);
         assert_int_equal(heat_store_note_move(s, 1, a, 0, NODE_SET_MAX, 1), -EINVAL);
         assert_int_equal(heat_store_note_move(s, 0, a, 0, 1, 1), -EINVAL);
+        /* pingpong_window_rounds = 0 turns ping-pong detection off. */
+        p = (struct heat_move_params) { .min_residency_rounds = 0, .pingpong_window_rounds = 0,
+                                        .max_backoff_rounds = 0 };
+        assert_int_equal(heat_store_set_move_params(s, &p), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a + 2 * PG, 0, 1, 200), 0);
+        assert_int_equal(heat_store_note_move(s, 1, a + 2 * PG, 1, 0, 200), 0);
+        assert_true(heat_store_may_move(s, 1, a + 2 * PG, 200));
 }
 
 /* Many entries with staggered expiry: exercises growth, backward-shift deletion during sweeps and shrinking. */
@@ -704,8 +721,9 @@ static void test_move_table(void **state _unused_) {
         assert_int_equal(st.moves, n);
         mem_full = heat_store_memory_bytes(s);
 
-        /* The end of round 9 sweeps what moved in rounds 0..4 (age > 4). */
-        end_rounds(s, 9, 9);
+        /* Entries live wait (1) + window (4) rounds: the end of round 10 sweeps what moved in rounds 0..4
+         * (age > 5). */
+        end_rounds(s, 10, 10);
         heat_store_get_stats(s, &st);
         assert_int_equal(st.moves, n / 2);
         for (unsigned i = 0; i < n; i++) {
