@@ -503,9 +503,15 @@ static uint32_t move_age(const struct heat_move *m, uint64_t round_no) {
 }
 
 /* The window runs from the end of the page's wait, not from its move: a page that bounces back as soon as it
- * may has not settled, however long its wait has grown, and must not be forgiven for it. */
+ * may has not settled, however long its wait has grown, and must not be forgiven for it. And it lasts at least
+ * as long as that wait: forgiveness takes as long a quiet spell as the punishment, or a page whose wanted place
+ * changes every few rounds would be forgiven between two bounces once its wait outgrew the window. */
 static uint64_t move_window_end(const struct heat_store *s, const struct heat_move *m) {
-        return move_wait(&s->move_params, m->backoff_shift) + s->move_params.pingpong_window_rounds;
+        uint64_t wait = move_wait(&s->move_params, m->backoff_shift);
+
+        if (s->move_params.pingpong_window_rounds == 0)
+                return wait;
+        return wait + MAX(wait, (uint64_t) s->move_params.pingpong_window_rounds);
 }
 
 static bool move_expired(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {

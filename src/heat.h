@@ -163,9 +163,9 @@ static inline enum heat_class heat_entry_class(uint16_t e, const struct heat_cla
  * from within pingpong_window_rounds after that wait ended is a ping-pong: the page's wait doubles (from
  * max(min_residency_rounds, 1)), capped at max_backoff_rounds. The window counts from the end of the wait so
  * that a page bouncing back as soon as it may keeps doubling instead of being forgiven once its wait outgrows the
- * window. The back-off is forgotten when the entry expires: wait + window rounds after the last move, a page
- * that stayed put for a whole window after it was free to go. pingpong_window_rounds = 0: no ping-pong
- * detection. */
+ * window. The back-off is forgotten when the entry expires: wait + max(wait, window) rounds after the last
+ * move, a page that stayed put after it was free to go for a whole window, and at least as long as it had to
+ * wait. pingpong_window_rounds = 0: no ping-pong detection. */
 struct heat_move_params {
         unsigned min_residency_rounds;   /* default 2 */
         unsigned pingpong_window_rounds; /* default 8 */
