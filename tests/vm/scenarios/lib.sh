@@ -113,3 +113,23 @@ start_tierd_checked() {
     tierctl --socket "$2" status --json > "$1/status0.json"
     check_eq "backend in use" "$3" "$(jq -r .backend "$1/status0.json")"
 }
+
+# query_pct RANGE NODE PAGES: percentage of the PAGES pages of WPID's RANGE (A-B) that are on NODE.
+query_pct() {
+    local n
+    n=$(tierd-move --pid $WPID --query --range "$1" | sed -n "s/.* node$2=\([0-9]*\).*/\1/p")
+    echo $(( ${n:-0} * 100 / $3 ))
+}
+
+# finish_placement DIR: the common end of the place-* scenarios: the workload's checksum must be unchanged
+# (SUM0), tierd (TPID) must exit 0 on SIGTERM; logs are shown on failure and DIR's results copied to $OUT.
+finish_placement() {
+    kill -USR1 $WPID
+    check "workload checksum after the moves" wait_for 30 grep -q "^WORKLOAD checksum=$SUM0\$" "$1/workload.out"
+    kill -TERM $TPID; wait $TPID
+    check_eq "tierd exits 0 on SIGTERM" 0 $?
+    kill $WPID $BUSY 2>/dev/null
+    if [ $NFAIL -ne 0 ]; then show tierd "$1/tierd.log"; show workload "$1/workload.out"; fi
+    cp "$1"/*.json "$1"/*.txt "$1/tierd.log" $OUT/ 2>/dev/null
+    finish
+}

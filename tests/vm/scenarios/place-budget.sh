@@ -15,11 +15,6 @@ mkdir -p $D/run
 
 start_hot_workload $D 256 64
 
-query_pct() {
-    local n
-    n=$(tierd-move --pid $WPID --query --range "$1" | sed -n "s/.* node$2=\([0-9]*\).*/\1/p")
-    echo $(( ${n:-0} * 100 / $3 ))
-}
 HOT_PAGES=$((64 * 256))
 COLD_PAGES=$((192 * 256))
 tierd-move --pid $WPID --query --range $START-$END > $D/query0.txt
@@ -93,12 +88,4 @@ check "tierd said the workload was over its budget" grep -q "Workload app uses .
 check "nothing was promoted (the hot part never left node 0)" jq_true '.promoted_bytes == 0' $D/status.json
 check "no pages failed to move" jq_true '.migrate.demote.failed_pages == 0' $D/status.json
 
-kill -USR1 $WPID
-check "workload checksum after the moves" wait_for 30 grep -q "^WORKLOAD checksum=$SUM0\$" $D/workload.out
-
-kill -TERM $TPID; wait $TPID
-check_eq "tierd exits 0 on SIGTERM" 0 $?
-kill $WPID $BUSY 2>/dev/null
-if [ $NFAIL -ne 0 ]; then show tierd $D/tierd.log; show workload $D/workload.out; fi
-cp $D/*.json $D/*.txt $D/tierd.log $OUT/ 2>/dev/null
-finish
+finish_placement $D

@@ -13,12 +13,6 @@ mkdir -p $D/run
 
 start_hot_workload $D 256 64 --first-touch-node 1
 
-# query_pct RANGE NODE PAGES : percentage of the range's pages on NODE
-query_pct() {
-    local n
-    n=$(tierd-move --pid $WPID --query --range "$1" | sed -n "s/.* node$2=\([0-9]*\).*/\1/p")
-    echo $(( ${n:-0} * 100 / $3 ))
-}
 HOT_PAGES=$((64 * 256))
 COLD_PAGES=$((192 * 256))
 tierd-move --pid $WPID --query --range $START-$END > $D/query0.txt
@@ -82,12 +76,4 @@ info "promoted $PROMOTED bytes, demoted $(jq .demoted_bytes $D/status.json) byte
 check "status counts the promoted bytes" test "$PROMOTED" -ge $((HOT_PAGES * 4096 * 90 / 100))
 check "no pages failed to move" jq_true '.migrate.promote.failed_pages == 0' $D/status.json
 
-kill -USR1 $WPID
-check "workload checksum after the moves" wait_for 30 grep -q "^WORKLOAD checksum=$SUM0\$" $D/workload.out
-
-kill -TERM $TPID; wait $TPID
-check_eq "tierd exits 0 on SIGTERM" 0 $?
-kill $WPID $BUSY 2>/dev/null
-if [ $NFAIL -ne 0 ]; then show tierd $D/tierd.log; show workload $D/workload.out; fi
-cp $D/*.json $D/*.txt $D/tierd.log $OUT/ 2>/dev/null
-finish
+finish_placement $D

@@ -107,12 +107,4 @@ fi
 check "moved bytes $MOVED <= $MAX_FACTOR x $MIB MiB ($LIMIT)" test "$MOVED" -le "$LIMIT"
 check "no pages failed to move" jq_true '.migrate.promote.failed_pages == 0 and .migrate.demote.failed_pages == 0' $D/status.json
 
-kill -USR1 $WPID
-check "workload checksum after the moves" wait_for 30 grep -q "^WORKLOAD checksum=$SUM0\$" $D/workload.out
-
-kill -TERM $TPID; wait $TPID
-check_eq "tierd exits 0 on SIGTERM" 0 $?
-kill $WPID $BUSY 2>/dev/null
-if [ $NFAIL -ne 0 ]; then show tierd $D/tierd.log; show workload $D/workload.out; fi
-cp $D/*.json $D/*.txt $D/tierd.log $OUT/ 2>/dev/null
-finish
+finish_placement $D
