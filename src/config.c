@@ -102,6 +102,8 @@ static int parse_boolean(struct config_parser *p, const struct config_item *item
 static int parse_size_or_percent_item(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_rate(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_fast_max(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_bpf(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_kernel_fight(struct config_parser *p, const struct config_item *item, const char *value);
 
 static int dump_log_level(FILE *f, const struct config_item *item, const void *base);
 static int dump_string(FILE *f, const struct config_item *item, const void *base);
@@ -117,6 +119,8 @@ static int dump_hot_threshold(FILE *f, const struct config_item *item, const voi
 static int dump_boolean(FILE *f, const struct config_item *item, const void *base);
 static int dump_size_or_percent(FILE *f, const struct config_item *item, const void *base);
 static int dump_fast_max(FILE *f, const struct config_item *item, const void *base);
+static int dump_bpf(FILE *f, const struct config_item *item, const void *base);
+static int dump_kernel_fight(FILE *f, const struct config_item *item, const void *base);
 
 #define TIER_ITEM(n)                                                                                         \
         {                                                                                                    \
@@ -165,6 +169,8 @@ static const struct config_item config_items[] = {
         { "scan", "damon_max_regions", parse_unsigned, dump_unsigned,
           offsetof(struct tierd_config, damon_max_regions), .min = 3, .max = 1000000,
           .expected = "an integer from 3 to 1000000" },
+        { "scan", "bpf", parse_bpf, dump_bpf, offsetof(struct tierd_config, bpf),
+          .expected = "auto (BPF programs where the kernel allows them) or no (the fallbacks only)" },
 
         TIER_ITEM(0), TIER_ITEM(1), TIER_ITEM(2), TIER_ITEM(3),
         TIER_ITEM(4), TIER_ITEM(5), TIER_ITEM(6), TIER_ITEM(7),
@@ -215,6 +221,8 @@ static const struct config_item config_items[] = {
         { "policy", "max_backoff_rounds", parse_unsigned, dump_unsigned,
           offsetof(struct tierd_config, max_backoff_rounds), .max = MOVE_ROUNDS_MAX,
           .expected = "an integer from 0 to 1048576" },
+        { "policy", "kernel_fight", parse_kernel_fight, dump_kernel_fight,
+          offsetof(struct tierd_config, kernel_fight), .expected = "warn or throttle" },
 
         { "migrate", "promote_rate", parse_rate, dump_size_bytes, offsetof(struct tierd_config, promote_rate_bytes),
           .max = UINT64_MAX, .expected = "a size per second such as 256M or 256M/s, or 0 for unlimited" },
@@ -479,6 +487,43 @@ static int parse_backend(struct config_parser *p, const struct config_item *item
         if (k < 0)
                 return invalid_value(p, item, value);
         *FIELD(p->base, item, enum scan_backend_kind) = (enum scan_backend_kind) k;
+        return 0;
+}
+
+static int parse_bpf(struct config_parser *p, const struct config_item *item, const char *value) {
+        bool b;
+
+        /* "auto", not "yes": BPF is only ever tried, each feature falls back on its own where the kernel refuses. */
+        if (streq(value, "auto"))
+                b = true;
+        else if (parse_bool(value, &b) < 0 || b)
+                return invalid_value(p, item, value);
+        *FIELD(p->base, item, bool) = b;
+        return 0;
+}
+
+static const char *const kernel_fight_mode_names[_KERNEL_FIGHT_MODE_MAX] = {
+        [KERNEL_FIGHT_WARN] = "warn",
+        [KERNEL_FIGHT_THROTTLE] = "throttle",
+};
+
+const char *kernel_fight_mode_to_string(enum kernel_fight_mode m) {
+        return m < _KERNEL_FIGHT_MODE_MAX ? kernel_fight_mode_names[m] : NULL;
+}
+
+int kernel_fight_mode_from_string(const char *s) {
+        for (int i = 0; i < _KERNEL_FIGHT_MODE_MAX; i++)
+                if (streq_ptr(s, kernel_fight_mode_names[i]))
+                        return i;
+        return -EINVAL;
+}
+
+static int parse_kernel_fight(struct config_parser *p, const struct config_item *item, const char *value) {
+        int m = kernel_fight_mode_from_string(value);
+
+        if (m < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->base, item, enum kernel_fight_mode) = (enum kernel_fight_mode) m;
         return 0;
 }
 
@@ -875,6 +920,18 @@ static int dump_string(FILE *f, const struct config_item *item, const void *base
 
 static int dump_backend(FILE *f, const struct config_item *item, const void *base) {
         const char *s = scan_backend_kind_to_string(*CONST_FIELD(base, item, enum scan_backend_kind));
+
+        if (!s)
+                return -EINVAL;
+        return dump_kv(f, item->key, s);
+}
+
+static int dump_bpf(FILE *f, const struct config_item *item, const void *base) {
+        return dump_kv(f, item->key, *CONST_FIELD(base, item, bool) ? "auto" : "no");
+}
+
+static int dump_kernel_fight(FILE *f, const struct config_item *item, const void *base) {
+        const char *s = kernel_fight_mode_to_string(*CONST_FIELD(base, item, enum kernel_fight_mode));
 
         if (!s)
                 return -EINVAL;
@@ -1609,6 +1666,8 @@ int config_new_defaults(struct tierd_config **ret) {
                  * 100 regions cost 100 samples per sample interval, which is nothing. */
                 .damon_min_regions = 100,
                 .damon_max_regions = 1000,
+                .bpf = true,
+                .kernel_fight = KERNEL_FIGHT_WARN,
                 .hot_threshold = HEAT_HOT_THRESHOLD_ALL_PASSES,
                 .promote_rounds = 2,
                 .cold_rounds = 3,
@@ -1794,7 +1853,8 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
                 return false;
         if (a->passes != b->passes || a->pass_interval_us != b->pass_interval_us || a->backend != b->backend ||
             a->damon_kdamond != b->damon_kdamond || a->damon_sample_interval_us != b->damon_sample_interval_us ||
-            a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions)
+            a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions ||
+            a->bpf != b->bpf)
                 return false;
         if (a->hot_threshold != b->hot_threshold || a->promote_rounds != b->promote_rounds ||
             a->cold_rounds != b->cold_rounds)
@@ -1806,7 +1866,7 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
             a->pass_interval_max_us != b->pass_interval_max_us ||
             a->min_residency_rounds != b->min_residency_rounds ||
             a->pingpong_window_rounds != b->pingpong_window_rounds ||
-            a->max_backoff_rounds != b->max_backoff_rounds)
+            a->max_backoff_rounds != b->max_backoff_rounds || a->kernel_fight != b->kernel_fight)
                 return false;
         if (a->promote_rate_bytes != b->promote_rate_bytes || a->demote_rate_bytes != b->demote_rate_bytes ||
             a->promote_round_max_bytes != b->promote_round_max_bytes ||

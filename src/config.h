@@ -23,6 +23,15 @@ enum scan_backend_kind {
 const char *scan_backend_kind_to_string(enum scan_backend_kind k);
 int scan_backend_kind_from_string(const char *s);
 
+/* [policy] kernel_fight: what tierd does when the kernel moves pages against it (see observer.h). */
+enum kernel_fight_mode {
+        KERNEL_FIGHT_WARN,     /* detect and report */
+        KERNEL_FIGHT_THROTTLE, /* also back off in the fighting direction */
+        _KERNEL_FIGHT_MODE_MAX,
+};
+const char *kernel_fight_mode_to_string(enum kernel_fight_mode m);
+int kernel_fight_mode_from_string(const char *s);
+
 /* sysexits.h's EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps a bad configuration from restart-looping. */
 #define EXIT_CONFIG 78
 
@@ -59,6 +68,7 @@ struct tierd_config {
         int damon_kdamond;        /* kdamond index to use when others exist; -1: none configured */
         uint64_t damon_sample_interval_us;
         unsigned damon_min_regions, damon_max_regions;
+        bool bpf;                 /* auto: BPF programs where the kernel allows them; false: the fallbacks only */
 
         /* [policy] page classes (the heat store's rules, see heat.h) */
         unsigned hot_threshold;   /* hits per round that count as hot; 0: every pass of the round */
@@ -73,6 +83,7 @@ struct tierd_config {
         unsigned min_residency_rounds;           /* heat.h's struct heat_move_params */
         unsigned pingpong_window_rounds;
         unsigned max_backoff_rounds;
+        enum kernel_fight_mode kernel_fight;     /* when the kernel moves pages against tierd */
 
         /* [scan] bounds of the tuned pass interval */
         uint64_t pass_interval_min_us, pass_interval_max_us;

@@ -5,14 +5,17 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <sys/epoll.h>
 #include <time.h>
 
+#include "bpf-procs.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "observer.h"
 #include "placement.h"
 #include "policy.h"
 #include "util.h"
@@ -59,6 +62,16 @@ struct daemon {
 
         struct workload_status *workloads; /* [target.NAME] workloads as the last plan saw them */
         size_t n_workloads;
+
+        struct observer *observer; /* the kernel's own migrations */
+
+        /* Process events (BPF): new targets at once, dead ones dropped at once. NULL: the per-round rescan only. */
+        struct bpf_procs *procs;
+        sd_event_source *procs_source;
+        char *procs_reason;        /* why there are no process events */
+        uint64_t procs_dropped;    /* bpf_procs_dropped() when last looked at */
+        bool procs_pending;        /* a new target (or lost events) waits for the next pass boundary */
+        struct proc_events_status proc_events;
 };
 
 static uint64_t now_us(void) {
@@ -136,6 +149,22 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .log_suppressed = log_repeat_suppressed_total(),
         };
         ret->backend_reports = scan_engine_reports(d->scan, &ret->n_backend_reports);
+        observer_snapshot(d->observer, &ret->kernel);
+        ret->bpf[ret->n_bpf++] = (struct bpf_feature_status) {
+                .name = "migrations",
+                .active = streq_ptr(ret->kernel.source, "bpf"),
+                .attach_mode = ret->kernel.attach_mode,
+                .reason = ret->kernel.bpf_reason,
+        };
+        ret->bpf[ret->n_bpf++] = (struct bpf_feature_status) {
+                .name = "process_events",
+                .active = d->procs,
+                .attach_mode = d->procs ? bpf_procs_attach_mode(d->procs) : NULL,
+                .reason = d->procs ? NULL : d->procs_reason,
+        };
+        ret->proc_events = d->proc_events;
+        if (d->procs)
+                ret->proc_events.dropped = bpf_procs_dropped(d->procs);
         if (d->scan)
                 heat_store_get_stats(scan_engine_heat(d->scan), &ret->heat);
         ret->state = daemon_state(d, &ret->state_reason);
@@ -253,12 +282,23 @@ static struct heat_class_params daemon_class_params(const struct daemon *d) {
         };
 }
 
-static struct placement_settings daemon_placement_settings(const struct tierd_config *c) {
+/* A limit scaled down while tierd backs off in a fight with the kernel (kernel_fight = throttle). 0 means
+ * unlimited and stays so: there is nothing to take a share of. */
+static uint64_t throttled(uint64_t limit, unsigned permille) {
+        if (limit == 0 || permille >= FIGHT_PERMILLE_MAX)
+                return limit;
+        return MAX(limit / FIGHT_PERMILLE_MAX * permille, (uint64_t) 4096);
+}
+
+static struct placement_settings daemon_placement_settings(const struct daemon *d) {
+        const struct tierd_config *c = d->config;
+        unsigned pp = observer_promote_permille(d->observer), dp = observer_demote_permille(d->observer);
+
         return (struct placement_settings) {
-                .rate_bytes_per_sec = { [POLICY_PROMOTE] = c->promote_rate_bytes,
-                                        [POLICY_DEMOTE] = c->demote_rate_bytes },
-                .round_max_bytes = { [POLICY_PROMOTE] = c->promote_round_max_bytes,
-                                     [POLICY_DEMOTE] = c->demote_round_max_bytes },
+                .rate_bytes_per_sec = { [POLICY_PROMOTE] = throttled(c->promote_rate_bytes, pp),
+                                        [POLICY_DEMOTE] = throttled(c->demote_rate_bytes, dp) },
+                .round_max_bytes = { [POLICY_PROMOTE] = throttled(c->promote_round_max_bytes, pp),
+                                     [POLICY_DEMOTE] = throttled(c->demote_round_max_bytes, dp) },
                 .batch_bytes = c->batch_bytes,
                 .dry_run = c->dry_run,
         };
@@ -402,8 +442,8 @@ static void daemon_place(struct daemon *d) {
         pp = (struct policy_params) {
                 .class = cp,
                 .round = hs.round,
-                .promote_budget_bytes = d->config->promote_round_max_bytes ?: UINT64_MAX,
-                .demote_budget_bytes = d->config->demote_round_max_bytes ?: UINT64_MAX,
+                .promote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_PROMOTE] ?: UINT64_MAX,
+                .demote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_DEMOTE] ?: UINT64_MAX,
                 .tier_skip = d->config->tier_skip,
                 .move_shared = d->config->move_shared,
         };
@@ -460,11 +500,33 @@ static void daemon_tune(struct daemon *d) {
         d->pass_interval_us = next;
 }
 
+/* Samples the kernel's migrations for the round that ends, and follows a fight with the kernel: with
+ * kernel_fight = throttle the rate limits shrink while it lasts and grow back after. */
+static void daemon_observe(struct daemon *d) {
+        unsigned pp, dp;
+
+        if (!d->observer)
+                return;
+        pp = observer_promote_permille(d->observer);
+        dp = observer_demote_permille(d->observer);
+        observer_round(d->observer, d->placement.stats.dir[POLICY_PROMOTE].pages,
+                       d->placement.stats.dir[POLICY_DEMOTE].pages);
+        if (pp != observer_promote_permille(d->observer) || dp != observer_demote_permille(d->observer)) {
+                struct placement_settings ps = daemon_placement_settings(d);
+
+                log_debug("Kernel fight: tierd uses %u/1000 of its promotion limits and %u/1000 of its demotion "
+                          "limits", observer_promote_permille(d->observer), observer_demote_permille(d->observer));
+                placement_configure(&d->placement, &ps, now_us());
+        }
+}
+
 /* Ends the round: folds the scan (also one cut short), takes the census, and schedules the next round. */
 static void daemon_round_finish(struct daemon *d) {
         uint64_t start = now_us();
         bool scanned = d->round_open;
         int r;
+
+        daemon_observe(d);
 
         if (d->round_open) {
                 struct heat_class_params p = daemon_class_params(d);
@@ -519,6 +581,7 @@ static void daemon_round_start(struct daemon *d) {
         uint64_t start = now_us();
         int r;
 
+        d->procs_pending = false; /* this round's rescan sees what the events announced */
         d->round_start_us = start;
         d->round_busy_us = 0;
         daemon_refresh(d);
@@ -551,6 +614,13 @@ static int on_pass_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         left = scan_engine_pass_end(d->scan);
         d->round_busy_us += now_us() - start;
+        if (left > 0 && d->procs_pending) {
+                /* A new target waits: end this round here (its passes count, as with a reload) and start the next
+                 * at once, so the new process is in the very next pass rather than a round later. */
+                d->proc_events.rounds_cut++;
+                daemon_round_finish(d);
+                return 0;
+        }
         if (left > 0) {
                 start = now_us();
                 daemon_pass_start(d);
@@ -580,6 +650,9 @@ static char *strip_priority_prefixes(const char *text) {
         *o = '\0';
         return out;
 }
+
+static void daemon_procs_start(struct daemon *d);
+static void daemon_procs_stop(struct daemon *d);
 
 /* Parses into a fresh configuration and swaps only on success: a bad file never touches the running one. The
  * errors are logged as usual and also handed back for tierctl. */
@@ -656,13 +729,33 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
                 d->pass_interval_us = MIN(MAX(d->pass_interval_us, new_config->pass_interval_min_us),
                                           new_config->pass_interval_max_us);
 
-        config_free(d->config);
-        d->config = new_config;
+        {
+                bool bpf_changed = new_config->bpf != d->config->bpf;
+
+                config_free(d->config);
+                d->config = new_config;
+                observer_set_mode(d->observer, d->config->kernel_fight);
+                if (bpf_changed) {
+                        struct observer *o = NULL;
+
+                        log_notice("[scan] bpf changed: restarting the kernel observers");
+                        r = observer_new(d->config->bpf, d->config->kernel_fight, &o);
+                        if (r < 0)
+                                log_error_errno(r, "Cannot restart the kernel migration observer: %m, keeping the "
+                                                "old one");
+                        else {
+                                observer_free(d->observer);
+                                d->observer = o;
+                        }
+                        daemon_procs_stop(d);
+                        daemon_procs_start(d);
+                }
+        }
         /* Names, budgets and members may all have changed. */
         daemon_workloads_refresh(d);
         daemon_set_move_params(d);
         {
-                struct placement_settings ps = daemon_placement_settings(d->config);
+                struct placement_settings ps = daemon_placement_settings(d);
 
                 placement_configure(&d->placement, &ps, now_us());
         }
@@ -797,6 +890,115 @@ static int on_control(const struct control_request *req, const struct ucred *pee
         }
 }
 
+/* A process event. An exec may make a process a target (its comm and exe change), or stop one being one; an exit
+ * ends a target at once. A new target is not added to the running round (the backends laid out their work at
+ * round_begin): the round ends at the next pass boundary and the next one, with a fresh rescan, includes it. The per-round rescan stays the reference: it also catches what no event reports (a
+ * cgroup move, RSS growing past min_rss, a reload). */
+static int on_proc_event(const struct bpf_procs_event *e, void *userdata) {
+        struct daemon *d = userdata;
+        struct target t = { .workload = -1 };
+        int r;
+
+        if (e->type == BPF_PROCS_EXIT) {
+                d->proc_events.exit++;
+                if (target_set_remove(&d->targets, e->pid)) {
+                        d->proc_events.targets_dropped++;
+                        log_debug("Target pid %d exited: dropped", (int) e->pid);
+                        r = scan_engine_drop_target(d->scan, e->pid);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot drop the page history of pid %d: %m, ignoring",
+                                                  (int) e->pid);
+                }
+                return 0;
+        }
+        if (e->type != BPF_PROCS_EXEC)
+                return 0;
+        d->proc_events.exec++;
+
+        r = targets_examine_pid(d->config, getpid(), e->pid, &t);
+        if (r < 0)
+                return log_repeat_errno(LOG_WARNING, "proc-event-examine", r,
+                                        "Cannot examine new process %d: %m, leaving it to the next rescan",
+                                        (int) e->pid);
+        if (r == 0) {
+                /* It may have been a target before this exec. */
+                if (target_set_remove(&d->targets, e->pid)) {
+                        d->proc_events.targets_dropped++;
+                        (void) scan_engine_drop_target(d->scan, e->pid);
+                        log_debug("Pid %d is no target any more after an exec: dropped", (int) e->pid);
+                }
+                return 0;
+        }
+        target_done(&t); /* the round that starts at the next pass boundary examines it again, with the rest */
+        if (target_set_find(&d->targets, e->pid))
+                return 0; /* an exec within a target that stays one: the next round re-reads its maps */
+        log_info("New target: pid %d, from its exec; scanning it from the next pass", (int) e->pid);
+        d->proc_events.targets_added++;
+        d->procs_pending = true;
+        return 0;
+}
+
+static int on_procs_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct daemon *d = userdata;
+        uint64_t dropped;
+        int r;
+
+        r = bpf_procs_consume(d->procs);
+        if (r < 0)
+                log_repeat_errno(LOG_WARNING, "proc-events", r, "Cannot read process events: %m, ignoring");
+
+        dropped = bpf_procs_dropped(d->procs);
+        if (dropped != d->procs_dropped) {
+                log_repeat_errno(LOG_NOTICE, "proc-events-dropped", 0,
+                                 "%" PRIu64 " process events were lost: rescanning the processes", dropped - d->procs_dropped);
+                d->procs_dropped = dropped;
+                d->procs_pending = true;
+        }
+        if (d->procs_pending && !d->round_open && !d->paused) {
+                /* Between rounds (no targets, or nothing to scan): start the next one now. */
+                r = daemon_arm(d->round_timer, 0);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot re-arm the round timer: %m, ignoring");
+        }
+        return 0;
+}
+
+static void daemon_procs_stop(struct daemon *d) {
+        d->procs_source = sd_event_source_disable_unref(d->procs_source);
+        d->procs = bpf_procs_free(d->procs);
+}
+
+/* Process events where BPF allows them; otherwise the rescan each round, and status says why. */
+static void daemon_procs_start(struct daemon *d) {
+        _cleanup_free_ char *reason = NULL;
+        int r;
+
+        d->procs_reason = mfree(d->procs_reason);
+        if (!d->config->bpf) {
+                d->procs_reason = strdup("BPF disabled by the configuration ([scan] bpf = no): processes are "
+                                         "rescanned each round");
+                return;
+        }
+        r = bpf_procs_new(on_proc_event, d, &d->procs, &reason);
+        if (r < 0) {
+                /* bpf_procs_new() logged it (once). */
+                if (asprintf(&d->procs_reason, "%s: processes are rescanned each round",
+                             reason ?: "BPF cannot be used") < 0)
+                        d->procs_reason = NULL;
+                return;
+        }
+        r = sd_event_add_io(d->event, &d->procs_source, bpf_procs_fd(d->procs), EPOLLIN, on_procs_ready, d);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot watch process events: %m, rescanning processes each round instead");
+                d->procs = bpf_procs_free(d->procs);
+                d->procs_reason = strdup("cannot watch the event ring buffer: processes are rescanned each round");
+                return;
+        }
+        d->procs_dropped = bpf_procs_dropped(d->procs);
+        log_info("Process events through BPF (%s): new targets are scanned from the next pass",
+                 bpf_procs_attach_mode(d->procs));
+}
+
 static int daemon_setup(struct daemon *d) {
         sigset_t mask;
         int r;
@@ -829,6 +1031,11 @@ static int daemon_setup(struct daemon *d) {
         if (r < 0)
                 return r;
 
+        r = observer_new(d->config->bpf, d->config->kernel_fight, &d->observer);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the kernel migration observer: %m");
+        daemon_procs_start(d);
+
         r = scan_engine_new(d->config, d->opts->runtime_dir, &d->scan);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the scan engine: %m");
@@ -836,7 +1043,7 @@ static int daemon_setup(struct daemon *d) {
 
         d->pass_interval_us = d->config->pass_interval_us;
         {
-                struct placement_settings ps = daemon_placement_settings(d->config);
+                struct placement_settings ps = daemon_placement_settings(d);
 
                 placement_init(&d->placement, &ps, now_us());
         }
@@ -863,6 +1070,9 @@ static int daemon_setup(struct daemon *d) {
 
 static void daemon_done(struct daemon *d) {
         control_server_free(d->control);
+        daemon_procs_stop(d);
+        free(d->procs_reason);
+        observer_free(d->observer);
         if (d->round_open)
                 (void) scan_engine_round_end(d->scan);
         /* Closing the backend tidies kernel state it created (DAMON: its own kdamond). */

@@ -162,6 +162,57 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                                 policy_skip_to_string(k), st->skipped_units[k]);
                 metric_u64(f, "tierd_placement_plans_total", "counter", "Placement plans made.", st->plans);
         }
+        {
+                const struct observer_snapshot *k = &s->kernel;
+
+                header(f, "tierd_kernel_migrated_pages_total", "counter",
+                       "Base pages the kernel migrated since tierd started, by class (tierd: its own move_pages calls, "
+                       "BPF only); a class the source cannot count is left out.");
+                for (int c = 0; c < _KMIGRATE_CLASS_MAX; c++)
+                        if (kmigrate_counts_has(&k->total, c))
+                                fprintf(f, "tierd_kernel_migrated_pages_total{class=\"%s\"} %" PRIu64 "\n",
+                                        kmigrate_class_to_string(c), k->total.pages[c]);
+                header(f, "tierd_kernel_migration_source", "gauge",
+                       "1 for where the kernel's migrations are counted from (bpf, vmstat, none).");
+                for (int i = 0; i < _KMIGRATE_SOURCE_MAX; i++)
+                        fprintf(f, "tierd_kernel_migration_source{source=\"%s\"} %d\n", kmigrate_source_to_string(i),
+                                streq_ptr(k->source, kmigrate_source_to_string(i)));
+                header(f, "tierd_kernel_fights_total", "counter",
+                       "Fights with the kernel started, by kind (demotion: the kernel demotes while tierd promotes; "
+                       "promotion: the other way round).");
+                for (int i = 0; i < _OBSERVER_FIGHT_MAX; i++)
+                        fprintf(f, "tierd_kernel_fights_total{kind=\"%s\"} %" PRIu64 "\n", observer_fight_to_string(i),
+                                k->fight[i].fights);
+                header(f, "tierd_kernel_fighting", "gauge", "1 while a fight with the kernel lasts, by kind.");
+                for (int i = 0; i < _OBSERVER_FIGHT_MAX; i++)
+                        fprintf(f, "tierd_kernel_fighting{kind=\"%s\"} %d\n", observer_fight_to_string(i),
+                                k->fight[i].fighting);
+                header(f, "tierd_kernel_fight_rounds_total", "counter", "Rounds spent fighting the kernel, by kind.");
+                for (int i = 0; i < _OBSERVER_FIGHT_MAX; i++)
+                        fprintf(f, "tierd_kernel_fight_rounds_total{kind=\"%s\"} %" PRIu64 "\n",
+                                observer_fight_to_string(i), k->fight[i].rounds);
+                header(f, "tierd_kernel_fight_limit_ratio", "gauge",
+                       "Share of its rate limits tierd uses in the direction of a fight (1 unless kernel_fight = "
+                       "throttle), by kind.");
+                for (int i = 0; i < _OBSERVER_FIGHT_MAX; i++)
+                        fprintf(f, "tierd_kernel_fight_limit_ratio{kind=\"%s\"} %u.%03u\n", observer_fight_to_string(i),
+                                k->fight[i].permille / 1000, k->fight[i].permille % 1000);
+                header(f, "tierd_bpf_feature_active", "gauge", "1 for a BPF feature in use, 0 for one that fell back.");
+                for (size_t i = 0; i < s->n_bpf; i++)
+                        fprintf(f, "tierd_bpf_feature_active{feature=\"%s\"} %d\n", s->bpf[i].name, s->bpf[i].active);
+                header(f, "tierd_process_events_total", "counter", "Process events received through BPF, by type.");
+                fprintf(f, "tierd_process_events_total{type=\"exec\"} %" PRIu64 "\n", s->proc_events.exec);
+                fprintf(f, "tierd_process_events_total{type=\"exit\"} %" PRIu64 "\n", s->proc_events.exit);
+                metric_u64(f, "tierd_process_events_dropped_total", "counter",
+                           "Process events the kernel side lost (ring buffer full); each loss forces a rescan.",
+                           s->proc_events.dropped);
+                metric_u64(f, "tierd_process_event_targets_added_total", "counter",
+                           "New targets picked up from an exec event rather than the round's rescan.",
+                           s->proc_events.targets_added);
+                metric_u64(f, "tierd_process_event_targets_dropped_total", "counter",
+                           "Targets dropped at their exit event rather than at the next rescan.",
+                           s->proc_events.targets_dropped);
+        }
         metric_u64(f, "tierd_dry_run", "gauge", "1 when pages are planned but not moved.", s->dry_run);
         metric_seconds(f, "tierd_pass_interval_seconds", "gauge", "Pass interval in use (tuned with pass_interval_auto).",
                        s->pass_interval_us);

@@ -284,3 +284,13 @@ int scan_engine_round_end(struct scan_engine *e) {
         e->ctx.targets = NULL;
         return 0;
 }
+
+int scan_engine_drop_target(struct scan_engine *e, pid_t pid) {
+        int r;
+
+        if (!e)
+                return 0;
+        /* Backends skip a pid the heat store no longer has (see scan-backend.h), also within a round. */
+        r = heat_store_drop_target(e->heat, pid);
+        return r == -ENOENT ? 0 : r;
+}

@@ -52,3 +52,5 @@ int scan_engine_pass_begin(struct scan_engine *e);
 int scan_engine_pass_end(struct scan_engine *e);
 /* Ends the round, also one cut short (pause, reload): the heat store folds the passes that ran. */
 int scan_engine_round_end(struct scan_engine *e);
+/* Forgets a process that exited (its heat data goes); harmless when it is not tracked. */
+int scan_engine_drop_target(struct scan_engine *e, pid_t pid);

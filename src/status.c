@@ -107,6 +107,80 @@ static json_object *workloads_to_json(const struct tierd_status *s) {
         return a;
 }
 
+static json_object *classes_to_json(const struct kmigrate_counts *c) {
+        json_object *o = json_object_new_object();
+
+        /* A class the source cannot count is null, not 0: vmstat cannot tell tierd's moves from others'. */
+        for (int k = 0; k < _KMIGRATE_CLASS_MAX; k++)
+                json_object_object_add(o, kmigrate_class_to_string(k),
+                                       kmigrate_counts_has(c, k) ? json_u64(c->pages[k]) : NULL);
+        return o;
+}
+
+static json_object *kernel_to_json(const struct observer_snapshot *k) {
+        json_object *o = json_object_new_object(), *fights = json_object_new_object();
+
+        json_object_object_add(o, "source", str_or_null(k->source));
+        json_object_object_add(o, "bpf_reason", str_or_null(k->bpf_reason));
+        json_object_object_add(o, "attach_mode", str_or_null(k->attach_mode));
+        json_object_object_add(o, "reason_names_source", str_or_null(k->names_source));
+        json_object_object_add(o, "rounds", json_u64(k->rounds));
+        json_object_object_add(o, "pages", classes_to_json(&k->total));
+        json_object_object_add(o, "last_round_pages", classes_to_json(&k->last_round));
+        if (streq_ptr(k->source, "bpf")) {
+                json_object *reasons = json_object_new_object();
+
+                for (unsigned i = 0; i < TIERD_MIGRATE_REASON_SLOTS; i++)
+                        if (k->reason_names[i])
+                                json_object_object_add(reasons, k->reason_names[i],
+                                                       json_u64(k->total.reason_pages[i]));
+                json_object_object_add(o, "reason_pages", reasons);
+        } else
+                json_object_object_add(o, "reason_pages", NULL);
+        json_object_object_add(o, "fight_mode", json_object_new_string(kernel_fight_mode_to_string(k->mode) ?: ""));
+        for (int f = 0; f < _OBSERVER_FIGHT_MAX; f++) {
+                const struct observer_fight_status *fs = &k->fight[f];
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "fighting", json_object_new_boolean(fs->fighting));
+                json_object_object_add(e, "fights", json_u64(fs->fights));
+                json_object_object_add(e, "rounds", json_u64(fs->rounds));
+                json_object_object_add(e, "permille", json_object_new_int((int) fs->permille));
+                json_object_object_add(e, "kernel_pages", json_u64(fs->kernel_pages));
+                json_object_object_add(e, "tierd_pages", json_u64(fs->tierd_pages));
+                json_object_object_add(e, "remedy", str_or_null(observer_fight_remedy(f)));
+                json_object_object_add(fights, observer_fight_to_string(f), e);
+        }
+        json_object_object_add(o, "fights", fights);
+        return o;
+}
+
+static json_object *bpf_to_json(const struct tierd_status *s) {
+        json_object *o = json_object_new_object();
+
+        for (size_t i = 0; i < s->n_bpf; i++) {
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "active", json_object_new_boolean(s->bpf[i].active));
+                json_object_object_add(e, "attach_mode", str_or_null(s->bpf[i].attach_mode));
+                json_object_object_add(e, "reason", str_or_null(s->bpf[i].reason));
+                json_object_object_add(o, s->bpf[i].name, e);
+        }
+        return o;
+}
+
+static json_object *proc_events_to_json(const struct proc_events_status *p) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "exec", json_u64(p->exec));
+        json_object_object_add(o, "exit", json_u64(p->exit));
+        json_object_object_add(o, "dropped", json_u64(p->dropped));
+        json_object_object_add(o, "targets_added", json_u64(p->targets_added));
+        json_object_object_add(o, "targets_dropped", json_u64(p->targets_dropped));
+        json_object_object_add(o, "rounds_cut", json_u64(p->rounds_cut));
+        return o;
+}
+
 json_object *status_to_json(const struct tierd_status *s) {
         json_object *o = json_object_new_object(), *tiers = json_object_new_array(),
                     *nodes = json_object_new_array();
@@ -207,6 +281,9 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
         if (s->placement)
                 json_object_object_add(o, "migrate", migrate_to_json(s));
+        json_object_object_add(o, "kernel_migrations", kernel_to_json(&s->kernel));
+        json_object_object_add(o, "bpf", bpf_to_json(s));
+        json_object_object_add(o, "process_events", proc_events_to_json(&s->proc_events));
         json_object_object_add(o, "log_suppressed", json_u64(s->log_suppressed));
         return o;
 }

@@ -8,6 +8,7 @@
 #include "census.h"
 #include "heat.h"
 #include "numa-maps.h"
+#include "observer.h"
 #include "placement.h"
 #include "policy.h"
 #include "scan.h"
@@ -26,6 +27,24 @@ struct workload_status {
 };
 
 void workload_status_free_many(struct workload_status *w, size_t n);
+
+/* One of tierd's BPF features as status shows it. */
+struct bpf_feature_status {
+        const char *name;        /* "migrations", "process_events", "damon_results" */
+        bool active;
+        const char *attach_mode; /* "tracepoint" or "raw_tracepoint" while active */
+        const char *reason;      /* why not active, and what is used instead */
+};
+#define STATUS_BPF_FEATURES_MAX 3
+
+/* Process events (bpf-procs.h) as the daemon used them. */
+struct proc_events_status {
+        uint64_t exec, exit;     /* events received */
+        uint64_t dropped;        /* lost by the kernel side (ring buffer full) */
+        uint64_t targets_added;  /* new targets picked up from an exec */
+        uint64_t targets_dropped; /* targets dropped at their exit */
+        uint64_t rounds_cut;     /* rounds ended early so that a new target joins at the next pass */
+};
 
 /* A read-only snapshot of the daemon, taken when a client asks. The control socket turns it into JSON and the
  * metrics endpoint into Prometheus text, so both always agree. Sizes are bytes and times microseconds. */
@@ -71,6 +90,11 @@ struct tierd_status {
         bool placement_active;                    /* a plan is being carried out */
         const struct placement_stats *placement;  /* NULL: none */
         const struct policy_summary *last_plan;   /* NULL before the first plan */
+
+        struct observer_snapshot kernel; /* the kernel's own migrations */
+        struct bpf_feature_status bpf[STATUS_BPF_FEATURES_MAX];
+        size_t n_bpf;
+        struct proc_events_status proc_events;
 
         uint64_t log_suppressed;
 };

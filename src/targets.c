@@ -131,7 +131,7 @@ static int statm_parse_resident(const char *buf, uint64_t *ret_pages) {
         return 0;
 }
 
-static void target_done(struct target *t) {
+void target_done(struct target *t) {
         free(t->exe);
         free(t->cgroup);
         free(t->workload_name);
@@ -401,4 +401,32 @@ int targets_scan(const struct tierd_config *config, pid_t self_pid, struct targe
         *ret = s;
         s = (struct target_set) {};
         return 0;
+}
+
+int targets_examine_pid(const struct tierd_config *config, pid_t self_pid, pid_t pid, struct target *ret) {
+        if (!config || !ret || pid <= 0)
+                return -EINVAL;
+        if (pid == self_pid || !config_has_includes(config))
+                return 0;
+        return process_examine(config, pid, ret);
+}
+
+struct target *target_set_find(const struct target_set *s, pid_t pid) {
+        for (size_t i = 0; s && i < s->n_targets; i++)
+                if (s->targets[i].pid == pid)
+                        return &s->targets[i];
+        return NULL;
+}
+
+bool target_set_remove(struct target_set *s, pid_t pid) {
+        struct target *t = target_set_find(s, pid);
+        size_t i;
+
+        if (!t)
+                return false;
+        i = (size_t) (t - s->targets);
+        target_done(t);
+        memmove(s->targets + i, s->targets + i + 1, (s->n_targets - i - 1) * sizeof(*t));
+        s->n_targets--;
+        return true;
 }

@@ -49,3 +49,11 @@ int proc_stat_parse(const char *buf, char comm[static 17], bool *ret_kthread);
 
 int targets_scan(const struct tierd_config *config, pid_t self_pid, struct target_set *ret);
 void target_set_done(struct target_set *s);
+void target_done(struct target *t);
+
+/* One process, judged by the same rules as targets_scan() (for a process event between rescans). Returns 1 and
+ * fills *ret when it is a target, 0 when it is not (or went away), a negative errno on a fatal error. */
+int targets_examine_pid(const struct tierd_config *config, pid_t self_pid, pid_t pid, struct target *ret);
+struct target *target_set_find(const struct target_set *s, pid_t pid);
+/* Drops the pid's target; false when it was not one. */
+bool target_set_remove(struct target_set *s, pid_t pid);

@@ -101,6 +101,67 @@ static void print_migrate(json_object *s) {
                 printf("     Dry run: pages are planned and counted, not moved\n");
 }
 
+/* The kernel's own migrations beside tierd's, the fights, and which BPF features run. */
+static void print_kernel(json_object *s) {
+        static const char *const classes[] = { "promotion", "demotion", "damon", "compaction", "syscall", "other",
+                                               "tierd" };
+        json_object *k, *pages, *fights, *bpf;
+        bool first = true;
+
+        if (json_object_object_get_ex(s, "kernel_migrations", &k) && k) {
+                const char *source = get_str(k, "source");
+
+                printf("Kernel moves: from %s%s%s%s", strna(source), get_str(k, "attach_mode") ? " (" : "",
+                       get_str(k, "attach_mode") ?: "", get_str(k, "attach_mode") ? ")" : "");
+                if (json_object_object_get_ex(k, "pages", &pages) && pages)
+                        for (size_t i = 0; i < ELEMENTSOF(classes); i++) {
+                                json_object *v;
+
+                                if (!json_object_object_get_ex(pages, classes[i], &v) || !v)
+                                        continue;
+                                printf("%s%s %" PRIu64, first ? ": pages " : ", ", classes[i],
+                                       json_object_get_uint64(v));
+                                first = false;
+                        }
+                printf("\n");
+                if (!json_object_object_get_ex(k, "fights", &fights) || !fights)
+                        fights = json_object_new_object(); /* an older daemon: nothing to show */
+                else
+                        json_object_get(fights);
+                {
+                        json_object_object_foreach(fights, kind, f) {
+                                json_object *fighting = NULL;
+
+                                if (get_u64(f, "fights") == 0)
+                                        continue;
+                                (void) json_object_object_get_ex(f, "fighting", &fighting);
+                                printf("              %s fight with the kernel: %s, %" PRIu64 " so far, %" PRIu64
+                                       " rounds, tierd at %" PRIu64 "/1000 of its limits (kernel_fight = %s)\n"
+                                       "                remedy: %s\n",
+                                       kind, json_object_get_boolean(fighting) ? "now" : "over",
+                                       get_u64(f, "fights"), get_u64(f, "rounds"), get_u64(f, "permille"),
+                                       strna(get_str(k, "fight_mode")), strna(get_str(f, "remedy")));
+                        }
+                }
+                json_object_put(fights);
+        }
+        if (json_object_object_get_ex(s, "bpf", &bpf) && bpf) {
+                first = true;
+                json_object_object_foreach(bpf, name, f) {
+                        json_object *active = NULL;
+
+                        (void) json_object_object_get_ex(f, "active", &active);
+                        if (json_object_get_boolean(active))
+                                printf("%s %s: active (%s)\n", first ? "         BPF:" : "             ", name,
+                                       strna(get_str(f, "attach_mode")));
+                        else
+                                printf("%s %s: off: %s\n", first ? "         BPF:" : "             ", name,
+                                       strna(get_str(f, "reason")));
+                        first = false;
+                }
+        }
+}
+
 static void print_status(json_object *s) {
         char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
         const char *state = get_str(s, "state"), *reason = get_str(s, "state_reason");
@@ -196,6 +257,7 @@ static void print_status(json_object *s) {
                format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")), get_u64(s, "promoted_pages"),
                format_bytes(b2, sizeof(b2), get_u64(s, "demoted_bytes")), get_u64(s, "demoted_pages"));
         print_migrate(s);
+        print_kernel(s);
         if (get_u64(s, "log_suppressed") > 0)
                 printf("        Logs: %" PRIu64 " repeated messages suppressed\n", get_u64(s, "log_suppressed"));
 }

@@ -309,6 +309,36 @@ static void test_scan_and_policy_keys(void **state) {
         assert_int_equal(c->backend, SCAN_BACKEND_PAGE_IDLE);
         assert_int_equal(c->damon_kdamond, -1);
         assert_int_equal(c->hot_threshold, HEAT_HOT_THRESHOLD_ALL_PASSES);
+        config_free(c);
+
+        /* BPF and the kernel-fight choice: defaults, both values, and a dump that reads back the same. */
+        assert_true(d->bpf);
+        assert_int_equal(d->kernel_fight, KERNEL_FIGHT_WARN);
+        c = load_ok("[scan]\nbpf = no\n[policy]\nkernel_fight = throttle\n");
+        assert_false(c->bpf);
+        assert_int_equal(c->kernel_fight, KERNEL_FIGHT_THROTTLE);
+        assert_false(config_equal(c, d));
+        {
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&text, &size);
+                _cleanup_config_free_ struct tierd_config *e = NULL;
+
+                assert_non_null(f);
+                assert_int_equal(config_dump(c, f), 0);
+                fclose(f);
+                assert_non_null(strstr(text, "bpf = no\n"));
+                assert_non_null(strstr(text, "kernel_fight = throttle\n"));
+                e = load_ok(text);
+                assert_true(config_equal(c, e));
+        }
+        config_free(c);
+        c = load_ok("[scan]\nbpf = auto\n");
+        assert_true(c->bpf);
+        load_fail("[scan]\nbpf = yes\n");
+        assert_logged(2, "invalid value \"yes\" for bpf", "auto");
+        load_fail("[policy]\nkernel_fight = ignore\n");
+        assert_logged(2, "invalid value \"ignore\" for kernel_fight", "warn or throttle");
 }
 
 static void test_error_relations(void **state) {

@@ -50,7 +50,24 @@ static struct tierd_status make_status(void) {
         placement.dir[POLICY_DEMOTE].failures[ENOMEM] = 1;
         placement.skipped_units[POLICY_SKIP_RESIDENCY] = 5;
 
+        struct observer_snapshot kernel = {
+                .source = "bpf",
+                .total = { .available = (1U << _KMIGRATE_CLASS_MAX) - 1 },
+                .mode = KERNEL_FIGHT_THROTTLE,
+        };
+        kernel.total.pages[KMIGRATE_DEMOTION] = 5;
+        kernel.total.pages[KMIGRATE_TIERD] = 3;
+        kernel.fight[OBSERVER_FIGHT_DEMOTION] = (struct observer_fight_status) {
+                .fighting = true, .fights = 1, .rounds = 4, .permille = 125,
+        };
+        kernel.fight[OBSERVER_FIGHT_PROMOTION] = (struct observer_fight_status) { .permille = 1000 };
+
         return (struct tierd_status) {
+                .kernel = kernel,
+                .bpf = { { .name = "migrations", .active = true, .attach_mode = "tracepoint" },
+                         { .name = "process_events", .reason = "BPF disabled" } },
+                .n_bpf = 2,
+                .proc_events = { .exec = 9, .exit = 4, .targets_added = 1 },
                 .version = "0.1.0",
                 .state = "running",
                 .backend = "none",
@@ -123,6 +140,20 @@ static void test_values(void **state) {
         expect_line(text, "tierd_placement_plans_total 3");
         expect_line(text, "tierd_pass_interval_seconds 0.250000");
         expect_line(text, "tierd_dry_run 0");
+        expect_line(text, "tierd_kernel_migrated_pages_total{class=\"demotion\"} 5");
+        expect_line(text, "tierd_kernel_migrated_pages_total{class=\"tierd\"} 3");
+        expect_line(text, "tierd_kernel_migrated_pages_total{class=\"promotion\"} 0");
+        expect_line(text, "tierd_kernel_migration_source{source=\"bpf\"} 1");
+        expect_line(text, "tierd_kernel_migration_source{source=\"vmstat\"} 0");
+        expect_line(text, "tierd_kernel_fights_total{kind=\"demotion\"} 1");
+        expect_line(text, "tierd_kernel_fighting{kind=\"demotion\"} 1");
+        expect_line(text, "tierd_kernel_fight_rounds_total{kind=\"demotion\"} 4");
+        expect_line(text, "tierd_kernel_fight_limit_ratio{kind=\"demotion\"} 0.125");
+        expect_line(text, "tierd_kernel_fight_limit_ratio{kind=\"promotion\"} 1.000");
+        expect_line(text, "tierd_bpf_feature_active{feature=\"migrations\"} 1");
+        expect_line(text, "tierd_bpf_feature_active{feature=\"process_events\"} 0");
+        expect_line(text, "tierd_process_events_total{type=\"exec\"} 9");
+        expect_line(text, "tierd_process_event_targets_added_total 1");
         free(text);
 }
 
@@ -136,7 +167,7 @@ static void test_format_rules(void **state) {
         size_t n_seen = 0;
 
         assert_int_equal(regcomp(&sample_re,
-                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend|class|direction|errno|reason)=\"[^\"]*\",?)+\\})? "
+                                 "^(tierd_[a-z_]+)(\\{((tier|node|state|version|backend|class|direction|errno|reason|source|kind|feature|type)=\"[^\"]*\",?)+\\})? "
                                  "[0-9]+(\\.[0-9]+)?$",
                                  REG_EXTENDED),
                          0);
