@@ -1,0 +1,268 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The placement benchmark (docs/BENCHMARKS.md): every scenario under every contender, one QEMU guest per run,
+# all on this machine in one go, then the results table.
+#
+#   tools/bench.sh [--quick] [--build-dir DIR] [--no-build] [--doc FILE] [--csv FILE] [--no-doc]
+#                  [--scenarios LIST] [--contenders LIST]
+#
+# Without --quick: all scenarios x all contenders (about 65 minutes on the 2-core build machine); rewrites the
+# part of docs/BENCHMARKS.md between the tierbench markers and docs/benchmarks.csv.
+# --quick: the hotset scenario at C:WSS 1:2 under every contender (about 11 minutes when no other guest waits for
+# the machine-wide guest lock); writes its results under
+# BUILD_DIR/bench/ only, unless --doc or --csv name a file.
+# --scenarios / --contenders: comma-separated subsets (names as in the tables below).
+# --no-build: use the binaries as they are (the meson 'bench' target has built them already).
+# Every run's serial log is BUILD_DIR/vm-logs/bench-SCENARIO-CONTENDER.log, its samples
+# BUILD_DIR/bench/SCENARIO/CONTENDER/samples.csv.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=$ROOT/build
+QUICK=0 DOC="" CSV="" NO_DOC=0 ONLY_SCEN="" ONLY_CONT="" BUILD=1
+usage() { awk 'NR > 2 && !/^#/ {exit} NR > 2 {sub(/^# ?/, ""); print}' "$0" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+        case "$1" in
+                --quick) QUICK=1; shift ;;
+                --build-dir) BUILD_DIR=$2; shift 2 ;;
+                --no-build) BUILD=0; shift ;;
+                --doc) DOC=$2; shift 2 ;;
+                --csv) CSV=$2; shift 2 ;;
+                --no-doc) NO_DOC=1; shift ;;
+                --scenarios) ONLY_SCEN=$2; shift 2 ;;
+                --contenders) ONLY_CONT=$2; shift 2 ;;
+                -h|--help) usage ;;
+                *) echo "bench.sh: unknown argument '$1'" >&2; usage ;;
+        esac
+done
+if [ $QUICK = 0 ] && [ $NO_DOC = 0 ]; then
+        DOC=${DOC:-$ROOT/docs/BENCHMARKS.md}
+        CSV=${CSV:-$ROOT/docs/benchmarks.csv}
+fi
+[ $NO_DOC = 1 ] && DOC="" CSV=""
+
+# Scenarios: NAME|ENV (space-separated VAR=VALUE for the guest scenario). The workload is 256 MiB (65536 pages of
+# 4 KiB), one thread; C is the fast node's capacity the oracle gets. Hot sets are 32 MiB with 90% of the accesses.
+WSS=256
+SCENARIOS_ALL=(
+        "hotset-1:2|PATTERN=hotset CAP_MIB=128 DURATION=90"
+        "hotset-1:4|PATTERN=hotset CAP_MIB=64 DURATION=90"
+        "move-1:2|PATTERN=move CAP_MIB=128 DURATION=150 SHIFT1=50 SHIFT2=100"
+        "zipf-1:2|PATTERN=zipf CAP_MIB=128 DURATION=90"
+        "zigzag-1:2|PATTERN=zigzag CAP_MIB=128 DURATION=90 ZIGZAG=20"
+        "uniform-1:2|PATTERN=uniform CAP_MIB=128 DURATION=60"
+)
+SCENARIOS_QUICK=("${SCENARIOS_ALL[0]}")
+# Contenders: NAME|KERNEL|NUMA_BALANCING at boot|ENV (the scenario turns NUMA balancing on for numa-tiering only
+# once the workload has placed its memory, like every other contender starts then)
+CONTENDERS=(
+        "baseline|debian|0|CONTENDER=baseline"
+        "tierd-damon|debian|0|CONTENDER=tierd BACKEND=damon"
+        "tierd-page_idle|custom|0|CONTENDER=tierd BACKEND=page_idle"
+        "damon-schemes|debian|0|CONTENDER=damon-schemes"
+        "numa-tiering|debian|0|CONTENDER=numa-tiering"
+)
+# Node sizes: node 0 (CPUs, fast) small enough that its size means something to every contender's percentages,
+# large enough for the kernel and C + reserve on both kernels; the rest of it is held by unused hugetlb pages.
+# The reserve is what user allocations cannot get from node 0 anyway (ZONE_DMA behind lowmem_reserve, the
+# watermarks): with it, a first touch puts about C of the buffer on node 0.
+MEM0=384 MEM1=1024 RESERVE=24
+
+if [ $QUICK = 1 ]; then SCENARIOS=("${SCENARIOS_QUICK[@]}"); else SCENARIOS=("${SCENARIOS_ALL[@]}"); fi
+in_list() { [ -z "$2" ] && return 0; case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
+
+cd "$ROOT" || exit 2
+if [ $BUILD = 1 ]; then
+        if [ ! -d "$BUILD_DIR/meson-private" ]; then
+                meson setup "$BUILD_DIR" >/dev/null || { echo "bench.sh: meson setup failed" >&2; exit 2; }
+        fi
+        meson compile -C "$BUILD_DIR" tierd tierctl tierbench >/dev/null || { echo "bench.sh: build failed" >&2; exit 2; }
+fi
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+BINS=(--bin "$BUILD_DIR/tierd" --bin "$BUILD_DIR/tierctl" --bin "$BUILD_DIR/bench/tierbench/tierbench")
+RES=$BUILD_DIR/bench
+mkdir -p "$RES"
+CMDLINE="tools/bench.sh$([ $QUICK = 1 ] && echo " --quick")"
+[ -n "$ONLY_SCEN" ] && CMDLINE="$CMDLINE --scenarios $ONLY_SCEN"
+[ -n "$ONLY_CONT" ] && CMDLINE="$CMDLINE --contenders $ONLY_CONT"
+
+START=$(date +%s)
+echo "bench.sh: ${#SCENARIOS[@]} scenario(s) x ${#CONTENDERS[@]} contender(s); results in $RES"
+for s in "${SCENARIOS[@]}"; do
+        sname=${s%%|*} senv=${s#*|}
+        in_list "$sname" "$ONLY_SCEN" || continue
+        dur=$(echo "$senv" | sed -n 's/.*DURATION=\([0-9]*\).*/\1/p')
+        for c in "${CONTENDERS[@]}"; do
+                IFS='|' read -r cname kernel nb cenv <<< "$c"
+                in_list "$cname" "$ONLY_CONT" || continue
+                tag=bench-${sname/:/-}-$cname
+                dir=$RES/$sname/$cname
+                rm -rf "$dir"; mkdir -p "$dir"
+                envs=()
+                for e in $senv $cenv WSS_MIB=$WSS RESERVE_MIB=$RESERVE; do envs+=(--env "$e"); done
+                t0=$(date +%s)
+                "$ROOT/tests/vm/run-vm" --kernel "$kernel" --hmat on --scenario bench-tier \
+                        --build-dir "$BUILD_DIR" "${BINS[@]}" "${envs[@]}" --numa-balancing "$nb" \
+                        --mem0 $MEM0 --mem1 $MEM1 --timeout $((dur + 240)) --name "$tag" > "$dir/run-vm.out" 2>&1
+                rc=$?
+                out=$BUILD_DIR/vm-run/$tag/share/out
+                cp "$out"/* "$dir/" 2>/dev/null
+                echo "$rc" > "$dir/status"
+                echo "bench.sh: $sname / $cname: exit $rc, $(( $(date +%s) - t0 ))s" \
+                     "$(sed -n 's/.* q_steady=\([^ ]*\).*/(Q = \1)/p' "$dir/summary.txt" 2>/dev/null)"
+                [ $rc = 0 ] || tail -n 5 "$dir/run-vm.out" | sed 's/^/    /'
+        done
+done
+ELAPSED=$(( $(date +%s) - START ))
+echo "bench.sh: all runs took ${ELAPSED}s"
+
+# ---------------------------------------------------------------- table, CSV, document
+HOST_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+HOST_INFO="$HOST_CPU, $(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), $(qemu-system-x86_64 --version | head -n1)"
+python3 - "$RES" "$DOC" "$CSV" "$CMDLINE" "$ELAPSED" "$HOST_INFO" "$MEM0" "$MEM1" "$RESERVE" "$WSS" \
+        "$(printf '%s\n' "${SCENARIOS[@]}")" "$(printf '%s\n' "${CONTENDERS[@]}")" <<'EOF'
+import csv, datetime, io, os, statistics, sys
+
+res, doc, csv_path, cmdline, elapsed, host, mem0, mem1, reserve, wss, scen_s, cont_s = sys.argv[1:13]
+scenarios = [l.split('|', 1) for l in scen_s.splitlines() if l]
+contenders = [l.split('|') for l in cont_s.splitlines() if l]
+
+def summary(d):
+    try:
+        with open(os.path.join(d, 'summary.txt')) as f:
+            return dict(kv.split('=', 1) for kv in f.read().split() if '=' in kv)
+    except OSError:
+        return None
+
+def num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+def t90_of(pattern, s):
+    n = int(s.get('events', '1'))
+    ts = [num(s.get(f't90_{i}')) for i in range(n)]
+    if pattern in ('hotset', 'zipf', 'uniform'):
+        return ts[0], 'from start'
+    if pattern == 'move':
+        return (ts[1] if n > 1 else None), 'whole move' + (f'; 25% move: {fmt(ts[2], "s")}' if n > 2 else '')
+    # zigzag: median over the phase changes, unreached counted as never
+    rest = [t if t is not None else float('inf') for t in ts[1:]]
+    if not rest:
+        return None, ''
+    m = statistics.median(rest)
+    reached = sum(1 for t in rest if t != float('inf'))
+    return (None if m == float('inf') else m), f'median of {len(rest)} swaps, {reached} reached'
+
+def fmt(v, unit='', nd=1):
+    return '—' if v is None else f'{v:.{nd}f}{unit}'
+
+rows = []
+for sname, senv in scenarios:
+    env = dict(kv.split('=', 1) for kv in senv.split())
+    base_ops = None
+    for cname, kernel, nb, cenv in contenders:
+        d = os.path.join(res, sname, cname)
+        if not os.path.isdir(d):
+            continue
+        st = open(os.path.join(d, 'status')).read().strip() if os.path.exists(os.path.join(d, 'status')) else '?'
+        s = summary(d)
+        r = {'scenario': sname, 'pattern': env['PATTERN'], 'cap_mib': env['CAP_MIB'], 'wss_mib': wss,
+             'contender': cname, 'kernel': (s or {}).get('kernel', kernel), 'run_status': st}
+        if s:
+            t90, t90_note = t90_of(env['PATTERN'], s)
+            cpu = sum(num(s.get(k)) or 0 for k in ('tierd_cpu_s', 'kdamond_cpu_s', 'kswapd_cpu_s'))
+            ops = num(s['ops_per_s'])
+            if cname == 'baseline':
+                base_ops = ops
+            pp_tierd = s.get('tierd_pingpongs', '')
+            r.update({
+                'q_steady': s['q_steady'], 'f_steady': s['f_steady'], 'f_star': s['f_star'],
+                'precision': s['precision_steady'], 'recall': s['recall_steady'],
+                't90_s': '' if t90 is None else f'{t90:.1f}', 't90_note': t90_note,
+                'migrated_mib': f"{int(s['pgmigrate_success']) * 4096 / 2**20:.1f}",
+                'pingpongs_seen': s['pingpongs'], 'page_moves_seen': s['moves'], 'tierd_pingpongs': pp_tierd,
+                'daemon_cpu_s': f'{cpu:.2f}', 'tierd_cpu_s': s['tierd_cpu_s'], 'kdamond_cpu_s': s['kdamond_cpu_s'],
+                'kswapd_cpu_s': s['kswapd_cpu_s'], 'worker_sys_s': s['worker_sys_s'],
+                'ops_per_s': s['ops_per_s'],
+                'ops_vs_baseline': '' if not base_ops or ops is None else f'{ops / base_ops:.3f}',
+                'checksum': s['checksum'], 'duration_s': s['duration_s'],
+            })
+        rows.append(r)
+
+fields = ['scenario', 'pattern', 'cap_mib', 'wss_mib', 'contender', 'kernel', 'run_status', 'q_steady', 'f_steady',
+          'f_star', 'precision', 'recall', 't90_s', 't90_note', 'migrated_mib', 'pingpongs_seen', 'page_moves_seen',
+          'tierd_pingpongs', 'daemon_cpu_s', 'tierd_cpu_s', 'kdamond_cpu_s', 'kswapd_cpu_s', 'worker_sys_s',
+          'ops_per_s', 'ops_vs_baseline', 'checksum', 'duration_s']
+buf = io.StringIO()
+w = csv.DictWriter(buf, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
+w.writeheader()
+for r in rows:
+    w.writerow(r)
+with open(os.path.join(res, 'results.csv'), 'w') as f:
+    f.write(buf.getvalue())
+if csv_path:
+    with open(csv_path, 'w') as f:
+        f.write(buf.getvalue())
+
+md = []
+md.append(f'Produced by `{cmdline}` on {datetime.date.today().isoformat()} (all runs: {int(elapsed) // 60} min '
+          f'{int(elapsed) % 60} s). CSV beside this file: [benchmarks.csv](benchmarks.csv)'
+          + ('' if csv_path else ' (not written by this run)') + '.')
+md.append('')
+md.append(f'- Host: {host}.')
+kernels = sorted({r['kernel'] for r in rows})
+md.append(f'- Guests: QEMU TCG (one host thread for both vCPUs), 2 vCPUs, node 0 = CPUs + {mem0} MiB, node 1 = '
+          f'CPU-less {mem1} MiB, HMAT on (node 1 in a lower memory tier); kernels: {", ".join(kernels)}.')
+md.append(f'- Workload: tierbench, {wss} MiB of 4 KiB pages, one thread pinned to CPU 0 beside a busy loop; '
+          f'node 0 left with C + {reserve} MiB free (the rest reserved as unused hugetlb pages).')
+md.append('')
+md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
+          '(seen / tierd) | daemon CPU | worker sys | ops/s (vs baseline) |')
+md.append('|---|---|---|---|---|---|---|---|---|---|---|')
+for r in rows:
+    ratio = f"1:{int(r['wss_mib']) // int(r['cap_mib'])}"
+    if 'q_steady' not in r:
+        md.append(f"| {r['pattern']} | {ratio} | {r['contender']} | run failed (exit {r['run_status']}) "
+                  '| | | | | | | |')
+        continue
+    t90 = ('not reached' if r['t90_s'] == '' else r['t90_s'] + ' s') + (f" ({r['t90_note']})" if r['t90_note'] else '')
+    pp = r['pingpongs_seen'] + (f" / {r['tierd_pingpongs']}" if r['tierd_pingpongs'] else '')
+    ops = f"{float(r['ops_per_s']) / 1e6:.2f} M" + (f" ({r['ops_vs_baseline']})" if r['ops_vs_baseline'] else '')
+    if r['kernel'] != rows[0]['kernel'] and r['ops_vs_baseline']:
+        ops += ' ¹'
+    bad = '' if r['checksum'] == 'ok' else ' **checksum BAD**'
+    md.append(f"| {r['pattern']} | {ratio} | {r['contender']} | {float(r['q_steady']):.3f}{bad} | "
+              f"{float(r['precision']):.2f} / {float(r['recall']):.2f} | {t90} | {r['migrated_mib']} MiB | {pp} | "
+              f"{r['daemon_cpu_s']} s | {r['worker_sys_s']} s | {ops} |")
+md.append('')
+md.append('¹ different kernel from the baseline\'s (ops/s ratios across kernels compare kernels too).')
+md.append('')
+# Ranking by steady-state Q, per scenario: facts only, the reasons are in the analysis below the table.
+for sname, _ in scenarios:
+    rs = [r for r in rows if r['scenario'] == sname and 'q_steady' in r]
+    if not rs:
+        continue
+    rs.sort(key=lambda r: -float(r['q_steady']))
+    md.append(f"- **{sname}** by Q: " + ', '.join(f"{r['contender']} {float(r['q_steady']):.3f}" for r in rs) + '.')
+text = '\n'.join(md) + '\n'
+with open(os.path.join(res, 'results.md'), 'w') as f:
+    f.write(text)
+print(text)
+
+if doc:
+    begin, end = '<!-- tierbench:begin -->', '<!-- tierbench:end -->'
+    try:
+        old = open(doc).read()
+    except FileNotFoundError:
+        old = f'# Benchmarks\n\n{begin}\n{end}\n'
+    if begin not in old or end not in old or old.index(begin) > old.index(end):
+        sys.exit(f'bench.sh: {doc} has no {begin} ... {end} section; not touching it')
+    head, rest = old.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(doc + '.tmp', 'w') as f:
+        f.write(head + begin + '\n' + text + end + tail)
+    os.replace(doc + '.tmp', doc)
+    print(f'bench.sh: rewrote the tierbench section of {doc}')
+EOF
