@@ -559,6 +559,20 @@ static void test_flags(void **state _unused_) {
         for (unsigned i = 0; i < 8; i++)
                 assert_int_equal(!!(entry_at(s, 1, BASE + i * PG) & HEAT_F_SKIP), i == 1);
 
+        /* A range that starts before the VMA (bits not aligned to words), with an all-zero word, a full one and
+         * mixed ones: each page gets exactly its bit, set or cleared. */
+        {
+                _cleanup_heat_store_free_ struct heat_store *t = NULL;
+                uint64_t words[4] = { UINT64_C(0x8000000000000001), UINT64_C(0x0123456789abcdef), 0, UINT64_MAX };
+
+                assert_int_equal(heat_store_new(&t), 0);
+                sync1(t, 1, BASE + 70 * PG, BASE + 256 * PG);
+                assert_int_equal(heat_store_set_flags(t, 1, BASE + 70 * PG, 186 * PG, HEAT_F_SKIP, true), 0);
+                assert_int_equal(heat_store_set_flags_bitmap(t, 1, BASE, 256, HEAT_F_SKIP, words), 0);
+                for (unsigned i = 70; i < 256; i++)
+                        assert_int_equal(!!(entry_at(t, 1, BASE + i * PG) & HEAT_F_SKIP), (words[i / 64] >> (i % 64)) & 1);
+        }
+
         /* Flags survive rounds; flagged pages are never hot or cold. */
         for (unsigned r = 0; r < 5; r++)
                 round_with(s, r, 0, 2, 1, BASE, 8, acc_all, NULL);
