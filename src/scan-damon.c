@@ -43,7 +43,8 @@
  *                why the window is a little longer than the pass interval, which keeps this wait short), then
  *                reads each scheme's tried regions.
  *                tracepoint: the damon:damon_aggregated records of tierd's kdamond (bpf-damon.h), assembled into
- *                whole windows (damon-burst.h); the first whole window that ended after pass_begin. No sysfs
+ *                whole windows (damon-burst.h); the first whole window that ended after pass_begin (waiting
+ *                for it up to a window from pass_end, as tried regions would). No sysfs
  *                writes, and it works on kernels whose sysfs cannot filter tried regions per target (the
  *                records carry the target index). A pass without a whole window (records lost, the window has
  *                a target without regions, the program stopped) falls back to tried_regions and is counted.
@@ -86,6 +87,7 @@ struct damon_backend {
         uint64_t bursts_gen;    /* slots_gen the bursts were laid out for */
         bool bursts_discard;    /* draining records that belong to no pass */
         uint64_t pass_begin_ns;
+        uint64_t last_record_ns, window_start_ns, window_ns; /* the last window's length as the records say */
         uint64_t dropped_at_begin;
         const char *last_path;
         uint64_t passes_tracepoint, passes_tried_regions, fallbacks;
@@ -845,6 +847,16 @@ static uint64_t now_ns(void) {
 
 static int on_record(const struct bpf_damon_region *rec, void *userdata) {
         struct damon_backend *b = userdata;
+        uint64_t gap_ns = b->attrs.aggr_us * 1000 / 4;
+
+        /* The windows' real length, from the gaps between their records (also those thrown away): see
+         * tracepoint_pass() for why the nominal one is not enough. */
+        if (b->last_record_ns == 0 || rec->ktime_ns > b->last_record_ns + gap_ns) {
+                if (b->window_start_ns > 0 && rec->ktime_ns > b->window_start_ns)
+                        b->window_ns = rec->ktime_ns - b->window_start_ns;
+                b->window_start_ns = rec->ktime_ns;
+        }
+        b->last_record_ns = rec->ktime_ns;
 
         if (b->bursts_discard)
                 return 0;
@@ -941,9 +953,14 @@ static int damon_pass_begin(void *state, _unused_ const struct scan_context *ctx
  * this pass (the caller falls back to tried regions), or a negative errno from the heat store. */
 static int tracepoint_pass(struct damon_backend *b, const struct scan_context *ctx) {
         const struct damon_burst *u;
-        /* Windows are a little longer than passes (damon_attrs_for_pass()), so one ends within a window of
-         * pass_begin; beyond that the records are not coming. */
-        uint64_t deadline = b->pass_begin_ns + b->attrs.aggr_us * 1000 + DAMON_TRACEPOINT_SLACK_NS;
+        /* Normally a window ended during the pass (windows are a little longer than passes, see
+         * damon_attrs_for_pass()). But the kernel counts a window in samples, not in time: a kdamond whose
+         * samples run late (a loaded machine, an emulated one) has longer windows. So wait, as tried regions
+         * would, for the next window to end, up to one window from now, as long as the last one actually took
+         * (bounded at four nominal ones: a measurement across lost records can span several); beyond that the
+         * records are not coming. */
+        uint64_t aggr_ns = b->attrs.aggr_us * 1000;
+        uint64_t deadline = now_ns() + MIN(MAX(b->window_ns, aggr_ns), 4 * aggr_ns) + DAMON_TRACEPOINT_SLACK_NS;
         int r;
 
         listen_to_kdamond(b);
