@@ -957,10 +957,12 @@ static int tracepoint_pass(struct damon_backend *b, const struct scan_context *c
          * damon_attrs_for_pass()). But the kernel counts a window in samples, not in time: a kdamond whose
          * samples run late (a loaded machine, an emulated one) has longer windows. So wait, as tried regions
          * would, for the next window to end, up to one window from now, as long as the last one actually took
-         * (bounded at four nominal ones: a measurement across lost records can span several); beyond that the
-         * records are not coming. */
+         * and a quarter more (windows vary with the load), or four nominal ones before one was measured; never
+         * longer, since a measurement across lost records can span several. Beyond that the records are not
+         * coming. */
         uint64_t aggr_ns = b->attrs.aggr_us * 1000;
-        uint64_t deadline = now_ns() + MIN(MAX(b->window_ns, aggr_ns), 4 * aggr_ns) + DAMON_TRACEPOINT_SLACK_NS;
+        uint64_t wait_ns = b->window_ns > 0 ? b->window_ns + b->window_ns / 4 : 4 * aggr_ns;
+        uint64_t deadline = now_ns() + MIN(MAX(wait_ns, aggr_ns), 4 * aggr_ns) + DAMON_TRACEPOINT_SLACK_NS;
         int r;
 
         listen_to_kdamond(b);
@@ -988,7 +990,8 @@ static int tracepoint_pass(struct damon_backend *b, const struct scan_context *c
 
                 now = now_ns();
                 if (now >= deadline) {
-                        log_debug("DAMON pass %u: no whole aggregation window through the tracepoint", ctx->pass);
+                        log_debug("DAMON pass %u: no whole aggregation window through the tracepoint (last window "
+                                  "%" PRIu64 " ms long)", ctx->pass, b->window_ns / 1000000);
                         return 0;
                 }
                 r = poll(&pfd, 1, (int) MAX((deadline - now) / 1000000, UINT64_C(1)));
