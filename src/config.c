@@ -103,6 +103,7 @@ static int parse_size_or_percent_item(struct config_parser *p, const struct conf
 static int parse_rate(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_fast_max(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_bpf(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_damon_results(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_kernel_fight(struct config_parser *p, const struct config_item *item, const char *value);
 
 static int dump_log_level(FILE *f, const struct config_item *item, const void *base);
@@ -120,6 +121,7 @@ static int dump_boolean(FILE *f, const struct config_item *item, const void *bas
 static int dump_size_or_percent(FILE *f, const struct config_item *item, const void *base);
 static int dump_fast_max(FILE *f, const struct config_item *item, const void *base);
 static int dump_bpf(FILE *f, const struct config_item *item, const void *base);
+static int dump_damon_results(FILE *f, const struct config_item *item, const void *base);
 static int dump_kernel_fight(FILE *f, const struct config_item *item, const void *base);
 
 #define TIER_ITEM(n)                                                                                         \
@@ -169,6 +171,8 @@ static const struct config_item config_items[] = {
         { "scan", "damon_max_regions", parse_unsigned, dump_unsigned,
           offsetof(struct tierd_config, damon_max_regions), .min = 3, .max = 1000000,
           .expected = "an integer from 3 to 1000000" },
+        { "scan", "damon_results", parse_damon_results, dump_damon_results,
+          offsetof(struct tierd_config, damon_results), .expected = "one of auto, tried_regions, tracepoint" },
         { "scan", "bpf", parse_bpf, dump_bpf, offsetof(struct tierd_config, bpf),
           .expected = "auto (BPF programs where the kernel allows them) or no (the fallbacks only)" },
 
@@ -487,6 +491,32 @@ static int parse_backend(struct config_parser *p, const struct config_item *item
         if (k < 0)
                 return invalid_value(p, item, value);
         *FIELD(p->base, item, enum scan_backend_kind) = (enum scan_backend_kind) k;
+        return 0;
+}
+
+static const char *const damon_results_mode_names[_DAMON_RESULTS_MODE_MAX] = {
+        [DAMON_RESULTS_AUTO] = "auto",
+        [DAMON_RESULTS_TRIED_REGIONS] = "tried_regions",
+        [DAMON_RESULTS_TRACEPOINT] = "tracepoint",
+};
+
+const char *damon_results_mode_to_string(enum damon_results_mode m) {
+        return m < _DAMON_RESULTS_MODE_MAX ? damon_results_mode_names[m] : NULL;
+}
+
+int damon_results_mode_from_string(const char *s) {
+        for (int i = 0; i < _DAMON_RESULTS_MODE_MAX; i++)
+                if (streq_ptr(s, damon_results_mode_names[i]))
+                        return i;
+        return -EINVAL;
+}
+
+static int parse_damon_results(struct config_parser *p, const struct config_item *item, const char *value) {
+        int m = damon_results_mode_from_string(value);
+
+        if (m < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->base, item, enum damon_results_mode) = (enum damon_results_mode) m;
         return 0;
 }
 
@@ -920,6 +950,14 @@ static int dump_string(FILE *f, const struct config_item *item, const void *base
 
 static int dump_backend(FILE *f, const struct config_item *item, const void *base) {
         const char *s = scan_backend_kind_to_string(*CONST_FIELD(base, item, enum scan_backend_kind));
+
+        if (!s)
+                return -EINVAL;
+        return dump_kv(f, item->key, s);
+}
+
+static int dump_damon_results(FILE *f, const struct config_item *item, const void *base) {
+        const char *s = damon_results_mode_to_string(*CONST_FIELD(base, item, enum damon_results_mode));
 
         if (!s)
                 return -EINVAL;
@@ -1854,7 +1892,7 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
         if (a->passes != b->passes || a->pass_interval_us != b->pass_interval_us || a->backend != b->backend ||
             a->damon_kdamond != b->damon_kdamond || a->damon_sample_interval_us != b->damon_sample_interval_us ||
             a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions ||
-            a->bpf != b->bpf)
+            a->damon_results != b->damon_results || a->bpf != b->bpf)
                 return false;
         if (a->hot_threshold != b->hot_threshold || a->promote_rounds != b->promote_rounds ||
             a->cold_rounds != b->cold_rounds)

@@ -23,6 +23,17 @@ enum scan_backend_kind {
 const char *scan_backend_kind_to_string(enum scan_backend_kind k);
 int scan_backend_kind_from_string(const char *s);
 
+/* [scan] damon_results: how the DAMON backend reads its regions each pass (see scan-damon.c). */
+enum damon_results_mode {
+        DAMON_RESULTS_AUTO,          /* the tracepoint where BPF can run and [scan] bpf allows it */
+        DAMON_RESULTS_TRIED_REGIONS, /* update_schemes_tried_regions through sysfs */
+        DAMON_RESULTS_TRACEPOINT,    /* damon:damon_aggregated through BPF, tried regions when it cannot load */
+        _DAMON_RESULTS_MODE_MAX,
+};
+
+const char *damon_results_mode_to_string(enum damon_results_mode m);
+int damon_results_mode_from_string(const char *s);
+
 /* [policy] kernel_fight: what tierd does when the kernel moves pages against it (see observer.h). */
 enum kernel_fight_mode {
         KERNEL_FIGHT_WARN,     /* detect and report */
@@ -68,6 +79,7 @@ struct tierd_config {
         int damon_kdamond;        /* kdamond index to use when others exist; -1: none configured */
         uint64_t damon_sample_interval_us;
         unsigned damon_min_regions, damon_max_regions;
+        enum damon_results_mode damon_results;
         bool bpf;                 /* auto: BPF programs where the kernel allows them; false: the fallbacks only */
 
         /* [policy] page classes (the heat store's rules, see heat.h) */

@@ -162,6 +162,13 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .attach_mode = d->procs ? bpf_procs_attach_mode(d->procs) : NULL,
                 .reason = d->procs ? NULL : d->procs_reason,
         };
+        ret->have_damon_results = scan_engine_damon_results(d->scan, &ret->damon_results);
+        ret->bpf[ret->n_bpf++] = (struct bpf_feature_status) {
+                .name = "damon_results",
+                .active = ret->damon_results.tracepoint,
+                .attach_mode = ret->damon_results.attach_mode,
+                .reason = !ret->have_damon_results ? "the scan backend is not DAMON" : ret->damon_results.reason,
+        };
         ret->proc_events = d->proc_events;
         if (d->procs)
                 ret->proc_events.dropped = bpf_procs_dropped(d->procs);

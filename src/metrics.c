@@ -213,6 +213,17 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                            "Targets dropped at their exit event rather than at the next rescan.",
                            s->proc_events.targets_dropped);
         }
+        if (s->have_damon_results) {
+                header(f, "tierd_damon_result_passes_total", "counter",
+                       "Passes whose DAMON regions came through the tracepoint or tried regions.");
+                fprintf(f, "tierd_damon_result_passes_total{source=\"tracepoint\"} %" PRIu64 "\n",
+                        s->damon_results.passes_tracepoint);
+                fprintf(f, "tierd_damon_result_passes_total{source=\"tried_regions\"} %" PRIu64 "\n",
+                        s->damon_results.passes_tried_regions);
+                metric_u64(f, "tierd_damon_result_fallbacks_total", "counter",
+                           "Passes meant for the tracepoint that tried regions served (no whole window).",
+                           s->damon_results.fallbacks);
+        }
         metric_u64(f, "tierd_dry_run", "gauge", "1 when pages are planned but not moved.", s->dry_run);
         metric_seconds(f, "tierd_pass_interval_seconds", "gauge", "Pass interval in use (tuned with pass_interval_auto).",
                        s->pass_interval_us);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "heat.h"
 #include "targets.h"
 
@@ -41,6 +42,20 @@ struct scan_options {
         uint64_t damon_sample_interval_us;
         unsigned damon_min_regions, damon_max_regions;
         bool move_shared;        /* shared pages will be moved (MPOL_MF_MOVE_ALL): do not mark them skipped */
+        bool bpf;                /* [scan] bpf: BPF programs may be tried */
+        enum damon_results_mode damon_results;
+};
+
+/* How the DAMON backend has been getting its regions, for status. Strings live as long as the backend. */
+struct scan_damon_results {
+        bool tracepoint;          /* the damon_aggregated program is loaded and listened to */
+        const char *attach_mode;  /* "tracepoint" or "raw_tracepoint" while it is */
+        const char *reason;       /* why tried_regions is used instead; NULL while the tracepoint is */
+        const char *last_path;    /* "tracepoint" or "tried_regions" for the last pass with data; NULL before */
+        uint64_t passes_tracepoint, passes_tried_regions;
+        uint64_t fallbacks;       /* passes the tracepoint was meant for but tried_regions had to serve */
+        uint64_t dropped;         /* records the kernel side dropped (ring buffer full) */
+        uint64_t incomplete;      /* aggregation windows thrown away with records missing */
 };
 
 struct scan_backend_ops {
@@ -60,6 +75,8 @@ struct scan_backend_ops {
         int (*round_end)(void *state, const struct scan_context *ctx);
         /* Tidies kernel state the backend created (DAMON: turns off and removes its own kdamond). NULL-safe. */
         void (*close)(void *state);
+        /* DAMON only (NULL elsewhere): how results were read. */
+        void (*damon_results)(void *state, struct scan_damon_results *ret);
 };
 
 extern const struct scan_backend_ops scan_backend_idle_pages;

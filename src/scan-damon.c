@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "bpf-damon.h"
+#include "damon-burst.h"
 #include "damon.h"
 #include "fsroot.h"
 #include "heat.h"
@@ -33,10 +36,18 @@
  *                "commit" waits for the next aggregation boundary (up to one window, ~pass interval): the only
  *                way to change a running kdamond, done only when the target set or pass interval changed.
  * pass_begin()   nothing: DAMON samples continuously.
- * pass_end()     writes update_schemes_tried_regions to state, which returns after the kdamond's next apply
- *                pass, i.e. the end of the current aggregation window (see damon_attrs_for_pass() for why the
- *                window is a little longer than the pass interval, which keeps this wait short), then reads
- *                each scheme's tried regions and records the accessed ones for that scheme's target.
+ * pass_end()     takes the regions of one aggregation window and records the accessed ones for their target,
+ *                through one of two paths ([scan] damon_results):
+ *                tried_regions: writes update_schemes_tried_regions to state, which returns after the kdamond's
+ *                next apply pass, i.e. the end of the current aggregation window (see damon_attrs_for_pass() for
+ *                why the window is a little longer than the pass interval, which keeps this wait short), then
+ *                reads each scheme's tried regions.
+ *                tracepoint: the damon:damon_aggregated records of tierd's kdamond (bpf-damon.h), assembled into
+ *                whole windows (damon-burst.h); the first whole window that ended after pass_begin (waiting
+ *                for it up to a window from pass_end, as tried regions would). No sysfs
+ *                writes, and it works on kernels whose sysfs cannot filter tried regions per target (the
+ *                records carry the target index). A pass without a whole window (records lost, the window has
+ *                a target without regions, the program stopped) falls back to tried_regions and is counted.
  * close()        turns the kdamond off and tidies: nr_kdamonds back to 0 if tierd created it and nothing else
  *                exists, otherwise its context is removed (nr_contexts = 0); the marker is removed.
  *
@@ -65,6 +76,21 @@ struct damon_backend {
         size_t n_slots;
 
         uint64_t pass_regions, pass_accessed_regions, pass_accessed_bytes;
+        uint64_t slots_gen; /* bumped whenever slots change: the windows being assembled are void */
+
+        /* The tracepoint path (NULL: tried regions only, reason says why). */
+        struct bpf_damon *bpf;
+        char *bpf_reason;
+        bool tracepoint_wanted; /* [scan] damon_results asked for it explicitly */
+        pid_t bpf_pid;          /* the kdamond it listens to; 0: none */
+        struct damon_bursts bursts;
+        uint64_t bursts_gen;    /* slots_gen the bursts were laid out for */
+        bool bursts_discard;    /* draining records that belong to no pass */
+        uint64_t pass_begin_ns;
+        uint64_t last_record_ns, window_start_ns, window_ns; /* the last window's length as the records say */
+        uint64_t dropped_at_begin;
+        const char *last_path;
+        uint64_t passes_tracepoint, passes_tried_regions, fallbacks;
 };
 
 static uint64_t new_token(void) {
@@ -174,6 +200,7 @@ static void forget_kdamond(struct damon_backend *b) {
         b->pid = -1;
         b->slots = mfree(b->slots);
         b->n_slots = 0;
+        b->slots_gen++;
 }
 
 /* Does a running kdamond's pid say it is the one we started? Learns the pid if we could not read it at start. */
@@ -566,6 +593,7 @@ static int adopt_slots(struct damon_backend *b, const pid_t *slots, size_t n) {
         free(b->slots);
         b->slots = copy;
         b->n_slots = n;
+        b->slots_gen++;
         return 0;
 }
 
@@ -800,9 +828,209 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
         return start_kdamond(b, &attrs, want, n);
 }
 
-static int damon_pass_begin(_unused_ void *state, _unused_ const struct scan_context *ctx) {
-        /* DAMON samples all the time; a pass is the aggregation window pass_end() waits for. */
+/* ---- the tracepoint path ---- */
+
+static int record_region(struct damon_backend *b, pid_t pid, const struct damon_region *reg, struct heat_store *heat,
+                         bool *pid_tracked);
+
+/* How late after its window's end a window's records may still come in: the kdamond is a kernel thread that can
+ * be scheduled late, and the records of thousands of regions take a moment to go through the ring buffer. */
+#define DAMON_TRACEPOINT_SLACK_NS (100 * UINT64_C(1000000))
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        /* The same clock as bpf_ktime_get_ns(), which stamps the records. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+static int on_record(const struct bpf_damon_region *rec, void *userdata) {
+        struct damon_backend *b = userdata;
+        uint64_t gap_ns = b->attrs.aggr_us * 1000 / 4;
+
+        /* The windows' real length, from the gaps between their records (also those thrown away): see
+         * tracepoint_pass() for why the nominal one is not enough. */
+        if (b->last_record_ns == 0 || rec->ktime_ns > b->last_record_ns + gap_ns) {
+                if (b->window_start_ns > 0 && rec->ktime_ns > b->window_start_ns)
+                        b->window_ns = rec->ktime_ns - b->window_start_ns;
+                b->window_start_ns = rec->ktime_ns;
+        }
+        b->last_record_ns = rec->ktime_ns;
+
+        if (b->bursts_discard)
+                return 0;
+        return damon_bursts_add(&b->bursts, rec->ktime_ns, rec->target_id, rec->nr_regions, &rec->region) < 0 ?
+                -ENOMEM : 0;
+}
+
+/* Points the program at the kdamond's current thread (none while it does not run or its pid is unknown). */
+static void listen_to_kdamond(struct damon_backend *b) {
+        pid_t want = b->owned && b->running && b->pid > 0 ? b->pid : 0;
+        int r;
+
+        if (!b->bpf || want == b->bpf_pid)
+                return;
+        r = bpf_damon_set_kdamond(b->bpf, want);
+        if (r < 0) {
+                log_repeat_errno(LOG_WARNING, "damon-bpf-pid", r, "Cannot point the damon_aggregated program at "
+                                 "kdamond pid %d: %m; tried regions serve the passes meanwhile", (int) want);
+                return;
+        }
+        b->bpf_pid = want;
+}
+
+static void open_tracepoint(struct damon_backend *b, const struct scan_options *opts) {
+        _cleanup_free_ char *reason = NULL;
+        int r;
+
+        if (opts->damon_results == DAMON_RESULTS_TRIED_REGIONS) {
+                b->bpf_reason = strdup("[scan] damon_results = tried_regions");
+                return;
+        }
+        b->tracepoint_wanted = opts->damon_results == DAMON_RESULTS_TRACEPOINT;
+        if (!opts->bpf) {
+                b->bpf_reason = strdup("BPF disabled by the configuration ([scan] bpf = no): DAMON results are read "
+                                       "through tried regions");
+                if (b->tracepoint_wanted)
+                        log_warning("[scan] damon_results = tracepoint, but [scan] bpf = no: reading DAMON results "
+                                    "through tried regions");
+                return;
+        }
+
+        r = bpf_damon_new(on_record, b, &b->bpf, &reason);
+        if (r < 0) {
+                /* bpf_damon_new() logged the cause; an explicit request deserves a word on what happens instead. */
+                if (asprintf(&b->bpf_reason, "%s: DAMON results are read through tried regions",
+                             reason ?: strerror(-r)) < 0)
+                        b->bpf_reason = NULL;
+                if (b->tracepoint_wanted)
+                        log_warning_errno(r, "[scan] damon_results = tracepoint, but the damon_aggregated program "
+                                          "cannot run here (%s): reading DAMON results through tried regions",
+                                          strna(reason));
+                return;
+        }
+        log_info("DAMON results through damon:damon_aggregated (%s), tried regions when a window is incomplete",
+                 bpf_damon_attach_mode(b->bpf));
+}
+
+/* Consumes waiting records; outside a pass they are thrown away. */
+static int consume_records(struct damon_backend *b, bool discard) {
+        int r;
+
+        b->bursts_discard = discard;
+        r = bpf_damon_consume(b->bpf);
+        b->bursts_discard = false;
+        if (r < 0)
+                return log_repeat_errno(LOG_WARNING, "damon-bpf-consume", r,
+                                        "Cannot read damon_aggregated records: %m; tried regions serve the passes");
         return 0;
+}
+
+static int damon_pass_begin(void *state, _unused_ const struct scan_context *ctx) {
+        struct damon_backend *b = state;
+        int r;
+
+        /* DAMON samples all the time; a pass is the aggregation window pass_end() waits for. */
+        if (!b->bpf)
+                return 0;
+
+        listen_to_kdamond(b);
+        /* Windows that ended before this pass are not its data, and left in the ring buffer they would fill it
+         * between rounds and make the kernel drop this pass's records. */
+        (void) consume_records(b, /* discard= */ true);
+        /* A quarter window apart: one window's records come within microseconds of each other. */
+        r = damon_bursts_reset(&b->bursts, b->n_slots, b->attrs.aggr_us * 1000 / 4);
+        if (r < 0)
+                return log_oom();
+        b->bursts_gen = b->slots_gen;
+        b->dropped_at_begin = bpf_damon_dropped(b->bpf);
+        b->pass_begin_ns = now_ns();
+        return 0;
+}
+
+/* Records the first whole window that ended after pass_begin. Returns 1 when done, 0 when there is none to be had
+ * this pass (the caller falls back to tried regions), or a negative errno from the heat store. */
+static int tracepoint_pass(struct damon_backend *b, const struct scan_context *ctx) {
+        const struct damon_burst *u;
+        /* Normally a window ended during the pass (windows are a little longer than passes, see
+         * damon_attrs_for_pass()). But the kernel counts a window in samples, not in time: a kdamond whose
+         * samples run late (a loaded machine, an emulated one) has longer windows. So wait, as tried regions
+         * would, for the next window to end, up to one window from now, as long as the last one actually took
+         * and a quarter more (windows vary with the load), or four nominal ones before one was measured; never
+         * longer, since a measurement across lost records can span several. Beyond that the records are not
+         * coming. */
+        uint64_t aggr_ns = b->attrs.aggr_us * 1000;
+        uint64_t wait_ns = b->window_ns > 0 ? b->window_ns + b->window_ns / 4 : 4 * aggr_ns;
+        uint64_t deadline = now_ns() + MIN(MAX(wait_ns, aggr_ns), 4 * aggr_ns) + DAMON_TRACEPOINT_SLACK_NS;
+        int r;
+
+        listen_to_kdamond(b);
+        if (b->bpf_pid <= 0 || b->bursts_gen != b->slots_gen || b->bursts.n_targets != b->n_slots) {
+                log_debug("DAMON pass %u: the kdamond's layout changed or its pid is unknown, no whole window",
+                          ctx->pass);
+                return 0;
+        }
+
+        for (;;) {
+                struct pollfd pfd = { .fd = bpf_damon_fd(b->bpf), .events = POLLIN };
+                uint64_t now;
+
+                if (consume_records(b, /* discard= */ false) < 0)
+                        return 0;
+                if (bpf_damon_dropped(b->bpf) != b->dropped_at_begin) {
+                        log_debug("DAMON pass %u: %" PRIu64 " damon_aggregated record(s) dropped (ring buffer "
+                                  "full), this pass's window may be partial", ctx->pass,
+                                  bpf_damon_dropped(b->bpf) - b->dropped_at_begin);
+                        return 0;
+                }
+                u = damon_bursts_take(&b->bursts, b->pass_begin_ns);
+                if (u)
+                        break;
+
+                now = now_ns();
+                if (now >= deadline) {
+                        log_debug("DAMON pass %u: no whole aggregation window through the tracepoint (last window "
+                                  "%" PRIu64 " ms long)", ctx->pass, b->window_ns / 1000000);
+                        return 0;
+                }
+                r = poll(&pfd, 1, (int) MAX((deadline - now) / 1000000, UINT64_C(1)));
+                if (r < 0 && errno != EINTR) {
+                        log_repeat_errno(LOG_WARNING, "damon-bpf-poll", errno,
+                                         "Cannot wait for damon_aggregated records: %m; tried regions serve the pass");
+                        return 0;
+                }
+        }
+
+        b->pass_regions = b->pass_accessed_regions = b->pass_accessed_bytes = 0;
+        for (size_t i = 0; i < b->n_slots; i++) {
+                bool pid_tracked = true;
+
+                for (size_t j = 0; j < u->targets[i].n_regions; j++) {
+                        r = record_region(b, b->slots[i], &u->targets[i].regions[j], ctx->heat, &pid_tracked);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        log_debug("DAMON pass %u (tracepoint): %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes)",
+                  ctx->pass, b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes);
+        return 1;
+}
+
+static void damon_results_status(void *state, struct scan_damon_results *ret) {
+        const struct damon_backend *b = state;
+
+        *ret = (struct scan_damon_results) {
+                .tracepoint = b->bpf,
+                .attach_mode = b->bpf ? bpf_damon_attach_mode(b->bpf) : NULL,
+                .reason = b->bpf ? NULL : b->bpf_reason,
+                .last_path = b->last_path,
+                .passes_tracepoint = b->passes_tracepoint,
+                .passes_tried_regions = b->passes_tried_regions,
+                .fallbacks = b->fallbacks,
+                .dropped = b->bpf ? bpf_damon_dropped(b->bpf) : 0,
+                .incomplete = b->bursts.incomplete,
+        };
 }
 
 /* Reads a small sysfs attribute in one read(2) (they are generated whole on the first read). */
@@ -843,6 +1071,28 @@ static bool all_digits(const char *s) {
                 if (!isdigit((unsigned char) *s))
                         return false;
         return true;
+}
+
+/* Counts one region of pid's and records it when accessed. Both paths go through here, so they give the heat
+ * store the same counts for the same window. *pid_tracked goes false once the engine has dropped pid. */
+static int record_region(struct damon_backend *b, pid_t pid, const struct damon_region *reg, struct heat_store *heat,
+                         bool *pid_tracked) {
+        int r;
+
+        b->pass_regions++;
+        if (!damon_region_accessed(reg) || !*pid_tracked)
+                return 0;
+        b->pass_accessed_regions++;
+        b->pass_accessed_bytes += reg->end - reg->start;
+        r = heat_store_record_accessed(heat, pid, reg->start, reg->end - reg->start);
+        if (r == -ENOENT) {
+                *pid_tracked = false; /* the engine dropped it (exited): count the rest, record nothing */
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot record DAMON region %" PRIx64 "-%" PRIx64 " of pid %d: %m",
+                                       reg->start, reg->end, (int) pid);
+        return 0;
 }
 
 /* Records scheme i's tried regions (target i's regions) into the heat store for pid. */
@@ -889,18 +1139,10 @@ static int record_scheme(struct damon_backend *b, size_t i, pid_t pid, struct he
                         continue;
                 }
 
-                b->pass_regions++;
                 bytes += reg.end - reg.start;
-                if (!damon_region_accessed(&reg) || !pid_tracked)
-                        continue;
-                b->pass_accessed_regions++;
-                b->pass_accessed_bytes += reg.end - reg.start;
-                r = heat_store_record_accessed(heat, pid, reg.start, reg.end - reg.start);
-                if (r == -ENOENT)
-                        pid_tracked = false; /* the engine dropped it (exited): count the rest, record nothing */
-                else if (r < 0)
-                        return log_error_errno(r, "Cannot record DAMON region %" PRIx64 "-%" PRIx64 " of pid %d: %m",
-                                               reg.start, reg.end, (int) pid);
+                r = record_region(b, pid, &reg, heat, &pid_tracked);
+                if (r < 0)
+                        return r;
         }
         if (errno != 0)
                 return log_error_errno(errno, "Cannot read %s: %m", dir);
@@ -929,6 +1171,18 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
         if (!b->owned || !b->running || b->n_slots == 0)
                 return 0;
 
+        if (b->bpf) {
+                r = tracepoint_pass(b, ctx);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        b->passes_tracepoint++;
+                        b->last_path = "tracepoint";
+                        return 0;
+                }
+                b->fallbacks++;
+        }
+
         r = kd_state_path(b, path, sizeof(path));
         if (r < 0)
                 return r;
@@ -938,8 +1192,13 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
          * breaking every hot streak; waiting for one more window gives the pass real data. */
         for (unsigned attempt = 0;; attempt++) {
                 r = damon_pass_snapshot(b, path, ctx);
-                if (r != 0 || b->pass_regions > 0 || attempt > 0)
+                if (r != 0 || b->pass_regions > 0 || attempt > 0) {
+                        if (r == 0) {
+                                b->passes_tried_regions++;
+                                b->last_path = "tried_regions";
+                        }
                         return r < 0 ? r : 0;
+                }
                 log_debug("DAMON kdamond %d reported no regions yet (just committed): waiting one more window",
                           b->index);
         }
@@ -1091,6 +1350,7 @@ static int damon_open(const struct scan_options *opts, void **ret_state) {
                 free(b);
                 return r;
         }
+        open_tracepoint(b, opts);
         *ret_state = b;
         return 0;
 }
@@ -1101,6 +1361,9 @@ static void damon_close(void *state) {
         if (!b)
                 return;
         release_kdamond(b, /* check_context= */ true);
+        bpf_damon_free(b->bpf);
+        damon_bursts_done(&b->bursts);
+        free(b->bpf_reason);
         free(b->slots);
         free(b->runtime_dir);
         free(b);
@@ -1115,4 +1378,5 @@ const struct scan_backend_ops scan_backend_damon = {
         .pass_end = damon_pass_end,
         .round_end = damon_round_end,
         .close = damon_close,
+        .damon_results = damon_results_status,
 };

@@ -123,6 +123,8 @@ int scan_engine_new(const struct tierd_config *c, const char *runtime_dir, struc
                 .damon_min_regions = c->damon_min_regions,
                 .damon_max_regions = c->damon_max_regions,
                 .move_shared = c->move_shared,
+                .bpf = c->bpf,
+                .damon_results = c->damon_results,
         };
 
         r = heat_store_new(&e->heat);
@@ -154,7 +156,17 @@ bool scan_engine_config_changed(const struct tierd_config *a, const struct tierd
         return a->backend != b->backend || a->damon_kdamond != b->damon_kdamond ||
                a->damon_sample_interval_us != b->damon_sample_interval_us ||
                a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions ||
-               a->move_shared != b->move_shared;
+               a->move_shared != b->move_shared || a->damon_results != b->damon_results ||
+               /* [scan] bpf decides DAMON's results path; other backends do not care. */
+               (a->bpf != b->bpf && (b->backend == SCAN_BACKEND_AUTO || b->backend == SCAN_BACKEND_DAMON));
+}
+
+bool scan_engine_damon_results(const struct scan_engine *e, struct scan_damon_results *ret) {
+        *ret = (struct scan_damon_results) {};
+        if (!e || !e->ops || !e->ops->damon_results)
+                return false;
+        e->ops->damon_results(e->state, ret);
+        return true;
 }
 
 bool scan_engine_active(const struct scan_engine *e) {

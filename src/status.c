@@ -169,6 +169,22 @@ static json_object *bpf_to_json(const struct tierd_status *s) {
         return o;
 }
 
+static json_object *damon_results_to_json(const struct tierd_status *s) {
+        const struct scan_damon_results *d = &s->damon_results;
+        json_object *o;
+
+        if (!s->have_damon_results)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "last_path", str_or_null(d->last_path));
+        json_object_object_add(o, "passes_tracepoint", json_u64(d->passes_tracepoint));
+        json_object_object_add(o, "passes_tried_regions", json_u64(d->passes_tried_regions));
+        json_object_object_add(o, "fallbacks", json_u64(d->fallbacks));
+        json_object_object_add(o, "dropped", json_u64(d->dropped));
+        json_object_object_add(o, "incomplete_windows", json_u64(d->incomplete));
+        return o;
+}
+
 static json_object *proc_events_to_json(const struct proc_events_status *p) {
         json_object *o = json_object_new_object();
 
@@ -284,6 +300,7 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "kernel_migrations", kernel_to_json(&s->kernel));
         json_object_object_add(o, "bpf", bpf_to_json(s));
         json_object_object_add(o, "process_events", proc_events_to_json(&s->proc_events));
+        json_object_object_add(o, "damon_results", damon_results_to_json(s));
         json_object_object_add(o, "log_suppressed", json_u64(s->log_suppressed));
         return o;
 }

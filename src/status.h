@@ -95,6 +95,8 @@ struct tierd_status {
         struct bpf_feature_status bpf[STATUS_BPF_FEATURES_MAX];
         size_t n_bpf;
         struct proc_events_status proc_events;
+        bool have_damon_results;                 /* the scan backend is DAMON */
+        struct scan_damon_results damon_results;
 
         uint64_t log_suppressed;
 };

@@ -105,7 +105,7 @@ static void print_migrate(json_object *s) {
 static void print_kernel(json_object *s) {
         static const char *const classes[] = { "promotion", "demotion", "damon", "compaction", "syscall", "other",
                                                "tierd" };
-        json_object *k, *pages, *fights, *bpf;
+        json_object *k, *pages, *fights, *bpf, *dr;
         bool first = true;
 
         if (json_object_object_get_ex(s, "kernel_migrations", &k) && k) {
@@ -160,6 +160,11 @@ static void print_kernel(json_object *s) {
                         first = false;
                 }
         }
+        if (json_object_object_get_ex(s, "damon_results", &dr) && dr)
+                printf(" DAMON results: last pass through %s; %" PRIu64 " pass(es) through the tracepoint, %" PRIu64
+                       " through tried regions, %" PRIu64 " fell back\n", strna(get_str(dr, "last_path")),
+                       get_u64(dr, "passes_tracepoint"), get_u64(dr, "passes_tried_regions"),
+                       get_u64(dr, "fallbacks"));
 }
 
 static void print_status(json_object *s) {

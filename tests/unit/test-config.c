@@ -337,6 +337,33 @@ static void test_scan_and_policy_keys(void **state) {
         assert_true(c->bpf);
         load_fail("[scan]\nbpf = yes\n");
         assert_logged(2, "invalid value \"yes\" for bpf", "auto");
+        log_clear();
+
+        /* How DAMON's results are read: auto by default, each value, a dump that reads back, a bad value. */
+        assert_int_equal(d->damon_results, DAMON_RESULTS_AUTO);
+        config_free(c);
+        c = load_ok("[scan]\ndamon_results = tracepoint\n");
+        assert_int_equal(c->damon_results, DAMON_RESULTS_TRACEPOINT);
+        assert_false(config_equal(c, d));
+        {
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&text, &size);
+                _cleanup_config_free_ struct tierd_config *e = NULL;
+
+                assert_non_null(f);
+                assert_int_equal(config_dump(c, f), 0);
+                fclose(f);
+                assert_non_null(strstr(text, "damon_results = tracepoint\n"));
+                e = load_ok(text);
+                assert_true(config_equal(c, e));
+        }
+        config_free(c);
+        c = load_ok("[scan]\ndamon_results = tried_regions\n");
+        assert_int_equal(c->damon_results, DAMON_RESULTS_TRIED_REGIONS);
+        load_fail("[scan]\ndamon_results = bpf\n");
+        assert_logged(2, "invalid value \"bpf\" for damon_results", "auto, tried_regions, tracepoint");
+        log_clear();
         load_fail("[policy]\nkernel_fight = ignore\n");
         assert_logged(2, "invalid value \"ignore\" for kernel_fight", "warn or throttle");
 }

@@ -68,6 +68,9 @@ static struct tierd_status make_status(void) {
                          { .name = "process_events", .reason = "BPF disabled" } },
                 .n_bpf = 2,
                 .proc_events = { .exec = 9, .exit = 4, .targets_added = 1 },
+                .have_damon_results = true,
+                .damon_results = { .tracepoint = true, .passes_tracepoint = 11, .passes_tried_regions = 2,
+                                   .fallbacks = 1 },
                 .version = "0.1.0",
                 .state = "running",
                 .backend = "none",
@@ -154,6 +157,9 @@ static void test_values(void **state) {
         expect_line(text, "tierd_bpf_feature_active{feature=\"process_events\"} 0");
         expect_line(text, "tierd_process_events_total{type=\"exec\"} 9");
         expect_line(text, "tierd_process_event_targets_added_total 1");
+        expect_line(text, "tierd_damon_result_passes_total{source=\"tracepoint\"} 11");
+        expect_line(text, "tierd_damon_result_passes_total{source=\"tried_regions\"} 2");
+        expect_line(text, "tierd_damon_result_fallbacks_total 1");
         free(text);
 }
 

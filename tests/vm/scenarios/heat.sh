@@ -1,11 +1,14 @@
 # heat: tierd's access tracking on a real kernel. A 256 MiB workload whose first quarter is read
 # continuously and the rest never after first touch; within 3 rounds tierd must rate at least 75% of the
-# hot quarter hot and at least 75% of the rest cold. BACKEND (page_idle or damon) comes from run-vm --env.
+# hot quarter hot and at least 75% of the rest cold. BACKEND (page_idle or damon) comes from run-vm --env;
+# with damon, DAMON_RESULTS (tried_regions or tracepoint, default auto) picks how DAMON's regions are read, and
+# with tracepoint the passes must have gone through it.
 . /mnt/share/scenarios/lib.sh
 
 D=/tmp/tierd-heat
 SOCK=/tmp/tierd.sock
 BACKEND=${BACKEND:-auto}
+DAMON_RESULTS=${DAMON_RESULTS:-auto}
 mkdir -p $D/run
 
 # Under TCG the accessed bits of a process alone on its vCPU are not refreshed; a busy loop on the same
@@ -20,6 +23,7 @@ log_level = debug
 backend = $BACKEND
 passes = 3
 pass_interval = 500ms
+damon_results = $DAMON_RESULTS
 
 [policy]
 # The scenario measures classification at a fixed interval; tuning is place-*'s business.
@@ -50,6 +54,22 @@ info "hot quarter: $HOT bytes hot ($HOT_PCT%); rest: $COLD bytes cold ($COLD_PCT
 check "at least 75% of the hot quarter rated hot ($HOT_PCT%)" test "$HOT_PCT" -ge 75
 check "at least 75% of the rest rated cold ($COLD_PCT%)" test "$COLD_PCT" -ge 75
 check "status reports hot bytes in a tier" jq_true '[.tiers[].hot_bytes] | add > 0' "$(tierctl --socket $SOCK status --json > $D/status.json; echo $D/status.json)"
+if [ "$BACKEND" = damon ]; then
+    info "DAMON results: $(jq -c '.damon_results, .bpf.damon_results' $D/status.json)"
+    case "$DAMON_RESULTS" in
+    tracepoint)
+        check "the damon_results BPF feature is active" jq_true '.bpf.damon_results.active' $D/status.json
+        check "the last pass read DAMON through the tracepoint" jq_true '.damon_results.last_path == "tracepoint"' $D/status.json
+        # Only a pass right after a (re)start or commit may lack a whole window (the first window has none).
+        check "the passes went through the tracepoint" jq_true \
+            '.damon_results.passes_tracepoint >= 6 and .damon_results.fallbacks <= 3' $D/status.json
+        ;;
+    tried_regions)
+        check "DAMON results through tried regions only" jq_true \
+            '.damon_results.passes_tracepoint == 0 and .damon_results.passes_tried_regions >= 6 and (.bpf.damon_results.active | not)' $D/status.json
+        ;;
+    esac
+fi
 
 kill -TERM $TPID; wait $TPID
 check_eq "tierd exits 0 on SIGTERM" 0 $?
