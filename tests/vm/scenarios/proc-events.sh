@@ -75,8 +75,10 @@ gone() { ! tierctl --socket $SOCK targets --json | jq -e --argjson p $W2 'any(.[
 T0=$(now_ms)
 wait_for 5 gone
 DROP_MS=$(( $(now_ms) - T0 ))
-# Polling costs a few hundred ms per tierctl call under TCG; the rescan would take up to a round (10 s).
-check "an exited target is dropped within one pass interval (${DROP_MS} ms)" test "$DROP_MS" -le $PASS_MS
+# The event drops it at once; polling costs a few hundred ms per tierctl call under TCG, so the same 1 s of
+# polling allowance as above; the rescan would take up to a round (10 s).
+check "an exited target is dropped within one pass interval (+1 s of polling): ${DROP_MS} ms" \
+    test "$DROP_MS" -le $((PASS_MS + 1000))
 tierctl --socket $SOCK status --json > $D/status2.json
 check "json: dropped by its exit event" jq_true '.process_events.targets_dropped >= 1' $D/status2.json
 tierctl --socket $SOCK status > $D/status1.txt
