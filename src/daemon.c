@@ -424,6 +424,27 @@ static void daemon_note_workloads(struct daemon *d, const struct policy_params *
         }
 }
 
+/* A node that refused a promotion with ENOMEM in the last plan had less free memory to give than tierd planned
+ * with: it counts as full for this plan, so that promotions into it go one for one. */
+static void daemon_full_nodes(struct daemon *d) {
+        struct node_set full;
+
+        placement_take_full_nodes(&d->placement, &full);
+        NODE_SET_FOREACH(id, &full) {
+                struct topology_node *n = (struct topology_node *) topology_find_node(&d->topology, id);
+                char key[64], b[FORMAT_BYTES_MAX];
+
+                if (!n)
+                        continue;
+                snprintf(key, sizeof(key), "place-node-full:%d", id);
+                log_repeat_errno(LOG_INFO, key, 0,
+                                 "Node %d refused promotions with ENOMEM although %s of its free memory looked "
+                                 "usable: exchanging one for one while it does.",
+                                 id, format_bytes(b, sizeof(b), topology_node_usable_free(n)));
+                n->kept_bytes = n->free_bytes;
+        }
+}
+
 /* Plans the moves for the round just folded and starts carrying them out. */
 static void daemon_place(struct daemon *d) {
         _cleanup_free_ struct policy_workload *workloads = NULL;
@@ -444,6 +465,7 @@ static void daemon_place(struct daemon *d) {
                 topology_done(&d->topology);
                 d->topology = topo;
         }
+        daemon_full_nodes(d);
 
         heat_store_get_stats(scan_engine_heat(d->scan), &hs);
         pp = (struct policy_params) {
@@ -451,6 +473,7 @@ static void daemon_place(struct daemon *d) {
                 .round = hs.round,
                 .promote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_PROMOTE] ?: UINT64_MAX,
                 .demote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_DEMOTE] ?: UINT64_MAX,
+                .batch_bytes = d->config->batch_bytes,
                 .tier_skip = d->config->tier_skip,
                 .move_shared = d->config->move_shared,
         };
@@ -468,16 +491,35 @@ static void daemon_place(struct daemon *d) {
                 log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
                 return;
         }
-        if (plan.n_moves > 0)
-                log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB), %" PRIu64
-                          " demotions (%" PRIu64 " KiB)%s",
+        if (plan.n_moves > 0 || plan.summary.skipped_units[POLICY_SKIP_NO_ROOM] > 0)
+                log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB, %" PRIu64
+                          " KiB one for one), %" PRIu64 " demotions (%" PRIu64 " KiB); fast tier usable free %" PRIu64
+                          " KiB, planned %" PRIu64 " KiB; %" PRIu64 " KiB hot found no room%s",
                           hs.round, plan.summary.moves[POLICY_PROMOTE], plan.summary.bytes[POLICY_PROMOTE] >> 10,
+                          plan.summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] >> 10,
                           plan.summary.moves[POLICY_DEMOTE], plan.summary.bytes[POLICY_DEMOTE] >> 10,
+                          plan.summary.tiers[0].free_bytes >> 10, plan.summary.tiers[0].planned_free_bytes >> 10,
+                          plan.summary.skipped_bytes[POLICY_SKIP_NO_ROOM] >> 10,
                           d->config->dry_run ? " (dry run: not moved)" : "");
         daemon_note_workloads(d, &pp, &plan);
         (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
         placement_start(&d->placement, &plan);
         daemon_place_continue(d);
+}
+
+/* What of the fast tier the targets can have: what they hold there and its usable free memory. Memory that other
+ * processes, the kernel or hugetlb hold is no room for a hot set, so a hot target as a share of the whole tier
+ * would let the hot set grow past what can ever be placed and leave hot pages indistinguishable. */
+static uint64_t daemon_fast_capacity(const struct daemon *d) {
+        uint64_t bytes[_HEAT_CLASS_MAX], held = 0, usable = 0;
+
+        census_tier_class_bytes(&d->census, &d->topology, 0, bytes);
+        for (size_t k = 0; k < _HEAT_CLASS_MAX; k++)
+                held += bytes[k];
+        for (size_t i = 0; i < d->topology.n_nodes; i++)
+                if (d->topology.nodes[i].tier == 0)
+                        usable += topology_node_usable_free(&d->topology.nodes[i]);
+        return MIN(held + usable, d->topology.tiers[0].total_bytes);
 }
 
 /* With pass_interval_auto, the next round's pass interval from the hot bytes of the round just folded. */
@@ -498,7 +540,7 @@ static void daemon_tune(struct daemon *d) {
                 .interval_min_us = d->config->pass_interval_min_us,
                 .interval_max_us = d->config->pass_interval_max_us,
         };
-        next = policy_tune_pass_interval(&tp, hot, d->topology.tiers[0].total_bytes, d->pass_interval_us);
+        next = policy_tune_pass_interval(&tp, hot, daemon_fast_capacity(d), d->pass_interval_us);
         if (next != d->pass_interval_us) {
                 log_debug("Pass interval %" PRIu64 "ms -> %" PRIu64 "ms (hot: %" PRIu64 " MiB)",
                           d->pass_interval_us / USEC_PER_MSEC, next / USEC_PER_MSEC, hot >> 20);

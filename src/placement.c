@@ -46,6 +46,7 @@ static void plan_drop(struct placement *p) {
         p->next = 0;
         p->active = false;
         p->stop_promotions = false;
+        p->stop_headroom_promotions = false;
         p->skip_pids = mfree(p->skip_pids);
         p->n_skip_pids = 0;
 }
@@ -99,7 +100,31 @@ static int pid_skip(struct placement *p, pid_t pid) {
 }
 
 static bool move_excluded(const struct placement *p, const struct policy_move *m) {
-        return (m->direction == POLICY_PROMOTE && p->stop_promotions) || pid_skipped(p, m->pid);
+        if (m->direction == POLICY_PROMOTE &&
+            (p->stop_promotions || (p->stop_headroom_promotions && m->reason == POLICY_REASON_HOT_ON_SLOW)))
+                return true;
+        return pid_skipped(p, m->pid);
+}
+
+/* The destination had no page to give although the plan saw room: the free memory it planned with was not all
+ * there for the taking (a kernel without /proc/zoneinfo, memory taken since the round began). Promotions into
+ * headroom stop; an exchange's promotion follows demotions that made its room, so only an -ENOMEM there stops
+ * all of them. */
+static void promote_refused(struct placement *p, const struct policy_move *m) {
+        if (m->to_node >= 0 && m->to_node < NODE_SET_MAX)
+                node_set_add(&p->full_nodes, (unsigned) m->to_node);
+        if (m->reason == POLICY_REASON_ONE_FOR_ONE)
+                p->stop_promotions = true;
+        else
+                p->stop_headroom_promotions = true;
+        log_debug("Node %d has no free page for a promotion (%s): %s this round", m->to_node,
+                  policy_reason_to_string(m->reason),
+                  p->stop_promotions ? "no more promotions" : "exchanges only");
+}
+
+void placement_take_full_nodes(struct placement *p, struct node_set *ret) {
+        *ret = p->full_nodes;
+        p->full_nodes = (struct node_set) {};
 }
 
 /* The batch starting at p->next: consecutive moves of the same pid, direction and destination, at most
@@ -166,10 +191,8 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
                 ratelimit_refund(&p->limit[dir], bytes);
                 switch (r) {
                 case -ENOMEM:
-                        if (dir == POLICY_PROMOTE) {
-                                log_debug("Node %d is full: no more promotions this round", moves[0].to_node);
-                                p->stop_promotions = true;
-                        }
+                        if (dir == POLICY_PROMOTE)
+                                promote_refused(p, &moves[0]);
                         return 0;
                 case -ESRCH:
                         return pid_skip(p, moves[0].pid);
@@ -200,6 +223,8 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
 
                 if (status[i] != m->to_node) {
                         count_failure(st, status[i] < 0 ? status[i] : EAGAIN, pages);
+                        if (status[i] == -ENOMEM && dir == POLICY_PROMOTE)
+                                promote_refused(p, m);
                         continue;
                 }
                 moved_bytes += m->size_bytes;

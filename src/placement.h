@@ -20,8 +20,10 @@
  * round can lift ends the plan (RATELIMIT_NEVER): the next round plans afresh. Every unit that moved is noted with
  * heat_store_note_move() (a ping-pong is counted; -ENOSPC ends the plan for the round).
  *
- * Whole-call errors of migrate_move_pages(): -ENOMEM (the destination is full) ends the promotions of the plan,
- * -ESRCH (the process is gone) and -EACCES (the destination is outside the process's cpuset: logged once per
+ * Whole-call errors of migrate_move_pages(): -ENOMEM (the destination is full; also as a per-page status) on a
+ * promotion into headroom ends the plan's headroom promotions, and on a one-for-one promotion all of them: the
+ * exchanges' promotions after it still run, since the demotions before each make its room. The node is remembered
+ * (placement_take_full_nodes()) so that the next plan counts it as full and exchanges from the start. -ESRCH (the process is gone) and -EACCES (the destination is outside the process's cpuset: logged once per
  * process while it lasts) skip the rest of that process's moves; the batch's units are counted as failed under
  * that errno. Per-page errors are counted by errno.
  *
@@ -70,7 +72,9 @@ struct placement {
         struct policy_plan plan;
         size_t next;          /* next move of plan to carry out */
         bool active;          /* a plan is in progress */
-        bool stop_promotions; /* -ENOMEM seen this plan */
+        bool stop_promotions; /* -ENOMEM on a one-for-one promotion this plan */
+        bool stop_headroom_promotions; /* -ENOMEM on a promotion into headroom this plan */
+        struct node_set full_nodes; /* refused a promotion with -ENOMEM since placement_take_full_nodes() */
         pid_t *skip_pids;     /* processes gone or refusing this plan */
         size_t n_skip_pids;
 
@@ -95,6 +99,9 @@ bool placement_active(const struct placement *p);
  * be called again after *ret_wait_us (0: at once, the slice is used up), or a negative errno for a failure of the
  * executor itself (-ENOMEM), which drops the plan. heat may be NULL in a dry run. */
 int placement_run(struct placement *p, struct heat_store *heat, uint64_t now_us, uint64_t *ret_wait_us);
+
+/* The nodes that refused a promotion with -ENOMEM since the last call, and forgets them. */
+void placement_take_full_nodes(struct placement *p, struct node_set *ret);
 
 /* The locator policy_plan() wants, on migrate_query_nodes(). */
 int placement_locate(pid_t pid, void **addrs, size_t n, int *nodes, void *userdata);

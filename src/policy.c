@@ -81,13 +81,27 @@ struct cand {
         uint16_t entry;
 };
 
-struct cand_level {
+struct cand_vec {
         struct cand *v;
         size_t n, n_allocated;
 };
 
+static int vec_push(struct cand_vec *v, const struct cand *c) {
+        if (v->n == v->n_allocated) {
+                size_t a = MAX(v->n_allocated * 2, (size_t) 16);
+                struct cand *n = reallocarray(v->v, a, sizeof(struct cand));
+
+                if (!n)
+                        return -ENOMEM;
+                v->v = n;
+                v->n_allocated = a;
+        }
+        v->v[v->n++] = *c;
+        return 0;
+}
+
 struct cand_set {
-        struct cand_level *levels; /* KEY_LEVELS, allocated on the first insert */
+        struct cand_vec *levels; /* KEY_LEVELS, allocated on the first insert */
         bool hottest_first;
         uint64_t cap_bytes, cap_units;
         uint64_t bytes, units;
@@ -159,24 +173,16 @@ static int set_find_worst(const struct cand_set *s, int from) {
 }
 
 static int set_insert(struct cand_set *s, unsigned key, const struct cand *c) {
-        struct cand_level *l;
+        int r;
 
         if (!s->levels) {
-                s->levels = calloc(KEY_LEVELS, sizeof(struct cand_level));
+                s->levels = calloc(KEY_LEVELS, sizeof(struct cand_vec));
                 if (!s->levels)
                         return -ENOMEM;
         }
-        l = &s->levels[key];
-        if (l->n == l->n_allocated) {
-                size_t a = MAX(l->n_allocated * 2, (size_t) 16);
-                struct cand *v = reallocarray(l->v, a, sizeof(struct cand));
-
-                if (!v)
-                        return -ENOMEM;
-                l->v = v;
-                l->n_allocated = a;
-        }
-        l->v[l->n++] = *c;
+        r = vec_push(&s->levels[key], c);
+        if (r < 0)
+                return r;
         s->bytes += cand_size(c);
         s->units++;
         if (s->worst < 0 || set_better(s, (unsigned) s->worst, key))
@@ -184,7 +190,7 @@ static int set_insert(struct cand_set *s, unsigned key, const struct cand *c) {
 
         /* Drop from the worst bucket what the set can do without and still hold its budget. */
         while (s->worst >= 0) {
-                struct cand_level *w = &s->levels[s->worst];
+                struct cand_vec *w = &s->levels[s->worst];
                 uint64_t size = cand_size(&w->v[w->n - 1]);
 
                 if (s->bytes - size < s->cap_bytes && s->units - 1 < s->cap_units)
@@ -203,7 +209,7 @@ static const struct cand *set_next(struct cand_set *s) {
         if (!s->levels)
                 return NULL;
         while (s->cur_level >= 0 && s->cur_level < KEY_LEVELS) {
-                struct cand_level *l = &s->levels[s->cur_level];
+                struct cand_vec *l = &s->levels[s->cur_level];
 
                 if (s->cur_idx < l->n)
                         return &l->v[s->cur_idx++];
@@ -256,6 +262,9 @@ struct plan_ctx {
         uint64_t promote_left, demote_left;
 
         struct cand_set cold[TIERD_MAX_TIERS]; /* cold units on tier t, t < n_tiers - 1 */
+        struct cand_set warm[TIERD_MAX_TIERS]; /* displaceable warm units on tier t (second walk, see below) */
+        struct cand_vec waiting[TIERD_MAX_TIERS]; /* hot units of tier t no room was found for, hottest first */
+        bool warm_walk; /* the walk collects warm units into warm[] */
         struct cand_set hot[TIERD_MAX_TIERS];  /* hot units on tier t, t > 0 */
         struct cand_set wl_hot[TIERD_MAX_TIERS]; /* hot units of the budgeted workload being walked */
 
@@ -459,6 +468,18 @@ static const struct cand *next_cold(struct plan_ctx *c, size_t t) {
         return NULL;
 }
 
+/* What an exchange may displace from tier t: cold units, then, once the warm walk has run, warm ones. */
+static const struct cand *next_victim(struct plan_ctx *c, size_t t) {
+        const struct cand *cd = next_cold(c, t);
+
+        if (cd || !c->warm_walk)
+                return cd;
+        while ((cd = set_next(&c->warm[t])))
+                if (t != 0 || !planned_already(c, cd))
+                        return cd;
+        return NULL;
+}
+
 /* Step 1 and 3: cold units of tier t, coldest first, until the tier's free bytes reach its target. */
 static int plan_headroom(struct plan_ctx *c, size_t t) {
         const struct cand *cd;
@@ -542,7 +563,7 @@ struct plan_snapshot {
         uint64_t promote_left, demote_left;
         size_t n_moves;
         struct policy_summary summary;
-        struct cand_cursor cold_cursor;
+        struct cand_cursor cold_cursor, warm_cursor;
 };
 
 static void snapshot_take(struct plan_ctx *c, size_t t, struct plan_snapshot *s) {
@@ -552,6 +573,7 @@ static void snapshot_take(struct plan_ctx *c, size_t t, struct plan_snapshot *s)
         s->n_moves = c->plan.n_moves;
         s->summary = c->plan.summary;
         s->cold_cursor = set_cursor(&c->cold[t]);
+        s->warm_cursor = set_cursor(&c->warm[t]);
         memcpy(c->node_free_saved, c->node_free, c->topo->n_nodes * sizeof(uint64_t));
         for (size_t w = 0; w < c->p->n_workloads; w++)
                 c->wl_saved[w] = c->wl[w].planned_fast_bytes;
@@ -564,12 +586,13 @@ static void snapshot_restore(struct plan_ctx *c, size_t t, const struct plan_sna
         c->plan.n_moves = s->n_moves;
         c->plan.summary = s->summary;
         set_seek(&c->cold[t], s->cold_cursor);
+        set_seek(&c->warm[t], s->warm_cursor);
         memcpy(c->node_free, c->node_free_saved, c->topo->n_nodes * sizeof(uint64_t));
         for (size_t w = 0; w < c->p->n_workloads; w++)
                 c->wl[w].planned_fast_bytes = c->wl_saved[w];
 }
 
-/* One for one: demote cold units of tier t, coldest first, until the hot unit hot (on tier t + 1) fits into tier t,
+/* One for one: demote cold units of tier t (after the warm walk also warm ones), coldest first, until the hot unit hot (on tier t + 1) fits into tier t,
  * then promote it. The hot unit's bytes leave its node first, so the demotions may land in that room. Returns 1
  * when planned, 0 when it cannot complete (and nothing was planned), or a negative errno. */
 static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
@@ -587,7 +610,7 @@ static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
                         r = plan_add(c, hot, idx, POLICY_PROMOTE, POLICY_REASON_ONE_FOR_ONE, true);
                         return r < 0 ? r : 1;
                 }
-                cd = next_cold(c, t);
+                cd = next_victim(c, t);
                 if (!cd)
                         break;
                 r = try_demote(c, cd, POLICY_REASON_COLD_ON_FAST);
@@ -614,6 +637,9 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
                         continue; /* budget: a smaller unit after it may still fit */
                 if (size >= failed_size) {
                         skip_count(c, POLICY_SKIP_NO_ROOM, size);
+                        r = vec_push(&c->waiting[s], cd);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
 
@@ -646,16 +672,66 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
                         /* What did not fit now will not fit later in this pass either: the tiers only fill up. */
                         failed_size = size;
                         skip_count(c, POLICY_SKIP_NO_ROOM, size);
+                        r = vec_push(&c->waiting[s], cd);
+                        if (r < 0)
+                                return r;
                 }
+        }
+        return 0;
+}
+
+/* May cd displace a warm unit? Only when it has been hot for twice as long as it takes to become hot. A unit just
+ * past promote_rounds is as likely a page of a busy background that hit the threshold a few rounds running by
+ * chance, and trading it for a warm page of the same background is pure churn: both come back (measured on the
+ * GUPS hot-set workload with DAMON: 4x the migrations and 5 ping-pongs per hot page without this). */
+static bool displaces_warm(const struct plan_ctx *c, const struct cand *cd) {
+        return heat_entry_streak(cd->entry) >= MIN(2 * c->p->class.promote_rounds, (unsigned) HEAT_STREAK_MAX);
+}
+
+/* Step 5 for source tier s: the hot units step 4 found no room for, hottest first, exchanged for warm units of
+ * tier s - 1 (coldest first) that the second walk found. */
+static int plan_warm_exchanges(struct plan_ctx *c, size_t s) {
+        uint64_t failed_size = UINT64_MAX;
+
+        for (size_t i = 0; i < c->waiting[s].n; i++) {
+                const struct cand *cd = &c->waiting[s].v[i];
+                uint64_t size = cand_size(cd);
+                int r;
+
+                if (size > c->promote_left || size >= failed_size || !displaces_warm(c, cd))
+                        continue;
+                r = plan_exchange(c, cd, s - 1);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        failed_size = size;
+                        continue;
+                }
+                c->plan.summary.skipped_units[POLICY_SKIP_NO_ROOM]--;
+                c->plan.summary.skipped_bytes[POLICY_SKIP_NO_ROOM] -= size;
         }
         return 0;
 }
 
 /* The walk */
 
+/* A warm unit may be displaced only when it was not at the hot threshold in the last round: one at it is a round
+ * away from being hot itself, and would come straight back. */
+static bool warm_displaceable(uint16_t e) {
+        return heat_entry_streak(e) == 0;
+}
+
 static bool worth_locating(struct plan_ctx *c, const struct heat_unit *u) {
         unsigned key = unit_key(u->entry);
 
+        if (c->warm_walk) {
+                if (u->class != HEAT_CLASS_WARM || !warm_displaceable(u->entry))
+                        return false;
+                for (size_t t = 0; t + 1 < c->n_tiers; t++)
+                        if (set_wants(&c->warm[t], key))
+                                return true;
+                return false;
+        }
         if (u->class == HEAT_CLASS_HOT) {
                 struct cand_set *sets = c->walk_wl >= 0 ? c->wl_hot : c->hot;
 
@@ -691,6 +767,22 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
                 if (candidate)
                         skip_count(c, POLICY_SKIP_UNMANAGED, size);
                 return 0;
+        }
+        if (c->warm_walk) {
+                /* The second walk: only warm units, for step 5. */
+                if (cls != HEAT_CLASS_WARM || !warm_displaceable(e) || (size_t) t + 1 >= c->n_tiers ||
+                    !set_wants(&c->warm[t], key))
+                        return 0;
+                if ((e & HEAT_F_MOVED) && !heat_store_may_move(c->heat, pid, addr, c->p->round))
+                        return 0;
+                cd = (struct cand) {
+                        .addr = addr,
+                        .pid = pid,
+                        .node = (int16_t) idx,
+                        .workload = (int16_t) workload_of(c, pid),
+                        .entry = e,
+                };
+                return set_insert(&c->warm[t], key, &cd);
         }
         if (c->walk_wl >= 0 && t == 0)
                 c->wl[c->walk_wl].fast_bytes += size;
@@ -761,7 +853,7 @@ static int on_unit(const struct heat_unit *u, void *userdata) {
         struct plan_ctx *c = userdata;
         int r;
 
-        if (c->walk_wl < 0) {
+        if (c->walk_wl < 0 && !c->warm_walk) {
                 int w = workload_of(c, u->pid);
 
                 if (w >= 0 && c->wl[w].budgeted)
@@ -890,11 +982,11 @@ static int ctx_init(struct plan_ctx *c) {
                 if (n->id < 0 || n->id >= NODE_SET_MAX)
                         continue;
                 c->node_index[n->id] = (int16_t) i;
-                c->node_free[i] = n->free_bytes;
+                c->node_free[i] = topology_node_usable_free(n);
                 t = node_tier(c, (int) i);
                 if (t < 0)
                         continue;
-                c->tier_free[t] += n->free_bytes;
+                c->tier_free[t] += c->node_free[i];
         }
         /* Each node's share of its tier's minimum, rounded up so that the shares add up to at least the minimum. */
         for (size_t i = 0; i < topo->n_nodes; i++) {
@@ -915,6 +1007,7 @@ static int ctx_init(struct plan_ctx *c) {
 
         for (size_t t = 0; t < c->n_tiers; t++) {
                 set_init(&c->cold[t], false, t + 1 < c->n_tiers ? p->demote_budget_bytes : 0);
+                set_init(&c->warm[t], false, 0); /* sized by what waits, before the second walk */
                 set_init(&c->hot[t], true, t > 0 ? p->promote_budget_bytes : 0);
                 set_init(&c->wl_hot[t], true, t > 0 ? p->promote_budget_bytes : 0);
         }
@@ -950,6 +1043,8 @@ static int ctx_init(struct plan_ctx *c) {
 static void ctx_done(struct plan_ctx *c) {
         for (size_t t = 0; t < TIERD_MAX_TIERS; t++) {
                 set_done(&c->cold[t]);
+                set_done(&c->warm[t]);
+                free(c->waiting[t].v);
                 set_done(&c->hot[t]);
                 set_done(&c->wl_hot[t]);
         }
@@ -977,7 +1072,7 @@ static void summary_finish(struct plan_ctx *c) {
                 ts->free_bytes = 0;
                 for (size_t i = 0; i < c->topo->n_nodes; i++)
                         if (node_tier(c, (int) i) == (int) t)
-                                ts->free_bytes += c->topo->nodes[i].free_bytes;
+                                ts->free_bytes += topology_node_usable_free(&c->topo->nodes[i]);
                 ts->planned_free_bytes = c->tier_free[t];
                 ts->free_min_bytes = c->tier_min[t];
                 ts->free_target_bytes = c->tier_target[t];
@@ -991,6 +1086,95 @@ static void summary_finish(struct plan_ctx *c) {
                         .planned_fast_bytes = c->wl[w].planned_fast_bytes,
                         .over = c->wl[w].over,
                 };
+}
+
+static bool exchange_move(const struct policy_move *m) {
+        return m->reason == POLICY_REASON_COLD_ON_FAST || m->reason == POLICY_REASON_ONE_FOR_ONE;
+}
+
+/* Execution order of exchanges. Planned, each exchange is its demotions followed by its promotion, so carried out
+ * in that order every move_pages() call would move one page, and each call costs a TLB shootdown on every CPU the
+ * process runs on. Within a run of exchanges, chunks of up to batch_bytes of promotions are reordered to all their
+ * demotions, then all their promotions (each keeping its order): every promotion still comes after the demotions
+ * that make its room, and the batches are whole. The price is that the slower tier holds up to one chunk more for
+ * a moment, which is what batch_size bounds. */
+static int plan_order_exchanges(struct plan_ctx *c) {
+        struct policy_move *moves = c->plan.moves;
+        uint64_t chunk_max = MAX(c->p->batch_bytes, HEAT_PAGE_SIZE);
+        _cleanup_free_ struct policy_move *tmp = NULL;
+        size_t i = 0;
+
+        while (i < c->plan.n_moves) {
+                size_t start = i, end, k = 0;
+                uint64_t promoted = 0;
+
+                if (!exchange_move(&moves[i])) {
+                        i++;
+                        continue;
+                }
+                /* The chunk: whole exchanges (ending in their promotion) until batch_bytes are promoted. */
+                for (end = start; end < c->plan.n_moves && exchange_move(&moves[end]); end++)
+                        if (moves[end].direction == POLICY_PROMOTE) {
+                                promoted += moves[end].size_bytes;
+                                if (promoted >= chunk_max) {
+                                        end++;
+                                        break;
+                                }
+                        }
+                if (!tmp) {
+                        tmp = malloc(c->plan.n_moves * sizeof(struct policy_move));
+                        if (!tmp)
+                                return -ENOMEM;
+                }
+                for (size_t j = start; j < end; j++)
+                        if (moves[j].direction == POLICY_DEMOTE)
+                                tmp[k++] = moves[j];
+                for (size_t j = start; j < end; j++)
+                        if (moves[j].direction == POLICY_PROMOTE)
+                                tmp[k++] = moves[j];
+                memcpy(&moves[start], tmp, k * sizeof(struct policy_move));
+                i = end;
+        }
+        return 0;
+}
+
+/* Step 5: hot units still wait and the tier above has no cold unit left to give for them. Only then are warm
+ * units walked (a second walk, so that a steady state with cold units to spare never locates warm ones), and only
+ * as many as could make room for what waits. */
+static int plan_warm(struct plan_ctx *c) {
+        bool any = false;
+        int r;
+
+        if (c->demote_left < HEAT_PAGE_SIZE || c->promote_left < HEAT_PAGE_SIZE)
+                return 0;
+        for (size_t s = 1; s < c->n_tiers; s++) {
+                uint64_t bytes = 0;
+
+                for (size_t i = 0; i < c->waiting[s].n; i++)
+                        if (displaces_warm(c, &c->waiting[s].v[i]))
+                                bytes += cand_size(&c->waiting[s].v[i]);
+                bytes = MIN(bytes, MIN(c->demote_left, c->promote_left));
+                set_init(&c->warm[s - 1], false, bytes);
+                any = any || bytes > 0;
+        }
+        if (!any)
+                return 0;
+
+        c->warm_walk = true;
+        r = heat_store_foreach_unit(c->heat, 0, &c->p->class, HEAT_CLASS_MASK(HEAT_CLASS_WARM), on_unit, c);
+        if (r >= 0)
+                r = batch_flush(c);
+        if (r < 0)
+                return r;
+        for (size_t t = 0; t + 1 < c->n_tiers; t++)
+                c->plan.summary.candidate_units += c->warm[t].units;
+
+        for (size_t s = 1; s < c->n_tiers; s++) {
+                r = plan_warm_exchanges(c, s);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int policy_plan(const struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
@@ -1071,6 +1255,12 @@ int policy_plan(const struct heat_store *heat, const struct topology *topo, cons
                 if (r < 0)
                         goto fail;
         }
+        r = plan_warm(c);
+        if (r < 0)
+                goto fail;
+        r = plan_order_exchanges(c);
+        if (r < 0)
+                goto fail;
 
 done:
         summary_finish(c);

@@ -26,7 +26,8 @@
  *
  * Tiers are the topology's, fastest first; tier 0 is "the fast tier". Every tier t has a headroom: free_min_bytes[t]
  * and free_target_bytes[t] (policy_params_set_headroom() resolves fast_free_min/fast_free_target for every tier).
- * Free bytes are the topology's MemFree per node, as read at the start of the round; the plan keeps its own running
+ * Free bytes are the topology's usable free bytes per node (topology_node_usable_free(): MemFree less what the kernel
+ * keeps for itself), as read at the start of the round; the plan keeps its own running
  * account of every node's and tier's free bytes as it adds moves, so later decisions see earlier ones.
  *
  *   - A move into a tier never takes it below free_min: neither the tier's free bytes below free_min_bytes[t], nor
@@ -58,17 +59,24 @@
  *    ONE_FOR_ONE for the promotion). The exchange is checked net: the demoted bytes may use the room in tier s that
  *    the promoted unit leaves. An exchange that cannot complete (no cold units left, budget, no room below) is not
  *    planned at all, and no further unit of that size or larger is tried for this boundary.
+ * 5. Warm exchanges: when hot units wait after step 4 (no room, no cold unit left), a second walk collects the
+ *    coldest warm units of each tier above them (longest idle, then fewest hits; only units not at the hot threshold
+ *    in the last round, streak 0), at most as many bytes as wait, and the waiting units, hottest first, are
+ *    exchanged for them as in step 4 (same reasons, same rollback).
  *
- * A promotion never displaces a warm or hot unit, and a headroom demotion takes only cold ones. When the fast tier is
- * full, holds nothing cold and hot units still wait below, the hot set is larger than the fast tier can hold and
- * moving would only churn: nothing moves, and the pass-interval tuner (policy_tune_pass_interval()) is what shrinks
- * the hot set.
+ * A promotion never displaces a hot unit, nor a warm one on a streak, and a headroom demotion takes only cold ones.
+ * When the fast tier holds nothing but hot units and hot units still wait below, the hot set is larger than the fast
+ * tier can hold and moving would only churn: nothing moves, and the pass-interval tuner
+ * (policy_tune_pass_interval()) is what shrinks the hot set.
  *
  * The plan's moves carry the unit's entry as it was when planned, so `tierctl` can show why (idle age, streak,
  * hits) next to the reason.
  *
  * Executing a plan: in order, or at least no move before one listed earlier in the other direction (a promotion
- * may rely on the room the demotions before it make, the one-for-one pairs in particular). A run of consecutive
+ * may rely on the room the demotions before it make, the one-for-one pairs in particular). Exchanges are listed
+ * in chunks of up to batch_bytes of promotions: the chunk's demotions first, then its promotions, so that each
+ * direction goes to move_pages() in whole batches rather than one page a call; the slower tier may hold up to a
+ * chunk more than its minimum allows until the chunk's promotions are done. A run of consecutive
  * moves with the same pid and destination node can go to one migrate_move_pages() call (with move_flags). Each unit
  * that moved is noted with heat_store_note_move(pid, addr, from_node, to_node, round) with policy_params.round; on
  * -ENOSPC from it, stop moving for the round. What the rate limits cut off is dropped: the next round plans
@@ -165,6 +173,8 @@ struct policy_params {
 
         uint64_t promote_budget_bytes; /* at most this much promoted by one plan (UINT64_MAX: no cap) */
         uint64_t demote_budget_bytes;
+
+        uint64_t batch_bytes; /* exchanges are ordered for batches of this size (see "Executing a plan") */
 
         bool tier_skip;   /* moves may skip a tier (see above); default false: one tier at a time */
         bool move_shared; /* only sets policy_plan.move_flags: the heat store's skip flag decides what is shared */

@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "topology.h"
 #include "util.h"
+#include "zoneinfo.h"
 
 /* libnuma is deliberately not used for topology: numa_parse_nodestring(), numa_num_configured_nodes() and
  * friends read and validate against the live system behind our back (they open /sys themselves, once, at
@@ -403,7 +404,7 @@ static void tiers_finish(struct topology *t) {
         for (size_t i = 0; i < t->n_tiers; i++) {
                 struct topology_tier *tier = &t->tiers[i];
 
-                tier->total_bytes = tier->free_bytes = 0;
+                tier->total_bytes = tier->free_bytes = tier->kept_bytes = 0;
                 NODE_SET_FOREACH(id, &tier->nodes) {
                         struct topology_node *node = find_node(t, id);
 
@@ -412,6 +413,7 @@ static void tiers_finish(struct topology *t) {
                         node->tier = (int) i;
                         tier->total_bytes += node->total_bytes;
                         tier->free_bytes += node->free_bytes;
+                        tier->kept_bytes += node->kept_bytes;
                 }
         }
 
@@ -426,6 +428,27 @@ static void tiers_finish(struct topology *t) {
                 else
                         log_topology_warning(key, "Node %d has memory but is in no kernel memory tier, not managing it.",
                                              t->nodes[i].id);
+        }
+}
+
+/* What each node's free memory keeps back from movable allocations. Without /proc/zoneinfo tierd plans with
+ * MemFree: promotions into the kept part then fail with ENOMEM, which placement.c also copes with. */
+static void nodes_kept_load(struct topology *t) {
+        _cleanup_free_ struct zoneinfo *z = NULL;
+        int r;
+
+        r = zoneinfo_read(&z);
+        if (r < 0) {
+                log_repeat_errno(LOG_NOTICE, "topology-zoneinfo", r,
+                                 "Cannot read /proc/zoneinfo: %m; planning with all of MemFree, ignoring");
+                return;
+        }
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                struct topology_node *n = &t->nodes[i];
+
+                /* meminfo and zoneinfo are read a moment apart: never keep more than is free. */
+                if (zoneinfo_has_node(z, n->id))
+                        n->kept_bytes = MIN(z->kept_bytes[n->id], n->free_bytes);
         }
 }
 
@@ -448,6 +471,8 @@ int topology_load(const struct tierd_config *config, struct topology *ret) {
                 if (r < 0)
                         return r;
         }
+
+        nodes_kept_load(&t);
 
         if (config && config->n_tiers > 0)
                 r = tiers_from_config(config, &mem, &t);

@@ -12,6 +12,7 @@
  *   /sys/devices/system/node/nodeN/cpulist          CPUs of a node (empty: a CPU-less node)
  *   /sys/devices/system/node/nodeN/meminfo          "Node N MemTotal: ... kB", "Node N MemFree: ... kB"
  *   /sys/devices/virtual/memory_tiering/memory_tierK/nodelist   kernel tiers (smaller K is faster)
+ *   /proc/zoneinfo                                  what of MemFree the kernel keeps for itself (zoneinfo.h)
  */
 
 enum tier_source {
@@ -25,14 +26,23 @@ struct topology_node {
         unsigned n_cpus;
         uint64_t total_bytes;
         uint64_t free_bytes;
+        /* Of free_bytes, what a movable allocation cannot get without waking kswapd: watermarks and lowmem
+         * reserves (zoneinfo.h); 0 when /proc/zoneinfo cannot be read. */
+        uint64_t kept_bytes;
         int tier; /* index into topology.tiers, or -1 when the node belongs to no tier */
 };
+
+/* Free memory a page moved to the node can take: MemFree less what the kernel keeps. */
+static inline uint64_t topology_node_usable_free(const struct topology_node *n) {
+        return n->free_bytes > n->kept_bytes ? n->free_bytes - n->kept_bytes : 0;
+}
 
 struct topology_tier {
         int kernel_tier; /* K of memory_tierK, or -1 when the tier did not come from memory_tiering */
         struct node_set nodes;
         uint64_t total_bytes;
         uint64_t free_bytes;
+        uint64_t kept_bytes; /* the nodes' kept_bytes, summed */
 };
 
 struct topology {

@@ -237,9 +237,10 @@ static void test_esrch_skips_pid(void **state) {
 }
 
 static void test_enomem_stops_promotions(void **state) {
-        static const int spec[][3] = { { 10, 0, 0 }, { 11, 0, 1 }, { 11, 1, 0 }, { 11, 2, 1 } };
+        static const int spec[][3] = { { 10, 0, 0 }, { 11, 0, 1 }, { 11, 1, 0 }, { 11, 2, 1 }, { 11, 3, 0 } };
         struct placement_settings s = settings(0, PG, false);
         struct policy_plan plan;
+        struct node_set full;
         struct placement p;
 
         fake.fail_pid = 10;
@@ -247,16 +248,76 @@ static void test_enomem_stops_promotions(void **state) {
         fake.node[1][0] = fake.node[1][2] = 0;
         placement_init(&p, &s, T0);
         plan_make(&plan, spec, ELEMENTSOF(spec));
+        /* The last promotion is an exchange's: the demotion before it made its room. */
+        plan.moves[3].reason = POLICY_REASON_COLD_ON_FAST;
+        plan.moves[4].reason = POLICY_REASON_ONE_FOR_ONE;
         placement_start(&p, &plan);
         run_to_end(&p, NULL);
 
-        /* Promotions stop (also pid 11's), demotions go on. */
-        assert_int_equal(fake.n_calls, 3);
+        /* Promotions into headroom stop (also pid 11's), demotions go on, and so does the exchange. */
+        assert_int_equal(fake.n_calls, 4);
         assert_int_equal(fake.calls[1].dest, 1);
         assert_int_equal(fake.calls[2].dest, 1);
+        assert_int_equal(fake.calls[3].dest, 0);
+        assert_int_equal(fake.node[1][3], 0);
         assert_int_equal(p.stats.dir[POLICY_PROMOTE].failures[ENOMEM], 1);
-        assert_int_equal(p.stats.dir[POLICY_PROMOTE].pages, 0);
+        assert_int_equal(p.stats.dir[POLICY_PROMOTE].pages, 1);
         assert_int_equal(p.stats.dir[POLICY_DEMOTE].pages, 2);
+        /* The node is remembered as full for the next plan, once. */
+        placement_take_full_nodes(&p, &full);
+        assert_true(node_set_test(&full, 0));
+        assert_int_equal(node_set_count(&full), 1);
+        placement_take_full_nodes(&p, &full);
+        assert_true(node_set_is_empty(&full));
+
+        /* An exchange's promotion refused: nothing is promoted after it. */
+        setup(state);
+        fake.fail_pid = 11;
+        fake.fail_errno = ENOMEM;
+        plan_make(&plan, spec, ELEMENTSOF(spec));
+        for (size_t i = 0; i < plan.n_moves; i++)
+                plan.moves[i].reason = plan.moves[i].direction == POLICY_PROMOTE ? POLICY_REASON_ONE_FOR_ONE :
+                                                                                   POLICY_REASON_COLD_ON_FAST;
+        placement_start(&p, &plan);
+        run_to_end(&p, NULL);
+        /* pid 10's promotion moves; pid 11's demotions find their pages in place (no call); its first promotion
+         * gets ENOMEM and its second is never tried. */
+        assert_int_equal(fake.n_calls, 2);
+        assert_int_equal(fake.calls[0].pid, 10);
+        assert_int_equal(fake.calls[1].pid, 11);
+        assert_int_equal(fake.calls[1].dest, 0);
+        assert_int_equal(p.stats.dir[POLICY_PROMOTE].failures[ENOMEM], 2);
+        placement_take_full_nodes(&p, &full);
+        assert_true(node_set_test(&full, 0));
+        placement_done(&p);
+}
+
+/* A per-page -ENOMEM (the call itself succeeded) counts the same. */
+static long enomem_page_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status,
+                                   int flags) {
+        if (!nodes)
+                return fake_move_pages(pid, count, pages, nodes, status, flags);
+        for (unsigned long i = 0; i < count; i++)
+                status[i] = -ENOMEM;
+        return 0;
+}
+
+static void test_enomem_page_status(void **state) {
+        static const int spec[][3] = { { 10, 0, 0 }, { 10, 1, 0 } };
+        struct placement_settings s = settings(0, PG, false);
+        struct policy_plan plan;
+        struct node_set full;
+        struct placement p;
+
+        migrate_set_move_pages(enomem_page_move_pages);
+        placement_init(&p, &s, T0);
+        plan_make(&plan, spec, ELEMENTSOF(spec));
+        placement_start(&p, &plan);
+        run_to_end(&p, NULL);
+        assert_int_equal(p.stats.dir[POLICY_PROMOTE].failures[ENOMEM], 1);
+        assert_int_equal(p.stats.dir[POLICY_PROMOTE].dropped_bytes, PG);
+        placement_take_full_nodes(&p, &full);
+        assert_true(node_set_test(&full, 0));
         placement_done(&p);
 }
 
@@ -376,6 +437,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_round_cap_ends_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_esrch_skips_pid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enomem_stops_promotions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_enomem_page_status, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eacces_logged_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_page_failure_refunds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),

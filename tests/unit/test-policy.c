@@ -1137,6 +1137,110 @@ static void test_tuner(void **state _unused_) {
         assert_int_equal(policy_tune_pass_interval(&tp, 2 * G, 64 * G, 1000000), 500000);
 }
 
+/* The fast tier full of warm units and nothing cold: hot units that have been hot for twice promote_rounds still
+ * get in, each for the coldest warm unit not on a streak (idle longest, then fewest hits). A warm unit that was at
+ * the hot threshold in the last round (h1: one round from hot) is never displaced, and h3, hot for less than
+ * 2 x promote_rounds, waits although a warm unit (page 4) is left. */
+static void test_warm_displaced(void **state _unused_) {
+        struct fixture f;
+        struct topo_fixture t;
+        const struct node_spec nodes[] = { { 0, 0, 100, 10 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "h1 w c1 c2 w h6 h5 h4 h3", .nodes = "0 0 0 0 0 1 1 1 1" },
+        };
+        struct policy_params p = params_default();
+        struct policy_plan pl;
+
+        fixture_build(&f, procs, ELEMENTSOF(procs));
+        topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+        headroom(&p, 0, 10, 10);
+
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 6);
+        assert_true(move_is(&pl, 0, 1, 3, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 1, 1, 5, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_true(move_is(&pl, 2, 1, 2, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 3, 1, 6, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_true(move_is(&pl, 4, 1, 1, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 5, 1, 7, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_int_equal(pl.summary.skipped_units[POLICY_SKIP_NO_ROOM], 1);
+        assert_int_equal(pl.summary.skipped_bytes[POLICY_SKIP_NO_ROOM], PG);
+        assert_int_equal(pl.summary.tiers[0].planned_free_bytes, 10 * PG);
+        policy_plan_done(&pl);
+
+        /* Exchanges in chunks for batches of two pages: the chunk's demotions, then its promotions. */
+        p.batch_bytes = 2 * PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 6);
+        assert_true(move_is(&pl, 0, 1, 3, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 1, 1, 2, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 2, 1, 5, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_true(move_is(&pl, 3, 1, 6, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_true(move_is(&pl, 4, 1, 1, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 5, 1, 7, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        policy_plan_done(&pl);
+        p.batch_bytes = 0;
+
+        /* The demotion budget bounds the exchanges, warm or cold: one page, one exchange. */
+        p.demote_budget_bytes = PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 2);
+        assert_true(move_is(&pl, 0, 1, 3, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 1, 1, 5, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        policy_plan_done(&pl);
+
+        /* Room in headroom: no warm unit moves at all, and every hot unit goes in. */
+        p.demote_budget_bytes = UINT64_MAX;
+        t.nodes[0].free_bytes = 20 * PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 4);
+        for (size_t i = 0; i < pl.n_moves; i++)
+                assert_int_equal(pl.moves[i].reason, POLICY_REASON_HOT_ON_SLOW);
+        policy_plan_done(&pl);
+        fixture_done(&f);
+}
+
+/* What the kernel keeps of a node's free memory (watermarks, lowmem reserve) is no headroom: a node with 30 free
+ * pages of which 20 are kept is full at a minimum of 10, so the hot unit goes in one for one. With 25 kept it is
+ * below its target: the cold unit goes for headroom, and the hot one does not fit after it. */
+static void test_kept_free_memory(void **state _unused_) {
+        struct fixture f;
+        struct topo_fixture t;
+        const struct node_spec nodes[] = { { 0, 0, 100, 30 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "c5 h5", .nodes = "0 1" },
+        };
+        struct policy_params p = params_default();
+        struct policy_plan pl;
+
+        fixture_build(&f, procs, ELEMENTSOF(procs));
+        topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+        headroom(&p, 0, 10, 10);
+
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 1);
+        assert_true(move_is(&pl, 0, 1, 1, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
+        assert_int_equal(pl.summary.tiers[0].free_bytes, 30 * PG);
+        policy_plan_done(&pl);
+
+        t.nodes[0].kept_bytes = 20 * PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 2);
+        assert_true(move_is(&pl, 0, 1, 0, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 1, 1, 1, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_int_equal(pl.summary.tiers[0].free_bytes, 10 * PG);
+        policy_plan_done(&pl);
+
+        t.nodes[0].kept_bytes = 25 * PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 1);
+        assert_true(move_is(&pl, 0, 1, 0, 0, 1, D, POLICY_REASON_HEADROOM));
+        assert_int_equal(pl.summary.tiers[0].free_bytes, 5 * PG);
+        assert_int_equal(pl.summary.skipped_units[POLICY_SKIP_NO_ROOM], 1);
+        policy_plan_done(&pl);
+        fixture_done(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fixture_histories),
@@ -1157,6 +1261,8 @@ int main(void) {
                 cmocka_unit_test(test_reasons_and_summary),
                 cmocka_unit_test(test_set_headroom),
                 cmocka_unit_test(test_tuner),
+                cmocka_unit_test(test_warm_displaced),
+                cmocka_unit_test(test_kept_free_memory),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,6 +193,8 @@ backend = $BACKEND
 [targets]
 comm = tierbench
 EOC
+                # Diagnosis only (tools/bench.sh never sets it): the plan of every round in tierd.log.
+                [ -n "${TIERD_LOG_LEVEL:-}" ] && printf '\n[daemon]\nlog_level = %s\n' "$TIERD_LOG_LEVEL" >> $D/tierd.conf
                 start_tierd_checked $D $SOCK "$BACKEND"
                 ;;
         damon-schemes)
