@@ -78,6 +78,11 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                 header(f, "tierd_tier_free_bytes", "gauge", "Free memory of a tier.");
                 for (size_t i = 0; i < t->n_tiers; i++)
                         fprintf(f, "tierd_tier_free_bytes{tier=\"%zu\"} %" PRIu64 "\n", i, t->tiers[i].free_bytes);
+                header(f, "tierd_node_kept_bytes", "gauge",
+                       "Free memory of a NUMA node that the kernel keeps for itself (watermarks, lowmem reserve).");
+                for (size_t i = 0; i < t->n_nodes; i++)
+                        fprintf(f, "tierd_node_kept_bytes{node=\"%d\",tier=\"%d\"} %" PRIu64 "\n", t->nodes[i].id,
+                                t->nodes[i].tier, t->nodes[i].kept_bytes);
                 header(f, "tierd_node_total_bytes", "gauge", "Memory of a NUMA node.");
                 for (size_t i = 0; i < t->n_nodes; i++)
                         fprintf(f, "tierd_node_total_bytes{node=\"%d\",tier=\"%d\"} %" PRIu64 "\n", t->nodes[i].id,

@@ -254,6 +254,7 @@ json_object *status_to_json(const struct tierd_status *s) {
                         json_object_object_add(e, "nodes", node_set_to_json(&t->tiers[i].nodes));
                         json_object_object_add(e, "total_bytes", json_u64(t->tiers[i].total_bytes));
                         json_object_object_add(e, "free_bytes", json_u64(t->tiers[i].free_bytes));
+                        json_object_object_add(e, "kept_bytes", json_u64(t->tiers[i].kept_bytes));
                         if (s->census) {
                                 uint64_t bytes[_HEAT_CLASS_MAX];
 
@@ -277,6 +278,7 @@ json_object *status_to_json(const struct tierd_status *s) {
                         json_object_object_add(e, "cpus", json_object_new_int((int) t->nodes[i].n_cpus));
                         json_object_object_add(e, "total_bytes", json_u64(t->nodes[i].total_bytes));
                         json_object_object_add(e, "free_bytes", json_u64(t->nodes[i].free_bytes));
+                        json_object_object_add(e, "kept_bytes", json_u64(t->nodes[i].kept_bytes));
                         json_object_array_add(nodes, e);
                 }
         }

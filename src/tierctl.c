@@ -47,6 +47,17 @@ static uint64_t get_u64(json_object *o, const char *key) {
         return json_object_get_uint64(v);
 }
 
+/* ", 12.0M kept by the kernel" when the daemon reports any: free memory that promotions cannot use. */
+static const char *kept_text(json_object *o, char *buf, size_t size) {
+        char b[FORMAT_BYTES_MAX];
+        uint64_t kept = get_u64(o, "kept_bytes");
+
+        if (kept == 0)
+                return "";
+        snprintf(buf, size, " (%s kept by the kernel)", format_bytes(b, sizeof(b), kept));
+        return buf;
+}
+
 static const char *get_str(json_object *o, const char *key) {
         json_object *v;
 
@@ -169,6 +180,7 @@ static void print_kernel(json_object *s) {
 
 static void print_status(json_object *s) {
         char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
+        char kept[64];
         const char *state = get_str(s, "state"), *reason = get_str(s, "state_reason");
         json_object *tiers, *nodes;
 
@@ -205,10 +217,10 @@ static void print_status(json_object *s) {
                                 print_nodes(tn, nodebuf, sizeof(nodebuf));
                         if (json_object_object_get_ex(t, "kernel_tier", &kt) && kt)
                                 snprintf(kernel, sizeof(kernel), " memory_tier%d", json_object_get_int(kt));
-                        printf("              tier %" PRIu64 "%s: node%s %s, %s total, %s free\n",
+                        printf("              tier %" PRIu64 "%s: node%s %s, %s total, %s free%s\n",
                                get_u64(t, "tier"), kernel, strchr(nodebuf, ',') ? "s" : "", nodebuf,
                                format_bytes(b1, sizeof(b1), get_u64(t, "total_bytes")),
-                               format_bytes(b2, sizeof(b2), get_u64(t, "free_bytes")));
+                               format_bytes(b2, sizeof(b2), get_u64(t, "free_bytes")), kept_text(t, kept, sizeof(kept)));
                         if (json_object_object_get_ex(t, "hot_bytes", NULL)) {
                                 char b3[FORMAT_BYTES_MAX], b4[FORMAT_BYTES_MAX];
 
@@ -227,10 +239,11 @@ static void print_status(json_object *s) {
 
                         if (json_object_object_get_ex(n, "tier", &t) && t)
                                 snprintf(tier, sizeof(tier), "%d", json_object_get_int(t));
-                        printf("%s node %" PRIu64 ": tier %s, %" PRIu64 " CPUs, %s total, %s free\n",
+                        printf("%s node %" PRIu64 ": tier %s, %" PRIu64 " CPUs, %s total, %s free%s\n",
                                i == 0 ? "       Nodes:" : "             ", get_u64(n, "node"), tier,
                                get_u64(n, "cpus"), format_bytes(b1, sizeof(b1), get_u64(n, "total_bytes")),
-                               format_bytes(b2, sizeof(b2), get_u64(n, "free_bytes")));
+                               format_bytes(b2, sizeof(b2), get_u64(n, "free_bytes")),
+                               kept_text(n, kept, sizeof(kept)));
                 }
 
         printf("     Targets: %" PRIu64 " processes, %s resident\n", get_u64(s, "targets"),
