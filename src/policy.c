@@ -683,7 +683,7 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
 /* May cd displace a warm unit? Only when it has been hot for twice as long as it takes to become hot. A unit just
  * past promote_rounds is as likely a page of a busy background that hit the threshold a few rounds running by
  * chance, and trading it for a warm page of the same background is pure churn: both come back (measured on the
- * GUPS hot-set workload with DAMON: 4x the migrations and 5 ping-pongs per hot page without this). */
+ * GUPS hot-set workload with DAMON: 3.5 times the migrations and about 4 ping-pongs per hot page without this). */
 static bool displaces_warm(const struct plan_ctx *c, const struct cand *cd) {
         return heat_entry_streak(cd->entry) >= MIN(2 * c->p->class.promote_rounds, (unsigned) HEAT_STREAK_MAX);
 }
