@@ -520,25 +520,24 @@ const char *fight_event_to_string(enum fight_event e) {
 void fight_detector_init(struct fight_detector *d, uint64_t min_pages, unsigned windows) {
         *d = (struct fight_detector) {
                 .min_pages = min_pages,
-                .windows = MAX(windows, 1U),
+                .windows = MIN(MAX(windows, 1U), FIGHT_WINDOWS_MAX),
                 .promotion_permille = FIGHT_PERMILLE_MAX,
         };
 }
 
 enum fight_event fight_detector_feed(struct fight_detector *d, uint64_t tierd_pages, uint64_t kernel_pages) {
         bool both = tierd_pages > d->min_pages && kernel_pages > d->min_pages;
+        uint32_t history_mask = (uint32_t) ((UINT64_C(1) << (2 * d->windows)) - 1);
 
-        if (both) {
-                d->streak = MIN(d->streak + 1, d->windows);
+        d->recent = ((d->recent << 1) | (both ? 1U : 0U)) & history_mask;
+        if (both)
                 d->calm = 0;
-        } else {
-                d->streak = 0;
+        else
                 d->calm = MIN(d->calm + 1, d->windows);
-        }
 
         if (!d->fighting) {
                 d->promotion_permille = MIN(d->promotion_permille + FIGHT_PERMILLE_STEP, FIGHT_PERMILLE_MAX);
-                if (d->streak < d->windows)
+                if ((unsigned) __builtin_popcount(d->recent) < d->windows)
                         return FIGHT_NONE;
                 d->fighting = true;
                 d->n_fights++;

@@ -113,8 +113,10 @@ void kmigrate_counts_from_vmstat(const struct vmstat_migration *delta, struct km
 /* The fight detector. A fight: the kernel demotes in the same windows in which tierd promotes (or, with the
  * arguments the other way round, promotes what tierd demotes), window after window, so pages cross the tiers
  * twice for nothing. Feed one window at a time (e.g. one round) with the pages each side moved in it; a fight
- * starts after `windows` consecutive windows in which both moved more than min_pages, and ends after `windows`
- * consecutive windows in which they did not.
+ * starts once both moved more than min_pages in `windows` of the last 2 x `windows` windows, and ends after
+ * `windows` consecutive windows in which they did not. Not `windows` in a row: tierd promotes into the room that
+ * reclaim demotion makes, and reclaim runs in bursts, so a real fight has gaps (seen in the guest: tierd
+ * promoting in rounds 57, 61, 64 and 65 while kswapd demoted the same pages back).
  *
  * Throttling (for the config choice "let tierd throttle its promotions"): promotion_permille is the share of its
  * promotion budget tierd should use. It halves for every window of a fight (down to 1/16) and grows back by 1/8
@@ -131,11 +133,13 @@ const char *fight_event_to_string(enum fight_event e);
 #define FIGHT_PERMILLE_MAX 1000U
 #define FIGHT_PERMILLE_MIN (FIGHT_PERMILLE_MAX / 16)
 #define FIGHT_PERMILLE_STEP (FIGHT_PERMILLE_MAX / 8)
+#define FIGHT_WINDOWS_MAX 16U /* 2 x windows bits of history in a uint32_t */
 
 struct fight_detector {
         uint64_t min_pages; /* a side "moves" in a window when it moves more than this */
-        unsigned windows;   /* consecutive windows to start (and to end) a fight; >= 1 */
-        unsigned streak;    /* consecutive windows with both sides moving */
+        unsigned windows;   /* windows with both moving (of the last 2 x windows) to start a fight, consecutive
+                             * calm ones to end it; 1 ..  FIGHT_WINDOWS_MAX */
+        uint32_t recent;    /* bit i: both sides moved i windows ago */
         unsigned calm;      /* consecutive windows without, while fighting */
         bool fighting;
         uint64_t n_fights;  /* fights started so far (the first one is the one to explain) */

@@ -115,12 +115,12 @@ static void observer_feed(struct observer *o, enum observer_fight f, uint64_t ti
         case FIGHT_STARTED:
                 if (s->fights == 1)
                         /* Once, with the remedy: an admin must act on it, and repeating it helps nobody. */
-                        log_warning("The kernel %s pages while tierd %s them: both sides moved pages in each of "
+                        log_warning("The kernel %s pages while tierd %s them: both sides moved pages in %u of "
                                     "the last %u rounds (in the last one %s by the kernel, %s by tierd), so pages "
                                     "cross the tiers twice for nothing. Remedies: %s.%s",
                                     f == OBSERVER_FIGHT_DEMOTION ? "demotes" : "promotes",
                                     f == OBSERVER_FIGHT_DEMOTION ? "promotes" : "demotes", OBSERVER_FIGHT_ROUNDS,
-                                    b1, b2, observer_fight_remedy(f),
+                                    2 * OBSERVER_FIGHT_ROUNDS, b1, b2, observer_fight_remedy(f),
                                     o->mode == KERNEL_FIGHT_THROTTLE ? " Throttling tierd's side of it now." : "");
                 else
                         log_debug("Kernel %s fight %" PRIu64 " started (%s kernel, %s tierd in the last round)",

@@ -282,11 +282,18 @@ static void test_fight_detector(void **state) {
         assert_int_equal(d.n_fights, 0);
         assert_int_equal(d.promotion_permille, FIGHT_PERMILLE_MAX);
 
-        /* Two windows, a break, then three in a row. */
+        /* Once in three windows, twice: not three of the last six. */
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(fight_detector_feed(&d, 500, 500), FIGHT_NONE);
+                assert_int_equal(fight_detector_feed(&d, 500, 0), FIGHT_NONE);
+                assert_int_equal(fight_detector_feed(&d, 0, 0), FIGHT_NONE);
+        }
+        for (int i = 0; i < 6; i++)
+                assert_int_equal(fight_detector_feed(&d, 0, 0), FIGHT_NONE);
+        /* Bursts with gaps, as reclaim makes them: three of the last six windows. */
         assert_int_equal(fight_detector_feed(&d, 500, 500), FIGHT_NONE);
-        assert_int_equal(fight_detector_feed(&d, 500, 500), FIGHT_NONE);
-        assert_int_equal(fight_detector_feed(&d, 500, 0), FIGHT_NONE);
-        assert_int_equal(fight_detector_feed(&d, 500, 500), FIGHT_NONE);
+        assert_int_equal(fight_detector_feed(&d, 0, 500), FIGHT_NONE);
+        assert_int_equal(fight_detector_feed(&d, 0, 500), FIGHT_NONE);
         assert_int_equal(fight_detector_feed(&d, 500, 500), FIGHT_NONE);
         assert_int_equal(fight_detector_feed(&d, 500, 500), FIGHT_STARTED);
         assert_true(d.fighting);
