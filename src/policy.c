@@ -751,7 +751,7 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         bool candidate = cls == HEAT_CLASS_HOT || cls == HEAT_CLASS_COLD;
         uint64_t size = entry_size(e);
         unsigned key = unit_key(e);
-        bool want_cold, want_hot, want_fast;
+        bool want_cold, want_hot, want_fast, want_warm;
         struct cand_set *hot_sets = c->walk_wl >= 0 ? c->wl_hot : c->hot;
         struct cand cd;
         int idx, t, r;
@@ -768,22 +768,6 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
                         skip_count(c, POLICY_SKIP_UNMANAGED, size);
                 return 0;
         }
-        if (c->warm_walk) {
-                /* The second walk: only warm units, for step 5. */
-                if (cls != HEAT_CLASS_WARM || !warm_displaceable(e) || (size_t) t + 1 >= c->n_tiers ||
-                    !set_wants(&c->warm[t], key))
-                        return 0;
-                if ((e & HEAT_F_MOVED) && !heat_store_may_move(c->heat, pid, addr, c->p->round))
-                        return 0;
-                cd = (struct cand) {
-                        .addr = addr,
-                        .pid = pid,
-                        .node = (int16_t) idx,
-                        .workload = (int16_t) workload_of(c, pid),
-                        .entry = e,
-                };
-                return set_insert(&c->warm[t], key, &cd);
-        }
         if (c->walk_wl >= 0 && t == 0)
                 c->wl[c->walk_wl].fast_bytes += size;
 
@@ -791,12 +775,17 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         want_hot = cls == HEAT_CLASS_HOT && t > 0 && set_wants(&hot_sets[t], key);
         want_fast = c->walk_wl >= 0 && t == 0 && cls != HEAT_CLASS_SKIPPED &&
                 set_wants(&c->wl[c->walk_wl].fast, key);
-        if (!want_cold && !want_hot && !want_fast)
+        /* Only in the second walk (step 5), which sees warm units only. */
+        want_warm = c->warm_walk && cls == HEAT_CLASS_WARM && warm_displaceable(e) && (size_t) t + 1 < c->n_tiers &&
+                set_wants(&c->warm[t], key);
+        if (!want_cold && !want_hot && !want_fast && !want_warm)
                 return 0;
 
-        /* Only units moved recently have the marker; for all others the move table is not even looked at. */
+        /* Only units moved recently have the marker; for all others the move table is not even looked at. The
+         * summary counts candidates of the first walk: step 5's warm units are not candidates of their own. */
         if ((e & HEAT_F_MOVED) && !heat_store_may_move(c->heat, pid, addr, c->p->round)) {
-                skip_count(c, POLICY_SKIP_RESIDENCY, size);
+                if (!want_warm)
+                        skip_count(c, POLICY_SKIP_RESIDENCY, size);
                 return 0;
         }
 
@@ -819,6 +808,11 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         }
         if (want_fast) {
                 r = set_insert(&c->wl[c->walk_wl].fast, key, &cd);
+                if (r < 0)
+                        return r;
+        }
+        if (want_warm) {
+                r = set_insert(&c->warm[t], key, &cd);
                 if (r < 0)
                         return r;
         }
