@@ -4,8 +4,12 @@
 #   2. Reclaim demotion on (demotion_enabled), node 0 under pressure from a filler bound to it: the observer
 #      counts demotions and status reports them.
 #   3. A fight: NUMA balancing in tiering mode (numa_balancing = 2, promotion rate limit 1 MB/s so that tierd
-#      does the promoting), a second workload whose hot part sits on node 1, node 0 full: the kernel demotes to
-#      make room while tierd promotes; tierd must detect it and report it (log, status, metrics).
+#      does the promoting), a second workload whose hot part sits on node 1, node 0 full, and a job bound to
+#      node 0 that comes and goes (128 MiB, every couple of seconds): each time it comes the kernel demotes to
+#      make room, each time it goes tierd promotes into the room; tierd must detect it and report it (log,
+#      status, metrics). The job is what makes the fight certain: tierd never promotes into the free memory
+#      kswapd keeps (watermarks, boost, lowmem reserve), so with node 0 merely full the two sides only meet
+#      when kswapd happens to overshoot, and a run could end without a fight.
 # BACKEND comes from run-vm --env (damon on Debian's kernel).
 . /mnt/share/scenarios/lib.sh
 
@@ -109,8 +113,23 @@ info "numa_balancing = $(cat /proc/sys/kernel/numa_balancing)," \
 BUSY2=$(start_busy_loop 1)
 workload-anon --mib 384 --hot-mib 384 --cpu 1 --busy --first-touch-node 1 > $D/w2/workload.out 2>&1 &
 W2=$!
+# The job that comes and goes: under its own name, so that it is no target.
+cp "$(command -v workload-anon)" /tmp/node0-job
+node0_job_loop() {
+    local job i
+    while :; do
+        /tmp/node0-job --mib 128 --node 0 > $D/node0-job.out 2>&1 &
+        job=$!
+        for i in $(seq 100); do grep -q '^WORKLOAD pid=' $D/node0-job.out && break; sleep 0.1; done
+        kill $job 2>/dev/null; wait $job 2>/dev/null
+        sleep 1
+    done
+}
+node0_job_loop &
+JOBLOOP=$!
 fighting() { [ "$(stq '.kernel_migrations.fights.demotion.fights + .kernel_migrations.fights.promotion.fights')" -ge 1 ]; }
 if wait_for 240 fighting; then pass "fight with the kernel detected"; else fail "fight with the kernel detected"; fi
+kill $JOBLOOP 2>/dev/null; wait $JOBLOOP 2>/dev/null; pkill -x node0-job
 st > $D/status3.json
 tierctl --socket $SOCK status > $D/status3.txt
 tierctl --socket $SOCK metrics > $D/metrics3.txt
