@@ -1,7 +1,9 @@
 # place-lazyfree: lazily freed pages are never demoted. A 128 MiB workload is first touched on node 0 (its
 # init runs on node 0's CPUs), then MADV_FREEs its last 64 MiB and never touches them again, and reads its
-# first 16 MiB continuously. tierd is told to keep 95% of the fast tier free (fast_free_target = 95%,
-# fast_free_min = 90%), so it demotes cold pages. Within DEADLINE seconds at least 75% of the cold, not freed
+# first 16 MiB continuously. tierd is told to keep all of the fast tier free (fast_free_target = 100%), so it
+# demotes every cold page. fast_free_min stays at its default: it holds for every tier, and the 90% this
+# scenario once had stopped demotions when node 1 fell below 90% free, after 30 to 40 MiB of the 48 MiB
+# depending on the guest's memory, so the 75% below held or not by chance. Within DEADLINE seconds at least 75% of the cold, not freed
 # part (16..64 MiB) must be on node 1; after that the freed part's pages that are still present (the kernel
 # may drop them) must have none on node 1, status must count lazyfree skips, the hot part must stay on
 # node 0 (>= 90%), nothing but the cold part (+ 2 MiB of the process's other memory) may be demoted,
@@ -43,8 +45,7 @@ pass_interval = 500ms
 
 [policy]
 pass_interval_auto = no
-fast_free_min = 90%
-fast_free_target = 95%
+fast_free_target = 100%
 
 [migrate]
 promote_rate = 64M
