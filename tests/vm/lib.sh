@@ -68,8 +68,9 @@ _fetch_debian_kernel() {
     # older Debian kernels (superseded package versions) only take space
     local old
     for old in "$CACHE_DIR"/kernels/debian-*; do
-        [ "$old" != "$dir" ] && rm -rf "$old"
+        if [ "$old" != "$dir" ]; then rm -rf "$old"; fi
     done
+    return 0
 }
 
 ensure_debian_kernel() {
