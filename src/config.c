@@ -105,6 +105,7 @@ static int parse_fast_max(struct config_parser *p, const struct config_item *ite
 static int parse_bpf(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_damon_results(struct config_parser *p, const struct config_item *item, const char *value);
 static int parse_kernel_fight(struct config_parser *p, const struct config_item *item, const char *value);
+static int parse_cpu_budget(struct config_parser *p, const struct config_item *item, const char *value);
 
 static int dump_log_level(FILE *f, const struct config_item *item, const void *base);
 static int dump_string(FILE *f, const struct config_item *item, const void *base);
@@ -123,6 +124,7 @@ static int dump_fast_max(FILE *f, const struct config_item *item, const void *ba
 static int dump_bpf(FILE *f, const struct config_item *item, const void *base);
 static int dump_damon_results(FILE *f, const struct config_item *item, const void *base);
 static int dump_kernel_fight(FILE *f, const struct config_item *item, const void *base);
+static int dump_cpu_budget(FILE *f, const struct config_item *item, const void *base);
 
 #define TIER_ITEM(n)                                                                                         \
         {                                                                                                    \
@@ -157,6 +159,9 @@ static const struct config_item config_items[] = {
         { "scan", "pass_interval_max", parse_duration_us, dump_duration_us,
           offsetof(struct tierd_config, pass_interval_max_us), .min = PASS_INTERVAL_MIN_US,
           .max = PASS_INTERVAL_MAX_US, .expected = "a duration from 10ms to 10min, such as 10s" },
+        { "scan", "cpu_budget", parse_cpu_budget, dump_cpu_budget, offsetof(struct tierd_config, cpu_budget_bp),
+          .min = CPU_BUDGET_MIN_BP, .max = 10000,
+          .expected = "a share of one CPU from 0.1% to 100%, such as 5%, or off" },
         { "scan", "backend", parse_backend, dump_backend, offsetof(struct tierd_config, backend),
           .expected = "one of auto, idle_pages, page_idle, damon" },
         { "scan", "damon_kdamond", parse_optional_index, dump_optional_index,
@@ -554,6 +559,23 @@ static int parse_kernel_fight(struct config_parser *p, const struct config_item 
         if (m < 0)
                 return invalid_value(p, item, value);
         *FIELD(p->base, item, enum kernel_fight_mode) = (enum kernel_fight_mode) m;
+        return 0;
+}
+
+static int parse_cpu_budget(struct config_parser *p, const struct config_item *item, const char *value) {
+        unsigned bp;
+        int r;
+
+        if (streq(value, "off")) {
+                *FIELD(p->base, item, unsigned) = 0;
+                return 0;
+        }
+        r = parse_percent(value, &bp);
+        if (r == -ERANGE || (r >= 0 && bp < item->min))
+                return out_of_range(p, item, value);
+        if (r < 0)
+                return invalid_value(p, item, value);
+        *FIELD(p->base, item, unsigned) = bp;
         return 0;
 }
 
@@ -999,16 +1021,30 @@ static int dump_boolean(FILE *f, const struct config_item *item, const void *bas
         return dump_kv(f, item->key, *CONST_FIELD(base, item, bool) ? "yes" : "no");
 }
 
+static void format_percent(char *buf, size_t size, unsigned basis_points) {
+        if (basis_points % 100 == 0)
+                snprintf(buf, size, "%u%%", basis_points / 100);
+        else
+                snprintf(buf, size, "%u.%02u%%", basis_points / 100, basis_points % 100);
+}
+
+static int dump_cpu_budget(FILE *f, const struct config_item *item, const void *base) {
+        unsigned bp = *CONST_FIELD(base, item, unsigned);
+        char buf[32];
+
+        if (bp == 0)
+                return dump_kv(f, item->key, "off");
+        format_percent(buf, sizeof(buf), bp);
+        return dump_kv(f, item->key, buf);
+}
+
 static int dump_size_or_percent(FILE *f, const struct config_item *item, const void *base) {
         const struct size_or_percent *v = CONST_FIELD(base, item, struct size_or_percent);
         char buf[32];
 
-        if (v->is_percent) {
-                if (v->basis_points % 100 == 0)
-                        snprintf(buf, sizeof(buf), "%u%%", v->basis_points / 100);
-                else
-                        snprintf(buf, sizeof(buf), "%u.%02u%%", v->basis_points / 100, v->basis_points % 100);
-        } else
+        if (v->is_percent)
+                format_percent(buf, sizeof(buf), v->basis_points);
+        else
                 format_size_canonical(buf, sizeof(buf), v->bytes);
         return dump_kv(f, item->key, buf);
 }
@@ -1699,6 +1735,7 @@ int config_new_defaults(struct tierd_config **ret) {
                 .backend = SCAN_BACKEND_AUTO,
                 .damon_kdamond = -1,
                 .damon_sample_interval_us = 5 * USEC_PER_MSEC,
+                .cpu_budget_bp = CPU_BUDGET_DEFAULT_BP,
                 /* DAMON starts from evenly split regions and adapts them only once per aggregation interval; with
                  * DAMON's usual 10, a hot quarter of a process shares regions with cold memory for many passes.
                  * 100 regions cost 100 samples per sample interval, which is nothing. */
@@ -1892,7 +1929,7 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
         if (a->passes != b->passes || a->pass_interval_us != b->pass_interval_us || a->backend != b->backend ||
             a->damon_kdamond != b->damon_kdamond || a->damon_sample_interval_us != b->damon_sample_interval_us ||
             a->damon_min_regions != b->damon_min_regions || a->damon_max_regions != b->damon_max_regions ||
-            a->damon_results != b->damon_results || a->bpf != b->bpf)
+            a->damon_results != b->damon_results || a->bpf != b->bpf || a->cpu_budget_bp != b->cpu_budget_bp)
                 return false;
         if (a->hot_threshold != b->hot_threshold || a->promote_rounds != b->promote_rounds ||
             a->cold_rounds != b->cold_rounds)

@@ -46,6 +46,12 @@ int kernel_fight_mode_from_string(const char *s);
 /* sysexits.h's EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps a bad configuration from restart-looping. */
 #define EXIT_CONFIG 78
 
+/* [scan] cpu_budget, in basis points of one CPU. The kernel's own tiering (NUMA balancing's tiering mode) cost 3.2
+ * to 5% of one CPU in the benchmark guest (docs/BENCHMARKS.md: kswapd plus hinting faults over 90 s runs); tierd is
+ * held to the same order by default. 0.1% is the least a round of any size can be spread over. */
+#define CPU_BUDGET_DEFAULT_BP 500
+#define CPU_BUDGET_MIN_BP 10
+
 /* A named workload, from a [target.NAME] section: processes chosen by its own selectors (matched like those of
  * [targets], whose min_rss and exclude_* apply too), managed like any target, and optionally held to a budget on
  * the fast tier. A process matching several sections belongs to the first in the file. */
@@ -81,6 +87,7 @@ struct tierd_config {
         unsigned damon_min_regions, damon_max_regions;
         enum damon_results_mode damon_results;
         bool bpf;                 /* auto: BPF programs where the kernel allows them; false: the fallbacks only */
+        unsigned cpu_budget_bp;   /* tierd's CPU plus its kdamond's, basis points of one CPU; 0: no budget */
 
         /* [policy] page classes (the heat store's rules, see heat.h) */
         unsigned hot_threshold;   /* hits per round that count as hot; 0: every pass of the round */

@@ -20,6 +20,8 @@
 #include "policy.h"
 #include "util.h"
 #include "census.h"
+#include "cpu-budget.h"
+#include "proc-cpu.h"
 #include "scan.h"
 #include "status.h"
 #include "targets.h"
@@ -57,6 +59,15 @@ struct daemon {
         uint64_t reload_failures;
 
         uint64_t pass_interval_us; /* in use: the configured one, or tuned with pass_interval_auto */
+
+        /* [scan] cpu_budget: tierd's CPU and its kdamond's, measured from one round's end to the next. */
+        struct cpu_budget budget;
+        uint64_t budget_wall_mark_us;    /* when the last cycle ended */
+        uint64_t budget_own_mark_us;     /* tierd's CPU time then */
+        pid_t budget_kthread;            /* the backend's kernel thread then (0: none) */
+        uint64_t budget_kthread_mark_us; /* its CPU time then */
+        uint64_t round_gap_us;           /* the wait before the next round that the budget asked for */
+        unsigned sample_scale;           /* DAMON samples this many times less often than configured */
 
         struct placement placement;
 
@@ -138,6 +149,10 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .round_duration_us = d->round_duration_us,
                 .round_busy_us = d->last_round_busy_us,
                 .round_interval_us = round_interval_us(d),
+                .cpu = &d->budget,
+                .cpu_kernel_thread = d->budget_kthread > 0,
+                .round_gap_us = d->round_gap_us,
+                .sample_scale = d->sample_scale,
                 .topology = &d->topology,
                 .targets = &d->targets,
                 .workloads = d->workloads,
@@ -569,9 +584,49 @@ static void daemon_observe(struct daemon *d) {
         }
 }
 
+/* The most DAMON's sampling may be thinned: an aggregation window (a pass) keeps at least this many samples, so
+ * a region touched a few times a second still shows in it. */
+#define DAMON_SAMPLES_PER_PASS_MIN 10
+
+/* Accounts the cycle that ends with this round (the wait before it included) against the CPU budget, sets the
+ * sampling for the next round, and returns how long to wait before it. */
+static uint64_t daemon_budget_cycle(struct daemon *d) {
+        uint64_t now = now_us(), own = proc_self_cpu_us(), kernel = 0, kthread_us, max_scale;
+        pid_t kthread = scan_engine_kernel_thread(d->scan);
+        int r;
+
+        if (kthread > 0) {
+                r = proc_cpu_read_us(kthread, &kthread_us);
+                if (r >= 0) {
+                        /* A thread that was not there at the last mark did all its work within this cycle. */
+                        kernel = kthread == d->budget_kthread ? kthread_us - MIN(d->budget_kthread_mark_us, kthread_us)
+                                                              : kthread_us;
+                        d->budget_kthread_mark_us = kthread_us;
+                } else {
+                        if (r != -ENOENT && r != -ESRCH)
+                                log_repeat_errno(LOG_WARNING, "budget-kthread", r,
+                                                 "Cannot read the CPU time of kernel thread %d: %m; the CPU budget "
+                                                 "counts tierd's own time only", (int) kthread);
+                        kthread = 0;
+                }
+        }
+        d->budget_kthread = kthread;
+
+        cpu_budget_account(&d->budget, own - MIN(d->budget_own_mark_us, own), kernel,
+                           now - MIN(d->budget_wall_mark_us, now), d->round_duration_us);
+        d->budget_own_mark_us = own;
+        d->budget_wall_mark_us = now;
+
+        max_scale = d->pass_interval_us / (DAMON_SAMPLES_PER_PASS_MIN * MAX(d->config->damon_sample_interval_us, 1));
+        d->sample_scale = scan_engine_set_sample_scale(
+                d->scan, cpu_budget_sample_scale(&d->budget, (unsigned) MIN(MAX(max_scale, 1), 1024)));
+        d->round_gap_us = cpu_budget_gap_us(&d->budget, d->round_duration_us);
+        return d->round_gap_us;
+}
+
 /* Ends the round: folds the scan (also one cut short), takes the census, and schedules the next round. */
 static void daemon_round_finish(struct daemon *d) {
-        uint64_t start = now_us();
+        uint64_t start = now_us(), gap;
         bool scanned = d->round_open;
         int r;
 
@@ -602,11 +657,13 @@ static void daemon_round_finish(struct daemon *d) {
         d->round_busy_us += now_us() - start;
         d->last_round_busy_us = d->round_busy_us;
         d->round_duration_us = now_us() - d->round_start_us;
+        gap = daemon_budget_cycle(d);
         log_repeat_round_end();
         daemon_notify_status(d);
 
-        /* A scanning round already lasted passes x pass_interval: the next one starts at once. */
-        r = daemon_arm(d->round_timer, scanned ? 0 : round_interval_us(d));
+        /* A scanning round already lasted passes x pass_interval: the next one starts as soon as the CPU budget
+         * allows. */
+        r = daemon_arm(d->round_timer, scanned ? gap : MAX(gap, round_interval_us(d)));
         if (r < 0) {
                 log_error_errno(r, "Cannot re-arm the round timer: %m");
                 (void) sd_event_exit(d->event, EXIT_FAILURE);
@@ -800,6 +857,7 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
                         daemon_procs_start(d);
                 }
         }
+        cpu_budget_configure(&d->budget, d->config->cpu_budget_bp);
         /* Names, budgets and members may all have changed. */
         daemon_workloads_refresh(d);
         daemon_set_move_params(d);
@@ -1096,6 +1154,11 @@ static int daemon_setup(struct daemon *d) {
 
                 placement_init(&d->placement, &ps, now_us());
         }
+        /* The first cycle counts from the start of the process: loading BPF programs and the configuration is
+         * tierd's CPU too. */
+        cpu_budget_init(&d->budget, d->config->cpu_budget_bp);
+        d->budget_wall_mark_us = d->start_us;
+        d->sample_scale = 1;
 
         /* daemon_run() starts the first round itself, before READY=1; the round code arms these. */
         r = sd_event_add_time_relative(d->event, &d->round_timer, CLOCK_MONOTONIC, round_interval_us(d),

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "cpu-budget.h"
 #include "metrics.h"
 
 static void header(FILE *f, const char *name, const char *type, const char *help) {
@@ -232,6 +233,25 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
         metric_u64(f, "tierd_dry_run", "gauge", "1 when pages are planned but not moved.", s->dry_run);
         metric_seconds(f, "tierd_pass_interval_seconds", "gauge", "Pass interval in use (tuned with pass_interval_auto).",
                        s->pass_interval_us);
+        if (s->cpu) {
+                header(f, "tierd_cpu_seconds_total", "counter",
+                       "CPU time counted against [scan] cpu_budget: tierd's own and its kdamond's.");
+                fprintf(f, "tierd_cpu_seconds_total{part=\"tierd\"} %.6f\n", s->cpu->own_us / 1e6);
+                fprintf(f, "tierd_cpu_seconds_total{part=\"kdamond\"} %.6f\n", s->cpu->kernel_us / 1e6);
+                if (s->cpu->budget_bp > 0) {
+                        header(f, "tierd_cpu_budget_ratio", "gauge", "[scan] cpu_budget as a share of one CPU.");
+                        fprintf(f, "tierd_cpu_budget_ratio %.4f\n", s->cpu->budget_bp / 10000.0);
+                }
+                header(f, "tierd_cpu_used_ratio", "gauge",
+                       "CPU used (tierd and its kdamond) as a share of one CPU over the last round and its wait.");
+                fprintf(f, "tierd_cpu_used_ratio %.4f\n", cpu_budget_last_bp(s->cpu) / 10000.0);
+                header(f, "tierd_cpu_budget_slowdown", "gauge",
+                       "How many times further apart the CPU budget puts rounds (1: it does not limit).");
+                fprintf(f, "tierd_cpu_budget_slowdown %.3f\n", s->cpu->slowdown);
+                metric_u64(f, "tierd_cpu_budget_limiting", "gauge",
+                           "1 when the CPU budget, not the configuration, sets how often tierd looks.",
+                           cpu_budget_limiting(s->cpu));
+        }
         metric_u64(f, "tierd_log_suppressed_total", "counter",
                    "Repeated log messages counted instead of printed.", s->log_suppressed);
 

@@ -33,6 +33,7 @@ struct scan_context {
         uint64_t pass_interval_us; /* time between pass_begin and pass_end */
         unsigned pass;             /* 1-based number of the current pass (0 outside passes) */
         uint64_t round;            /* round number */
+        unsigned sample_scale;     /* >= 1: sample this many times less often than configured (the CPU budget) */
 };
 
 /* Backend-specific options come from [scan] in tierd.conf; the engine passes them through. */
@@ -75,6 +76,12 @@ struct scan_backend_ops {
         int (*round_end)(void *state, const struct scan_context *ctx);
         /* Tidies kernel state the backend created (DAMON: turns off and removes its own kdamond). NULL-safe. */
         void (*close)(void *state);
+        /* The pid of the kernel thread that samples for the backend (DAMON: its kdamond), whose CPU the budget
+         * counts as tierd's; 0 while there is none. NULL for backends that do all their work in tierd. */
+        pid_t (*kernel_thread)(void *state);
+        /* Applies a new sample scale between rounds, at once: a kernel thread that samples on its own does so
+         * through the wait between rounds too. NULL where sampling is tierd's own (each pass). */
+        int (*set_sample_scale)(void *state, unsigned sample_scale);
         /* DAMON only (NULL elsewhere): how results were read. */
         void (*damon_results)(void *state, struct scan_damon_results *ret);
 };

@@ -72,6 +72,7 @@ struct damon_backend {
         int pid;      /* the kdamond's pid while running (0: started, pid not read yet), else -1 */
 
         struct damon_attrs attrs; /* as the running kdamond has them */
+        uint64_t pass_interval_us; /* of the last round: what the attributes are laid out for */
         pid_t *slots;             /* slots[i]: the pid of target i and scheme i, as the running kdamond has them */
         size_t n_slots;
 
@@ -789,7 +790,9 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
         if (r < 0)
                 return r;
 
-        damon_attrs_for_pass(ctx->pass_interval_us, b->sample_us, b->min_nr_regions, b->max_nr_regions, &attrs);
+        b->pass_interval_us = ctx->pass_interval_us;
+        damon_attrs_for_pass(ctx->pass_interval_us, b->sample_us * MAX(ctx->sample_scale, 1U), b->min_nr_regions,
+                             b->max_nr_regions, &attrs);
 
         if (n == 0)
                 return round_without_targets(b);
@@ -1262,6 +1265,31 @@ static int damon_round_end(_unused_ void *state, _unused_ const struct scan_cont
         return 0;
 }
 
+static pid_t damon_kernel_thread(void *state) {
+        const struct damon_backend *b = state;
+
+        return b->running && b->pid > 0 ? b->pid : 0;
+}
+
+static int damon_set_sample_scale(void *state, unsigned sample_scale) {
+        struct damon_backend *b = state;
+        struct damon_attrs attrs;
+        int r;
+
+        if (!b->running || b->n_slots == 0 || b->pass_interval_us == 0)
+                return 0; /* the next start lays the attributes out with the scale */
+        damon_attrs_for_pass(b->pass_interval_us, b->sample_us * MAX(sample_scale, 1U), b->min_nr_regions,
+                             b->max_nr_regions, &attrs);
+        if (damon_attrs_equal(&attrs, &b->attrs))
+                return 0;
+        /* A kdamond that stopped meanwhile (1) is started again by the next round. */
+        r = commit_kdamond(b, &attrs, b->slots, b->n_slots);
+        if (r < 0)
+                return r;
+        log_debug("DAMON kdamond %d samples every %" PRIu64 " us", b->index, attrs.sample_us);
+        return 0;
+}
+
 static int damon_probe(const struct scan_options *opts, char **ret_reason) {
         struct damon_ownership_input in;
         struct damon_ownership own;
@@ -1378,5 +1406,7 @@ const struct scan_backend_ops scan_backend_damon = {
         .pass_end = damon_pass_end,
         .round_end = damon_round_end,
         .close = damon_close,
+        .kernel_thread = damon_kernel_thread,
+        .set_sample_scale = damon_set_sample_scale,
         .damon_results = damon_results_status,
 };

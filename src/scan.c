@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "macro.h"
 #include "scan.h"
 
 struct scan_engine {
@@ -18,6 +19,7 @@ struct scan_engine {
         struct scan_context ctx;
         bool in_round;
         bool round_failed;
+        unsigned sample_scale;
 };
 
 /* The order auto tries them in: idle_pages is the cheapest (one read per pass, no PFN lookups), page_idle is
@@ -190,6 +192,29 @@ struct heat_store *scan_engine_heat(const struct scan_engine *e) {
         return e ? e->heat : NULL;
 }
 
+pid_t scan_engine_kernel_thread(const struct scan_engine *e) {
+        if (!e || !e->ops || !e->ops->kernel_thread)
+                return 0;
+        return e->ops->kernel_thread(e->state);
+}
+
+unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale) {
+        int r;
+
+        if (!e || !e->ops || !e->ops->set_sample_scale)
+                return 1;
+        scale = MAX(scale, 1U);
+        if (scale != MAX(e->sample_scale, 1U) && !e->in_round && e->ops && e->ops->set_sample_scale) {
+                r = e->ops->set_sample_scale(e->state, scale);
+                if (r < 0)
+                        log_repeat_errno(LOG_WARNING, "scan-sample-scale", r,
+                                         "Cannot change how often %s samples: %m; the next round tries again",
+                                         e->ops->name);
+        }
+        e->sample_scale = scale;
+        return scale;
+}
+
 bool scan_engine_in_round(const struct scan_engine *e) {
         return e && e->in_round;
 }
@@ -244,6 +269,7 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
                 .passes = passes,
                 .pass_interval_us = pass_interval_us,
                 .round = round,
+                .sample_scale = MAX(e->sample_scale, 1U),
         };
         e->in_round = true;
         e->round_failed = false;

@@ -46,6 +46,12 @@ bool scan_engine_damon_results(const struct scan_engine *e, struct scan_damon_re
 bool scan_engine_in_round(const struct scan_engine *e);
 unsigned scan_engine_passes_left(const struct scan_engine *e);
 
+/* The kernel thread that samples for the backend (DAMON's kdamond), 0 while there is none. */
+pid_t scan_engine_kernel_thread(const struct scan_engine *e);
+/* Samples scale times less often than configured, from now on, where the backend samples on its own (DAMON); returns
+ * the scale in effect (1 for backends whose sampling is tierd's passes). */
+unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale);
+
 /* Syncs the heat store with the targets' fresh VMAs, opens the round and calls the backend. */
 int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targets, uint64_t round, unsigned passes,
                             uint64_t pass_interval_us, unsigned hot_threshold);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cpu-budget.h"
 #include "status.h"
 
 static json_object *json_u64(uint64_t v) {
@@ -19,6 +20,28 @@ static json_object *node_set_to_json(const struct node_set *set) {
 
 static json_object *str_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *cpu_to_json(const struct tierd_status *s) {
+        const struct cpu_budget *b = s->cpu;
+        json_object *o;
+
+        if (!b)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "budget_bp", b->budget_bp > 0 ? json_object_new_int((int) b->budget_bp) : NULL);
+        json_object_object_add(o, "used_bp", json_object_new_int64(cpu_budget_last_bp(b)));
+        json_object_object_add(o, "used_total_bp", json_object_new_int64(cpu_budget_total_bp(b)));
+        json_object_object_add(o, "tierd_us", json_u64(b->own_us));
+        json_object_object_add(o, "kdamond_us", json_u64(b->kernel_us));
+        json_object_object_add(o, "kdamond_counted", json_object_new_boolean(s->cpu_kernel_thread));
+        json_object_object_add(o, "wall_us", json_u64(b->wall_us));
+        json_object_object_add(o, "limiting", json_object_new_boolean(cpu_budget_limiting(b)));
+        json_object_object_add(o, "slowdown_permille", json_u64((uint64_t) (b->slowdown * 1000.0 + 0.5)));
+        json_object_object_add(o, "debt_us", json_u64(b->balance_us < 0 ? (uint64_t) -b->balance_us : 0));
+        json_object_object_add(o, "round_gap_us", json_u64(s->round_gap_us));
+        json_object_object_add(o, "damon_sample_scale", json_object_new_int((int) MAX(s->sample_scale, 1U)));
+        return o;
 }
 
 static json_object *direction_to_json(const struct placement_direction_stats *d) {
@@ -239,6 +262,7 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "round_duration_us", json_u64(s->round_duration_us));
         json_object_object_add(o, "round_interval_us", json_u64(s->round_interval_us));
         json_object_object_add(o, "round_busy_us", json_u64(s->round_busy_us));
+        json_object_object_add(o, "cpu", cpu_to_json(s));
 
         if (t) {
                 json_object_object_add(o, "tier_source",

@@ -178,6 +178,35 @@ static void print_kernel(json_object *s) {
                        get_u64(dr, "fallbacks"));
 }
 
+static void print_cpu(json_object *s) {
+        char d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
+        json_object *cpu, *budget, *v;
+        uint64_t used = 0, total = 0, slowdown;
+
+        if (!json_object_object_get_ex(s, "cpu", &cpu) || !cpu)
+                return;
+        used = get_u64(cpu, "used_bp");
+        total = get_u64(cpu, "used_total_bp");
+        printf("         CPU: %" PRIu64 ".%02" PRIu64 "%% of one CPU over the last round and its wait (since start %"
+               PRIu64 ".%02" PRIu64 "%%: tierd %s, kdamond %s)",
+               used / 100, used % 100, total / 100, total % 100, format_duration(d1, sizeof(d1), get_u64(cpu, "tierd_us")),
+               format_duration(d2, sizeof(d2), get_u64(cpu, "kdamond_us")));
+        if (!json_object_object_get_ex(cpu, "budget_bp", &budget) || !budget) {
+                printf("; no budget (cpu_budget = off)\n");
+                return;
+        }
+        printf("; budget %d.%02d%%\n", json_object_get_int(budget) / 100, json_object_get_int(budget) % 100);
+        if (!json_object_object_get_ex(cpu, "limiting", &v) || !json_object_get_boolean(v))
+                return;
+        slowdown = get_u64(cpu, "slowdown_permille");
+        printf("              the budget, not the workload, sets the pace: the next round waits %s after the last "
+               "(rounds %" PRIu64 ".%01" PRIu64 "x further apart than configured",
+               format_duration(d1, sizeof(d1), get_u64(cpu, "round_gap_us")), slowdown / 1000, slowdown % 1000 / 100);
+        if (get_u64(cpu, "damon_sample_scale") > 1)
+                printf(", DAMON sampling %" PRIu64 "x sparser", get_u64(cpu, "damon_sample_scale"));
+        printf("), so changes in the workload show that much later\n");
+}
+
 static void print_status(json_object *s) {
         char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
         char kept[64];
@@ -204,6 +233,7 @@ static void print_status(json_object *s) {
                get_u64(s, "round"), format_duration(d1, sizeof(d1), get_u64(s, "round_duration_us")),
                format_duration(d2, sizeof(d2), get_u64(s, "round_interval_us")), get_u64(s, "passes"),
                format_duration(b1, sizeof(b1), get_u64(s, "pass_interval_us")));
+        print_cpu(s);
 
         if (json_object_object_get_ex(s, "tiers", &tiers)) {
                 size_t n = json_object_array_length(tiers);

@@ -283,6 +283,57 @@ static void test_units(void **state) {
         assert_int_equal(pass_interval_of("10min"), 600 * USEC_PER_SEC); /* upper bound */
 }
 
+/* c's dump holds line, and loading the dump gives the same configuration. */
+static void assert_dump_reads_back(const struct tierd_config *c, const char *line) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_config_free_ struct tierd_config *e = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        assert_non_null(f);
+        assert_int_equal(config_dump(c, f), 0);
+        fclose(f);
+        if (!strstr(text, line))
+                fail_msg("no \"%s\" in the dump:\n%s", line, text);
+        e = load_ok(text);
+        assert_true(config_equal(c, e));
+}
+
+static void test_cpu_budget(void **state) {
+        _cleanup_config_free_ struct tierd_config *d = load_ok("");
+        _cleanup_config_free_ struct tierd_config *c = NULL;
+
+        assert_int_equal(d->cpu_budget_bp, CPU_BUDGET_DEFAULT_BP);
+        assert_dump_reads_back(d, "cpu_budget = 5%\n");
+
+        c = load_ok("[scan]\ncpu_budget = 2.5%\n");
+        assert_int_equal(c->cpu_budget_bp, 250);
+        assert_false(config_equal(c, d));
+        assert_dump_reads_back(c, "cpu_budget = 2.50%\n");
+        config_free(c);
+
+        c = load_ok("[scan]\ncpu_budget = off\n");
+        assert_int_equal(c->cpu_budget_bp, 0);
+        assert_dump_reads_back(c, "cpu_budget = off\n");
+        config_free(c);
+
+        c = load_ok("[scan]\ncpu_budget = 0.1%\n");
+        assert_int_equal(c->cpu_budget_bp, CPU_BUDGET_MIN_BP);
+        config_free(c);
+        c = load_ok("[scan]\ncpu_budget = 100%\n");
+        assert_int_equal(c->cpu_budget_bp, 10000);
+
+        load_fail("[scan]\ncpu_budget = 0.05%\n");
+        assert_logged(2, "value \"0.05%\" for cpu_budget is out of range", "0.1% to 100%");
+        log_clear();
+        load_fail("[scan]\ncpu_budget = 150%\n");
+        assert_logged(2, "value \"150%\" for cpu_budget is out of range");
+        log_clear();
+        load_fail("[scan]\n\ncpu_budget = 5\n");
+        assert_logged(3, "invalid value \"5\" for cpu_budget", "or off");
+        log_clear();
+}
+
 static void test_scan_and_policy_keys(void **state) {
         _cleanup_config_free_ struct tierd_config *d = load_ok("");
         _cleanup_config_free_ struct tierd_config *c = NULL;
@@ -318,20 +369,8 @@ static void test_scan_and_policy_keys(void **state) {
         assert_false(c->bpf);
         assert_int_equal(c->kernel_fight, KERNEL_FIGHT_THROTTLE);
         assert_false(config_equal(c, d));
-        {
-                _cleanup_free_ char *text = NULL;
-                size_t size = 0;
-                FILE *f = open_memstream(&text, &size);
-                _cleanup_config_free_ struct tierd_config *e = NULL;
-
-                assert_non_null(f);
-                assert_int_equal(config_dump(c, f), 0);
-                fclose(f);
-                assert_non_null(strstr(text, "bpf = no\n"));
-                assert_non_null(strstr(text, "kernel_fight = throttle\n"));
-                e = load_ok(text);
-                assert_true(config_equal(c, e));
-        }
+        assert_dump_reads_back(c, "bpf = no\n");
+        assert_dump_reads_back(c, "kernel_fight = throttle\n");
         config_free(c);
         c = load_ok("[scan]\nbpf = auto\n");
         assert_true(c->bpf);
@@ -345,19 +384,7 @@ static void test_scan_and_policy_keys(void **state) {
         c = load_ok("[scan]\ndamon_results = tracepoint\n");
         assert_int_equal(c->damon_results, DAMON_RESULTS_TRACEPOINT);
         assert_false(config_equal(c, d));
-        {
-                _cleanup_free_ char *text = NULL;
-                size_t size = 0;
-                FILE *f = open_memstream(&text, &size);
-                _cleanup_config_free_ struct tierd_config *e = NULL;
-
-                assert_non_null(f);
-                assert_int_equal(config_dump(c, f), 0);
-                fclose(f);
-                assert_non_null(strstr(text, "damon_results = tracepoint\n"));
-                e = load_ok(text);
-                assert_true(config_equal(c, e));
-        }
+        assert_dump_reads_back(c, "damon_results = tracepoint\n");
         config_free(c);
         c = load_ok("[scan]\ndamon_results = tried_regions\n");
         assert_int_equal(c->damon_results, DAMON_RESULTS_TRIED_REGIONS);
@@ -1163,6 +1190,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_missing_sections_keep_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_units, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scan_and_policy_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cpu_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_relations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_log_levels, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_control_group, setup, teardown),
