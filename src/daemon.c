@@ -1061,8 +1061,9 @@ static int on_procs_ready(sd_event_source *s, int fd, uint32_t revents, void *us
                 d->procs_dropped = dropped;
                 d->procs_pending = true;
         }
-        if (d->procs_pending && !d->round_open && !d->paused) {
-                /* Between rounds (no targets, or nothing to scan): start the next one now. */
+        if (d->procs_pending && !d->round_open && !d->paused && d->round_gap_us == 0) {
+                /* Between rounds (no targets, or nothing to scan): start the next one now. Not while the CPU budget
+                 * makes tierd wait, or processes started in a loop would run rounds back to back. */
                 r = daemon_arm(d->round_timer, 0);
                 if (r < 0)
                         log_warning_errno(r, "Cannot re-arm the round timer: %m, ignoring");
