@@ -13,6 +13,8 @@
 # BUILD_DIR/bench/ only, unless --doc or --csv name a file.
 # --scenarios / --contenders: comma-separated subsets (names as in the tables below).
 # --no-build: use the binaries as they are (the meson 'bench' target has built them already).
+# TIERD_CPU_BUDGET (environment): tierd's [scan] cpu_budget for this run (default: tierd's own default), to compare
+# what the budget costs in placement against what it saves in CPU.
 # Every run's serial log is BUILD_DIR/vm-logs/bench-SCENARIO-CONTENDER.log, its samples
 # BUILD_DIR/bench/SCENARIO/CONTENDER/samples.csv.
 set -uo pipefail
@@ -100,6 +102,9 @@ for s in "${SCENARIOS[@]}"; do
                 rm -rf "$dir"; mkdir -p "$dir"
                 envs=()
                 for e in $senv $cenv WSS_MIB=$WSS RESERVE_MIB=$RESERVE; do envs+=(--env "$e"); done
+                case "$cenv" in
+                        *CONTENDER=tierd*) [ -z "${TIERD_CPU_BUDGET:-}" ] || envs+=(--env "CPU_BUDGET=$TIERD_CPU_BUDGET") ;;
+                esac
                 t0=$(date +%s)
                 "$ROOT/tests/vm/run-vm" --kernel "$kernel" --hmat on --scenario bench-tier \
                         --build-dir "$BUILD_DIR" "${BINS[@]}" "${envs[@]}" --numa-balancing "$nb" \

@@ -7,6 +7,7 @@
 # Environment (run-vm --env):
 #   CONTENDER     baseline | tierd | damon-schemes | numa-tiering
 #   BACKEND       tierd's [scan] backend (damon or page_idle), for CONTENDER=tierd
+#   CPU_BUDGET    tierd's [scan] cpu_budget when set (tools/bench.sh passes its TIERD_CPU_BUDGET); tierd's default otherwise
 #   PATTERN, WSS_MIB, HOT_MIB, CAP_MIB, DURATION, SHIFT1, SHIFT2, ZIGZAG, THP (0/1), THREADS: tierbench's options
 #   RESERVE_MIB   free memory on node 0 beyond CAP_MIB: what user allocations cannot have anyway (ZONE_DMA behind
 #                 lowmem_reserve, about 15 MiB; the watermarks) plus tierbench's heap, so that a first touch puts
@@ -193,6 +194,8 @@ backend = $BACKEND
 [targets]
 comm = tierbench
 EOC
+                # tools/bench.sh passes TIERD_CPU_BUDGET from its environment, to measure the budget's trade.
+                [ -n "${CPU_BUDGET:-}" ] && printf '\n[scan]\ncpu_budget = %s\n' "$CPU_BUDGET" >> $D/tierd.conf
                 # Diagnosis only (tools/bench.sh never sets it): the plan of every round in tierd.log.
                 [ -n "${TIERD_LOG_LEVEL:-}" ] && printf '\n[daemon]\nlog_level = %s\n' "$TIERD_LOG_LEVEL" >> $D/tierd.conf
                 start_tierd_checked $D $SOCK "$BACKEND"
