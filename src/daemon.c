@@ -21,7 +21,7 @@
 #include "util.h"
 #include "census.h"
 #include "cpu-budget.h"
-#include "proc-cpu.h"
+#include "proc-stat.h"
 #include "scan.h"
 #include "status.h"
 #include "targets.h"

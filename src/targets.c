@@ -10,10 +10,10 @@
 #include "log.h"
 #include "macro.h"
 #include "maps.h"
+#include "proc-stat.h"
 #include "targets.h"
 #include "util.h"
 
-#define PF_KTHREAD 0x00200000U
 
 /* stat, comm, cgroup and statm are a few hundred bytes; cgroup can grow with long paths and v1 lines. */
 #define PROC_FILE_MAX (64U * 1024)
@@ -69,45 +69,6 @@ int cgroup_parse_v2_path(const char *buf, char **ret) {
                 p = *eol ? eol + 1 : eol;
         }
         return -ENOENT;
-}
-
-int proc_stat_parse(const char *buf, char comm[static 17], bool *ret_kthread) {
-        const char *lparen, *rparen, *p;
-        unsigned long long flags;
-        size_t len;
-        char *end;
-
-        /* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...". comm is chosen by the process and may
-         * hold spaces and parentheses, "1 (a) (b) S ..." included, but the kernel does not escape it: the field
-         * ends at the LAST ')' of the line. */
-        lparen = strchr(buf, '(');
-        rparen = strrchr(buf, ')');
-        if (!lparen || !rparen || rparen < lparen)
-                return -EINVAL;
-
-        /* Fields 3 to 8 (state, ppid, pgrp, session, tty_nr, tpgid) come before flags, the 9th. */
-        p = rparen + 1;
-        for (unsigned field = 3; field < 9; field++) {
-                p += strspn(p, " ");
-                if (!*p || *p == '\n')
-                        return -EINVAL;
-                p += strcspn(p, " \n");
-        }
-        p += strspn(p, " ");
-        if (!isdigit((unsigned char) *p))
-                return -EINVAL;
-        errno = 0;
-        flags = strtoull(p, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end != ' ' && *end != '\n' && *end != '\0')
-                return -EINVAL;
-
-        len = MIN((size_t) (rparen - lparen - 1), (size_t) 16);
-        memcpy(comm, lparen + 1, len);
-        comm[len] = '\0';
-        *ret_kthread = flags & PF_KTHREAD;
-        return 0;
 }
 
 /* Parses /proc/PID/statm: "size resident shared text lib data dt", in pages. */
@@ -226,7 +187,7 @@ static int process_examine(const struct tierd_config *c, pid_t pid, struct targe
         int r;
 
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        r = fsroot_read_file(path, PROC_FILE_MAX, &buf, NULL);
+        r = proc_stat_read(pid, &buf);
         if (r < 0)
                 return process_read_failed(pid, path, r);
         r = proc_stat_parse(buf, stat_comm, &kthread);

@@ -44,8 +44,6 @@ const char *target_match_to_string(enum target_match m);
 bool cgroup_path_below(const char *path, const char *selector);
 /* Extracts the cgroup v2 path from a /proc/PID/cgroup buffer. -ENOENT if there is no "0::" line. */
 int cgroup_parse_v2_path(const char *buf, char **ret);
-/* Parses /proc/PID/stat enough to learn the comm and whether the task is a kernel thread (PF_KTHREAD). */
-int proc_stat_parse(const char *buf, char comm[static 17], bool *ret_kthread);
 
 int targets_scan(const struct tierd_config *config, pid_t self_pid, struct target_set *ret);
 void target_set_done(struct target_set *s);

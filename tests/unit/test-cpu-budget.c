@@ -7,7 +7,7 @@
 
 #include "cpu-budget.h"
 #include "macro.h"
-#include "proc-cpu.h"
+#include "proc-stat.h"
 
 #define SEC USEC_PER_SEC
 
