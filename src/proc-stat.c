@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include "fsroot.h"
 #include "macro.h"
 #include "proc-stat.h"
+#include "util.h"
 
 #define PF_KTHREAD 0x00200000U
 /* A stat line is one short line; anything longer is not one. */
@@ -38,22 +38,6 @@ static const char *stat_field(const char *rparen, unsigned field) {
         return p;
 }
 
-static int stat_u64(const char *p, uint64_t *ret) {
-        unsigned long long v;
-        char *end;
-
-        if (!p || !isdigit((unsigned char) *p))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(p, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end != ' ' && *end != '\n' && *end != '\0')
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 static const char *stat_comm_end(const char *buf) {
         const char *lparen = strchr(buf, '('), *rparen = strrchr(buf, ')');
 
@@ -68,7 +52,7 @@ int proc_stat_parse(const char *buf, char comm[static 17], bool *ret_kthread) {
 
         if (!rparen)
                 return -EINVAL;
-        r = stat_u64(stat_field(rparen, 9), &flags);
+        r = parse_u64_field(stat_field(rparen, 9), &flags);
         if (r < 0)
                 return r;
 
@@ -87,10 +71,10 @@ int proc_stat_cpu_parse(const char *buf, uint64_t *ret_ticks) {
 
         if (!rparen)
                 return -EINVAL;
-        r = stat_u64(stat_field(rparen, 14), &utime);
+        r = parse_u64_field(stat_field(rparen, 14), &utime);
         if (r < 0)
                 return r;
-        r = stat_u64(stat_field(rparen, 15), &stime);
+        r = parse_u64_field(stat_field(rparen, 15), &stime);
         if (r < 0)
                 return r;
         if (stime > UINT64_MAX - utime)

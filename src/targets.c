@@ -74,22 +74,11 @@ int cgroup_parse_v2_path(const char *buf, char **ret) {
 /* Parses /proc/PID/statm: "size resident shared text lib data dt", in pages. */
 static int statm_parse_resident(const char *buf, uint64_t *ret_pages) {
         const char *p = buf;
-        unsigned long long v;
-        char *end;
 
         p += strspn(p, " ");
         p += strcspn(p, " \n");
         p += strspn(p, " ");
-        if (!isdigit((unsigned char) *p))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(p, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end != ' ' && *end != '\n' && *end != '\0')
-                return -EINVAL;
-        *ret_pages = v;
-        return 0;
+        return parse_u64_field(p, ret_pages);
 }
 
 void target_done(struct target *t) {

@@ -25,6 +25,22 @@ static int parse_u64_prefix(const char *s, uint64_t *ret, const char **ret_end) 
         return 0;
 }
 
+int parse_u64_field(const char *s, uint64_t *ret) {
+        const char *end;
+        uint64_t v;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = parse_u64_prefix(s, &v, &end);
+        if (r < 0)
+                return r;
+        if (*end != ' ' && *end != '\n' && *end != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 static bool mul_overflows(uint64_t a, uint64_t b, uint64_t *ret) {
         return __builtin_mul_overflow(a, b, ret);
 }

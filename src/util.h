@@ -14,6 +14,8 @@ int parse_size(const char *s, uint64_t *ret_bytes);
 /* "500ms", "2s", "100us", "1min", "1h"; a bare number means seconds, as in systemd. */
 int parse_duration(const char *s, uint64_t *ret_us);
 /* "10%" or "10.5%" -> basis points (1/100 of a percent), 0..10000. */
+/* A decimal number that ends a field of a /proc file: at a space, a newline or the end of the string. NULL: -EINVAL. */
+int parse_u64_field(const char *s, uint64_t *ret);
 int parse_percent(const char *s, unsigned *ret_basis_points);
 int parse_bool(const char *s, bool *ret);
 int parse_uint(const char *s, unsigned *ret);

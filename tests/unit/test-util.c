@@ -87,6 +87,25 @@ static void test_parse_percent(void **state) {
         assert_int_equal(size_or_percent_resolve(&sp, 1ULL << 50), 1ULL << 49);
 }
 
+static void test_parse_u64_field(void **state) {
+        uint64_t v = 0;
+
+        assert_int_equal(parse_u64_field("1234 56", &v), 0);
+        assert_int_equal(v, 1234);
+        assert_int_equal(parse_u64_field("7\n", &v), 0);
+        assert_int_equal(v, 7);
+        assert_int_equal(parse_u64_field("0", &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(parse_u64_field("18446744073709551615 ", &v), 0);
+        assert_true(v == UINT64_MAX);
+        assert_int_equal(parse_u64_field("18446744073709551616", &v), -ERANGE);
+        assert_int_equal(parse_u64_field("-5 ", &v), -EINVAL);
+        assert_int_equal(parse_u64_field("12z", &v), -EINVAL);
+        assert_int_equal(parse_u64_field(" 12", &v), -EINVAL);
+        assert_int_equal(parse_u64_field("", &v), -EINVAL);
+        assert_int_equal(parse_u64_field(NULL, &v), -EINVAL);
+}
+
 static void test_parse_bool_uint_pid(void **state) {
         bool b;
         unsigned u;
@@ -193,6 +212,7 @@ static void test_format(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),         cmocka_unit_test(test_parse_duration),
+                cmocka_unit_test(test_parse_u64_field),
                 cmocka_unit_test(test_parse_percent),      cmocka_unit_test(test_parse_bool_uint_pid),
                 cmocka_unit_test(test_node_set),           cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_format),
