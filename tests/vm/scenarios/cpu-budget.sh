@@ -1,5 +1,5 @@
-# cpu-budget: tierd keeps to its CPU budget. The place-promote workload (256 MiB read in its first 64 MiB, first
-# touched on node 1) under BACKEND with [scan] cpu_budget = BUDGET (10% unless the environment says otherwise).
+# cpu-budget: tierd keeps to its CPU budget. The place-promote workload (MIB = 256 MiB read in its first
+# HOT_MIB = 64 MiB, first touched on node 1; both can be set for a larger guest) under BACKEND with [scan] cpu_budget = BUDGET (10% unless the environment says otherwise).
 # Unbudgeted, tierd costs several times that under TCG (page_idle ~45% of a vCPU, DAMON's kdamond ~25% and tierd
 # ~10%: docs/BENCHMARKS.md), so the budget binds. Over RUN seconds from tierd's start, tierd's CPU time (utime +
 # stime of the process) plus every kdamond's must stay within 1.2 x BUDGET of the wall time; status must show the
@@ -12,10 +12,12 @@ SOCK=/tmp/tierd.sock
 BACKEND=${BACKEND:-auto}
 BUDGET=${BUDGET:-10%}
 RUN=${RUN:-150}
+MIB=${MIB:-256}
+HOT_MIB=${HOT_MIB:-64}
 mkdir -p $D/run
 
-start_hot_workload $D 256 64 --first-touch-node 1
-HOT_PAGES=$((64 * 256))
+start_hot_workload $D $MIB $HOT_MIB --first-touch-node 1
+HOT_PAGES=$((HOT_MIB * 256))
 
 cat > $D/tierd.conf <<EOC
 [scan]
