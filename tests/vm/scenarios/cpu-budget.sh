@@ -1,10 +1,11 @@
 # cpu-budget: tierd keeps to its CPU budget. The place-promote workload (MIB = 256 MiB read in its first
-# HOT_MIB = 64 MiB, first touched on node 1; both can be set for a larger guest) under BACKEND with [scan] cpu_budget = BUDGET (10% unless the environment says otherwise).
-# Unbudgeted, tierd costs several times that under TCG (page_idle ~45% of a vCPU, DAMON's kdamond ~25% and tierd
-# ~10%: docs/BENCHMARKS.md), so the budget binds. Over RUN seconds from tierd's start, tierd's CPU time (utime +
-# stime of the process) plus every kdamond's must stay within 1.2 x BUDGET of the wall time; status must show the
-# spend against the budget and say that the budget sets the pace; and tierd must still do its work (rounds go on,
-# the hot part ends on node 0, data intact). With BUDGET=off (negative control) the CPU check fails.
+# HOT_MIB = 64 MiB, first touched on node 1; both can be set for a larger guest) under BACKEND with [scan]
+# cpu_budget = BUDGET (10% unless the environment says otherwise). Unbudgeted, tierd costs several times that under
+# TCG (page_idle ~45% of a vCPU, DAMON's kdamond ~25% and tierd ~10%: docs/BENCHMARKS.md), so the budget binds.
+# Over RUN seconds from tierd's start, tierd's CPU time (utime + stime of the process) plus every kdamond's must
+# stay within 1.2 x BUDGET of the wall time; status must show the spend against the budget and say that the budget
+# sets the pace; and tierd must still do its work (rounds go on, the hot part ends on node 0, data intact). With
+# BUDGET=off (negative control) the CPU check fails.
 . /mnt/share/scenarios/lib.sh
 
 D=/tmp/tierd-budget
