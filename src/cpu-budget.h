@@ -14,9 +14,9 @@
  * rate, whether tierd reads its windows or not). Under both, every part of the cost falls as 1/s, so the
  * controller can aim directly: after a cycle that used r times its share, s is multiplied by r. It raises s at
  * once when over budget and lowers it only half the way when well under, so a passing quiet spell does
- * not send it back over. A balance of CPU time owed adds a wait that repays it, so a costly cycle (the first
- * round's set-up, a burst of moves) is paid back within the budget over time rather than only steering the next
- * cycles; it holds at most one round's share of credit, so a quiet hour cannot be spent in one burst. */
+ * not send it back over. A balance of CPU time owed adds a wait that repays it, at most one slowed-down round's worth
+ * per cycle, so a costly cycle (the first round's set-up, a burst of moves) is paid back within the budget over time
+ * rather than only steering the next cycles, without stopping tierd for minutes; it holds at most one round's share of credit, so a quiet hour cannot be spent in one burst. */
 
 #define CPU_BUDGET_SLOWDOWN_MAX 64.0
 /* Where s is aimed: a little under the budget, so measurement noise does not push every other cycle over. */

@@ -130,21 +130,29 @@ static void test_credit_is_capped(void **state _unused_) {
         /* An idle hour banks at most one round's share (0.15 s of a 3 s round)... */
         cpu_budget_account(&b, 0, 0, 3600 * SEC, 3 * SEC);
         assert_true(b.balance_us <= 150 * 1000 + 1);
-        /* ...so a round of 1.5 s of CPU leaves a debt to wait off. */
+        /* ...so a round of 1.5 s of CPU leaves a debt to wait off: 1.2 s, 24 s at 5%, of which one slowed-down
+         * round (s = 4: 12 s) in this cycle, beside the 9 s of spacing. */
         cpu_budget_account(&b, 1500 * 1000, 0, 3 * SEC, 3 * SEC);
         assert_true(b.balance_us < 0);
-        assert_true(cpu_budget_gap_us(&b, 3 * SEC) > 20 * SEC);
+        assert_int_equal(cpu_budget_gap_us(&b, 3 * SEC), 21 * SEC);
 }
 
 static void test_gap_is_bounded(void **state _unused_) {
         struct cpu_budget b;
 
         cpu_budget_init(&b, 10);
-        /* A minute of CPU against 0.1%: the debt would take 16 hours; tierd looks again within 63 rounds. */
+        /* A minute of CPU against 0.1%: the debt would take 16 hours. It is repaid a slowed-down round at a time
+         * (s = 4: 9 s of spacing and 12 s of debt)... */
         cpu_budget_account(&b, 60 * SEC, 0, 3 * SEC, 3 * SEC);
+        assert_true(b.slowdown == 4.0);
+        assert_int_equal(cpu_budget_gap_us(&b, 3 * SEC), 21 * SEC);
+        /* ...and however far s climbs, tierd looks again within 63 rounds. */
+        for (unsigned i = 0; i < 4; i++)
+                cpu_budget_account(&b, 60 * SEC, 0, 3 * SEC, 3 * SEC);
+        assert_true(b.slowdown == CPU_BUDGET_SLOWDOWN_MAX);
         assert_int_equal(cpu_budget_gap_us(&b, 3 * SEC), 63 * 3 * SEC);
-        /* Rounds shorter than a second still wait up to 63 s. */
-        assert_int_equal(cpu_budget_gap_us(&b, 100 * 1000), 63 * SEC);
+        /* Short rounds: 63 of them of spacing, 64 of debt. */
+        assert_int_equal(cpu_budget_gap_us(&b, 100 * 1000), 12700 * 1000);
 }
 
 static void test_sample_scale(void **state _unused_) {
