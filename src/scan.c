@@ -204,7 +204,7 @@ unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale) {
         if (!e || !e->ops || !e->ops->set_sample_scale)
                 return 1;
         scale = MAX(scale, 1U);
-        if (scale != MAX(e->sample_scale, 1U) && !e->in_round && e->ops && e->ops->set_sample_scale) {
+        if (scale != MAX(e->sample_scale, 1U) && !e->in_round) {
                 r = e->ops->set_sample_scale(e->state, scale);
                 if (r < 0)
                         log_repeat_errno(LOG_WARNING, "scan-sample-scale", r,
