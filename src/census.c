@@ -8,7 +8,7 @@
 
 struct census_walk {
         struct census *census;
-        uint64_t stride, seen;
+        uint64_t stride;
         pid_t pid;
         size_t n;
         void *addrs[CENSUS_BATCH];
@@ -54,8 +54,6 @@ static int on_unit(const struct heat_unit *u, void *userdata) {
         struct census_walk *w = userdata;
         int r;
 
-        if (w->seen++ % w->stride != 0)
-                return 0;
         if (u->pid != w->pid || w->n == CENSUS_BATCH) {
                 r = flush(w);
                 if (r < 0)
@@ -91,7 +89,7 @@ int census_take(const struct heat_store *heat, const struct heat_class_params *p
 
         w->census = &c;
         w->stride = c.sample_stride;
-        r = heat_store_foreach_unit(heat, 0, p, HEAT_CLASS_MASK_ALL, on_unit, w);
+        r = heat_store_sample_units(heat, p, c.sample_stride, on_unit, w);
         if (r >= 0)
                 r = flush(w);
         if (r < 0) {

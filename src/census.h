@@ -12,7 +12,8 @@
  * virtual address) with placement, for status now and for the policy's "hot but slow" / "cold but fast" lists.
  *
  * The query walks page tables, about 0.1-0.2 us a page; past CENSUS_UNITS_MAX units the census samples every
- * k-th unit and scales up, so its cost per round stays bounded on terabyte-sized targets. */
+ * k-th unit (reached by index, heat_store_sample_units()) and scales up, so its cost per round stays bounded on
+ * terabyte-sized targets. */
 
 #define CENSUS_UNITS_MAX (UINT64_C(1) << 20)
 #define CENSUS_BATCH 4096

@@ -253,6 +253,16 @@ static void daemon_workloads_refresh(struct daemon *d) {
         d->n_workloads = c->n_workloads;
 }
 
+/* Takes over *topo. "Fastest" and "slowest" tier may now be other nodes: what the heat store took as settled is
+ * located again. */
+static void daemon_topology_replace(struct daemon *d, struct topology *topo) {
+        if (d->scan && !topology_same_tiers(&d->topology, topo))
+                heat_store_unsettle_all(scan_engine_heat(d->scan));
+        topology_done(&d->topology);
+        d->topology = *topo;
+        *topo = (struct topology) {};
+}
+
 /* Refreshes what a round works on: topology and targets. Failures keep the previous view. */
 static void daemon_refresh(struct daemon *d) {
         struct topology topology = {};
@@ -265,8 +275,7 @@ static void daemon_refresh(struct daemon *d) {
                 log_repeat_errno(LOG_ERR, "round-topology", r,
                                  "Cannot read the memory topology: %m, keeping the previous one");
         else {
-                topology_done(&d->topology);
-                d->topology = topology;
+                daemon_topology_replace(d, &topology);
         }
 
         r = targets_scan(d->config, getpid(), &targets);
@@ -476,10 +485,8 @@ static void daemon_place(struct daemon *d) {
 
         /* Free memory as it is now: the previous plan and the kernel changed it since the round began. */
         r = topology_load(d->config, &topo);
-        if (r >= 0) {
-                topology_done(&d->topology);
-                d->topology = topo;
-        }
+        if (r >= 0)
+                daemon_topology_replace(d, &topo);
         daemon_full_nodes(d);
 
         heat_store_get_stats(scan_engine_heat(d->scan), &hs);

@@ -2,6 +2,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "heat.h"
 #include "macro.h"
@@ -13,6 +16,9 @@ struct heat_vma {
         uint64_t start, end; /* [start, end), 4 KiB aligned */
         uint64_t n_thp;      /* THP heads among the entries */
         uint16_t *entries;   /* one per 4 KiB page */
+        uint64_t *settled;   /* one bit per slot, see "Settled units" in heat.h; a THP's is its head's */
+        uint16_t flags_seen; /* HEAT_F_LAZYFREE/HEAT_F_SKIP if any entry may have it: clearing a flag nobody
+                              * has, every round for every page, then reads nothing */
 };
 
 struct heat_target {
@@ -124,6 +130,33 @@ static uint64_t vma_count_thp(const struct heat_vma *v) {
         return c;
 }
 
+static uint64_t vma_settled_words(const struct heat_vma *v) {
+        return (vma_n_pages(v) + 63) / 64;
+}
+
+static bool vma_settled_test(const struct heat_vma *v, uint64_t i) {
+        return (v->settled[i / 64] >> (i % 64)) & 1;
+}
+
+static void vma_settled_clear_range(struct heat_vma *v, uint64_t first, uint64_t n) {
+        for (uint64_t i = first; i < first + n;) {
+                uint64_t off = i % 64, len = MIN(64 - off, first + n - i);
+                uint64_t mask = len == 64 ? UINT64_MAX : ((UINT64_C(1) << len) - 1) << off;
+
+                v->settled[i / 64] &= ~mask;
+                i += len;
+        }
+}
+
+/* Whether a settled unit stays settled through the fold of a round that gave it hits (clamped to the passes):
+ * its trend must not turn. A unit on a streak stays on it only at the threshold; an idle one stays idle only
+ * without a hit. An entry with neither is never settled. */
+static inline bool settled_keeps(uint16_t e, unsigned hits, unsigned threshold) {
+        if (e & HEAT_STREAK_MASK)
+                return hits >= threshold;
+        return (e & HEAT_IDLE_MASK) && hits == 0;
+}
+
 /* The unit becomes 512 pages, each with the unit's history. The move-table entry, if any, is keyed by the head
  * address, which stays the head page's, so only the head keeps the moved marker. */
 static void vma_thp_split(struct heat_vma *v, uint64_t h) {
@@ -135,6 +168,7 @@ static void vma_thp_split(struct heat_vma *v, uint64_t h) {
         for (unsigned j = 1; j < HEAT_THP_PAGES; j++)
                 e[j] = tail;
         v->n_thp--;
+        vma_settled_clear_range(v, h, HEAT_THP_PAGES);
 }
 
 /* The 512 pages become one unit, as hot as its hottest page. */
@@ -151,6 +185,7 @@ static void vma_thp_form(struct heat_vma *v, uint64_t h) {
                            hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT | idle << HEAT_IDLE_SHIFT);
         memset(e + 1, 0, (HEAT_THP_PAGES - 1) * sizeof(uint16_t));
         v->n_thp++;
+        vma_settled_clear_range(v, h, HEAT_THP_PAGES);
 }
 
 /* Splits the THP that addr falls strictly inside, if any: a VMA boundary is being drawn there. */
@@ -180,8 +215,10 @@ static void vma_copy_overlap(struct heat_vma *dst, struct heat_vma *src) {
 }
 
 static void vmas_free_entries(struct heat_vma *vmas, size_t n) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 free(vmas[i].entries);
+                free(vmas[i].settled);
+        }
 }
 
 /* Hits saturate at 15; the increment touches only the low 4 bits. */
@@ -261,10 +298,13 @@ static inline u16x8 u16x8_splat(unsigned v) {
         return (u16x8) { v, v, v, v, v, v, v, v };
 }
 
-static void entries_fold8(uint16_t *e, unsigned passes, unsigned threshold) {
+/* Folds 8 entries; with want_keep, returns a bit per entry: settled_keeps() of it (lane j is bit j). */
+static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned threshold, bool want_keep) {
         const u16x8 passes_v = u16x8_splat(passes), threshold_v = u16x8_splat(threshold);
         const u16x8 streak_max = u16x8_splat(HEAT_STREAK_MAX), idle_max = u16x8_splat(HEAT_IDLE_MAX);
-        u16x8 x, hits, streak, idle, m;
+        const u16x8 zero = u16x8_splat(0);
+        u16x8 x, hits, streak, idle, m, at_threshold, no_hit, keep;
+        unsigned bits = 0;
 
         memcpy(&x, e, sizeof(x));
         hits = x & HEAT_HITS_MASK;
@@ -272,10 +312,23 @@ static void entries_fold8(uint16_t *e, unsigned passes, unsigned threshold) {
         hits = (hits & ~m) | (passes_v & m);
         streak = (x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
         idle = (x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
-        streak = (u16x8) (hits >= threshold_v) & (streak - (u16x8) (streak < streak_max));
-        idle = (u16x8) (hits == 0) & (idle - (u16x8) (idle < idle_max));
+        at_threshold = (u16x8) (hits >= threshold_v);
+        no_hit = (u16x8) (hits == zero);
+        if (want_keep) {
+                keep = ((u16x8) (streak != zero) & at_threshold) |
+                        ((u16x8) (streak == zero) & (u16x8) (idle != zero) & no_hit);
+#ifdef __SSE2__
+                bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) keep, _mm_setzero_si128())) & 0xff;
+#else
+                for (unsigned j = 0; j < 8; j++)
+                        bits |= (keep[j] & 1U) << j;
+#endif
+        }
+        streak = at_threshold & (streak - (u16x8) (streak < streak_max));
+        idle = no_hit & (idle - (u16x8) (idle < idle_max));
         x = (x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT | idle << HEAT_IDLE_SHIFT;
         memcpy(e, &x, sizeof(x));
+        return bits;
 }
 
 static void entries_clear_hits(uint16_t *e, uint64_t n) {
@@ -294,31 +347,74 @@ static void entries_clear_hits(uint16_t *e, uint64_t n) {
 }
 
 /* The end-of-round rule of heat.h. */
+static void entry_fold(uint16_t *e, unsigned passes, unsigned threshold) {
+        unsigned x = *e;
+        unsigned hits = MIN(x & HEAT_HITS_MASK, passes);
+        unsigned streak = (x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
+        unsigned idle = (x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
+
+        streak = hits >= threshold ? streak + (streak < HEAT_STREAK_MAX) : 0;
+        idle = hits == 0 ? idle + (idle < HEAT_IDLE_MAX) : 0;
+        *e = (uint16_t) ((x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT |
+                         idle << HEAT_IDLE_SHIFT);
+}
+
 static void entries_fold(uint16_t *e, uint64_t n, unsigned passes, unsigned threshold) {
         uint64_t i = 0;
 
         for (; i + 8 <= n; i += 8)
-                entries_fold8(e + i, passes, threshold);
-        for (; i < n; i++) {
-                unsigned x = e[i];
-                unsigned hits = MIN(x & HEAT_HITS_MASK, passes);
-                unsigned streak = (x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
-                unsigned idle = (x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
+                entries_fold8(e + i, passes, threshold, false);
+        for (; i < n; i++)
+                entry_fold(e + i, passes, threshold);
+}
 
-                streak = hits >= threshold ? streak + (streak < HEAT_STREAK_MAX) : 0;
-                idle = hits == 0 ? idle + (idle < HEAT_IDLE_MAX) : 0;
-                e[i] = (uint16_t) ((x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT |
-                                   idle << HEAT_IDLE_SHIFT);
+/* Base pages only: the fold and the settled bits' upkeep in one pass, 64 entries (one bitmap word) at a time.
+ * Words without a settled unit, most of them until placement has settled, cost nothing extra. */
+static void vma_fold_base(struct heat_vma *v, unsigned passes, unsigned threshold) {
+        uint64_t n = vma_n_pages(v), w = 0;
+        uint16_t *e = v->entries;
+
+        for (; (w + 1) * 64 <= n; w++) {
+                uint16_t *g = e + w * 64;
+                uint64_t keep = 0;
+
+                if (v->settled[w] == 0) {
+                        for (unsigned j = 0; j < 64; j += 8)
+                                entries_fold8(g + j, passes, threshold, false);
+                        continue;
+                }
+                for (unsigned j = 0; j < 64; j += 8)
+                        keep |= (uint64_t) entries_fold8(g + j, passes, threshold, true) << j;
+                v->settled[w] &= keep;
         }
+        for (uint64_t i = w * 64; i < n; i++) {
+                if (vma_settled_test(v, i) &&
+                    !settled_keeps(e[i], MIN(e[i] & HEAT_HITS_MASK, passes), threshold))
+                        v->settled[i / 64] &= ~(UINT64_C(1) << (i % 64));
+                entry_fold(e + i, passes, threshold);
+        }
+}
+
+/* With THPs: the settled bits first (only heads carry one), then the fold. */
+static void vma_settled_fold(struct heat_vma *v, unsigned passes, unsigned threshold) {
+        for (uint64_t w = 0; w < vma_settled_words(v); w++)
+                for (uint64_t b = v->settled[w]; b; b &= b - 1) {
+                        uint64_t i = w * 64 + (uint64_t) __builtin_ctzll(b);
+                        uint16_t x = v->entries[i];
+
+                        if (!settled_keeps(x, MIN(x & HEAT_HITS_MASK, passes), threshold))
+                                v->settled[w] &= ~(UINT64_C(1) << (i % 64));
+                }
 }
 
 static void vma_fold(struct heat_vma *v, unsigned passes, unsigned threshold) {
         uint64_t n = vma_n_pages(v);
 
         if (v->n_thp == 0) {
-                entries_fold(v->entries, n, passes, threshold);
+                vma_fold_base(v, passes, threshold);
                 return;
         }
+        vma_settled_fold(v, passes, threshold);
         /* Chunk by 2 MiB of address space: a THP folds its head only, tail slots are left alone. */
         for (uint64_t i = 0; i < n;) {
                 uint64_t off = vma_thp_offset(v, i);
@@ -596,8 +692,16 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
                 for (size_t j = 0; j < s->targets[i].n_vmas; j++) {
                         struct heat_vma *v = &s->targets[i].vmas[j];
 
+                        uint64_t words = vma_settled_words(v);
+                        uint64_t slice = round_no % HEAT_SETTLED_VERIFY_ROUNDS;
+                        uint64_t from = words * slice / HEAT_SETTLED_VERIFY_ROUNDS;
+                        uint64_t to = words * (slice + 1) / HEAT_SETTLED_VERIFY_ROUNDS;
+
                         /* Also clears the pass stamps of THP tails. */
                         entries_clear_hits(v->entries, vma_n_pages(v));
+                        /* The kernel moves pages too (reclaim's demotion, NUMA balancing, a cpuset change):
+                         * each round, one slice of every VMA is located afresh. */
+                        memset(v->settled + from, 0, (to - from) * sizeof(uint64_t));
                 }
         s->in_round = true;
         s->round = round_no;
@@ -690,8 +794,10 @@ int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vm
                 if (i < n_old && old[i].start == v->start && old[i].end == v->end)
                         continue;
                 v->entries = calloc(vma_n_pages(v), sizeof(uint16_t));
-                if (!v->entries) {
-                        vmas_free_entries(nv, k);
+                /* A changed VMA starts with nothing settled: its units are located again. */
+                v->settled = calloc(vma_settled_words(v), sizeof(uint64_t));
+                if (!v->entries || !v->settled) {
+                        vmas_free_entries(nv, k + 1);
                         free(nv);
                         return -ENOMEM;
                 }
@@ -707,11 +813,15 @@ int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vm
                         i++;
                 if (!v->entries) {
                         v->entries = TAKE_PTR(old[i].entries);
+                        v->settled = TAKE_PTR(old[i].settled);
                         v->n_thp = old[i].n_thp;
+                        v->flags_seen = old[i].flags_seen;
                         continue;
                 }
-                for (size_t m = i; m < n_old && old[m].start < v->end; m++)
+                for (size_t m = i; m < n_old && old[m].start < v->end; m++) {
                         vma_copy_overlap(v, &old[m]);
+                        v->flags_seen |= old[m].flags_seen;
+                }
                 v->n_thp = vma_count_thp(v);
         }
 
@@ -862,6 +972,39 @@ int heat_store_set_thp(struct heat_store *s, pid_t pid, uint64_t addr, bool is_t
         return 1;
 }
 
+/* Whether bits [first, first + n) of bitmap are all clear. */
+static bool bits_all_zero(const uint64_t *bitmap, uint64_t first, uint64_t n) {
+        for (uint64_t i = first; i < first + n;) {
+                uint64_t off = i % 64, len = MIN(64 - off, first + n - i);
+                uint64_t mask = len == 64 ? UINT64_MAX : ((UINT64_C(1) << len) - 1) << off;
+
+                if (bitmap[i / 64] & mask)
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+/* A flagged unit is never moved, so it is not "settled" either: the walk must see it to count it. */
+static void entry_set_flags(struct heat_vma *v, uint64_t i, uint16_t flags) {
+        v->entries[i] |= flags;
+        v->flags_seen |= flags;
+        v->settled[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+
+/* Reads before it writes: nearly always no entry has the flags, and a clean cache line is cheaper to leave
+ * alone than to store back. */
+static void entries_clear_flags(uint16_t *e, uint64_t n, uint16_t flags) {
+        uint16_t any = 0;
+
+        for (uint64_t j = 0; j < n; j++)
+                any |= e[j];
+        if (!(any & flags))
+                return;
+        for (uint64_t j = 0; j < n; j++)
+                e[j] &= (uint16_t) ~flags;
+}
+
 static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, uint16_t flags,
                        const uint64_t *bitmap, bool on) {
         const struct heat_target *t;
@@ -883,6 +1026,10 @@ static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t
                 uint64_t a = MAX(start, v->start), b = MIN(end, v->end);
                 uint64_t first = (a - v->start) >> HEAT_PAGE_SHIFT, bit0 = (a - start) >> HEAT_PAGE_SHIFT;
 
+                /* Nothing to set, and nothing here ever had the flags: nothing to clear either. */
+                if (!(v->flags_seen & flags) && (bitmap ? bits_all_zero(bitmap, bit0, (b - a) >> HEAT_PAGE_SHIFT) : !on))
+                        continue;
+
                 /* The common case, every round for every page of page_idle's targets: base pages only and
                  * bitmaps that are mostly zero. A word at a time, an all-zero word is one tight clearing loop. */
                 if (bitmap && v->n_thp == 0) {
@@ -893,13 +1040,13 @@ static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t
                                 uint64_t word = bitmap[p / 64] >> (p % 64);
                                 uint16_t *e = v->entries + first + k;
 
-                                if (word == 0)
-                                        for (uint64_t j = 0; j < run; j++)
-                                                e[j] &= (uint16_t) ~flags;
-                                else
+                                if (word == 0) {
+                                        if (v->flags_seen & flags)
+                                                entries_clear_flags(e, run, flags);
+                                } else
                                         for (uint64_t j = 0; j < run; j++)
                                                 if ((word >> j) & 1)
-                                                        e[j] |= flags;
+                                                        entry_set_flags(v, first + k + j, flags);
                                                 else
                                                         e[j] &= (uint16_t) ~flags;
                                 k += run;
@@ -919,7 +1066,7 @@ static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t
                         if (bitmap)
                                 set = (bitmap[(bit0 + k) / 64] >> ((bit0 + k) % 64)) & 1;
                         if (set)
-                                v->entries[idx] |= flags;
+                                entry_set_flags(v, idx, flags);
                         else
                                 v->entries[idx] &= (uint16_t) ~flags;
                 }
@@ -1027,6 +1174,80 @@ int heat_store_get_move(const struct heat_store *s, pid_t pid, uint64_t addr, st
         return 1;
 }
 
+/* Settled units */
+
+int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_settle where) {
+        const struct heat_target *t;
+        struct heat_vma *v;
+        uint64_t i, h;
+        uint16_t e;
+
+        if (!s || (where != HEAT_SETTLE_FASTEST && where != HEAT_SETTLE_SLOWEST))
+                return -EINVAL;
+        t = target_find(s, pid);
+        if (!t)
+                return -ENOENT;
+        v = vma_find(t, addr);
+        if (!v)
+                return -ENOENT;
+        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
+        h = vma_thp_head(v, i);
+        if (h != UINT64_MAX)
+                i = h;
+        e = v->entries[i];
+        /* A flagged unit is never moved: walks must see it to count it. */
+        if (e & (HEAT_F_LAZYFREE | HEAT_F_SKIP))
+                return 0;
+        if (where == HEAT_SETTLE_FASTEST ? !(e & HEAT_STREAK_MASK) : !(e & HEAT_IDLE_MASK))
+                return 0;
+        v->settled[i / 64] |= UINT64_C(1) << (i % 64);
+        return 1;
+}
+
+bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr) {
+        const struct heat_target *t;
+        const struct heat_vma *v;
+        uint64_t i, h;
+
+        if (!s)
+                return false;
+        t = target_find(s, pid);
+        if (!t)
+                return false;
+        v = vma_find(t, addr);
+        if (!v)
+                return false;
+        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
+        h = vma_thp_head(v, i);
+        return vma_settled_test(v, h != UINT64_MAX ? h : i);
+}
+
+void heat_store_unsettle_all(struct heat_store *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_targets; i++)
+                for (size_t j = 0; j < s->targets[i].n_vmas; j++) {
+                        struct heat_vma *v = &s->targets[i].vmas[j];
+
+                        memset(v->settled, 0, vma_settled_words(v) * sizeof(uint64_t));
+                }
+}
+
+uint64_t heat_store_settled_units(const struct heat_store *s) {
+        uint64_t n = 0;
+
+        if (!s)
+                return 0;
+        for (size_t i = 0; i < s->n_targets; i++)
+                for (size_t j = 0; j < s->targets[i].n_vmas; j++) {
+                        const struct heat_vma *v = &s->targets[i].vmas[j];
+
+                        for (uint64_t w = 0; w < vma_settled_words(v); w++)
+                                n += (uint64_t) __builtin_popcountll(v->settled[w]);
+                }
+        return n;
+}
+
 /* Reading */
 
 static void unit_fill(struct heat_unit *u, pid_t pid, const struct heat_vma *v, uint64_t i, uint16_t entry,
@@ -1088,53 +1309,209 @@ static unsigned class_key(uint16_t e) {
         return (e >> HEAT_STREAK_SHIFT & 0xff) | (e >> 5 & 0x300); /* streak, idle; lazyfree and skip (13, 14) */
 }
 
-static void class_selection(const struct heat_class_params *p, unsigned class_mask, bool sel[1 << CLASS_KEY_BITS]) {
+static void class_selection(const struct heat_class_params *p, unsigned class_mask,
+                            uint8_t sel[1 << CLASS_KEY_BITS]) {
         for (unsigned k = 0; k < (1U << CLASS_KEY_BITS); k++) {
                 uint16_t e = (uint16_t) ((k & 0xff) << HEAT_STREAK_SHIFT | (k & 0x300) << 5);
+                enum heat_class c = heat_entry_class(e, p);
 
-                sel[k] = class_mask & HEAT_CLASS_MASK(heat_entry_class(e, p));
+                sel[k] = !(class_mask & HEAT_CLASS_MASK(c)) ? 0 : c == HEAT_CLASS_HOT || c == HEAT_CLASS_COLD ? 2 : 1;
         }
 }
 
-static int vma_walk(pid_t pid, const struct heat_vma *v, const struct heat_class_params *p, const bool *sel,
-                    heat_unit_func_t f, void *userdata) {
-        uint64_t n = vma_n_pages(v);
+/* What a walk selects, fixed for the walk but for the filter, which f may narrow as it goes. */
+struct walk {
+        pid_t pid;
+        const struct heat_class_params *p;
+        unsigned class_mask;
+        bool unsettled_only;
+        const struct heat_walk_filter *filter;
+        uint8_t sel[1 << CLASS_KEY_BITS]; /* 1: selected class; 2: hot or cold, also subject to filter and settled */
+        heat_unit_func_t f;
+        void *userdata;
+};
+
+static bool walk_passes_filter(const struct walk *w, uint16_t e) {
+        if (!w->filter)
+                return true;
+        if (heat_entry_streak(e) >= w->p->promote_rounds)
+                return (unsigned) (e & HEAT_HOT_RANK_MASK) >= w->filter->hot_rank_min;
+        return heat_entry_idle_rounds(e) >= w->filter->cold_idle_min;
+}
+
+static int walk_call(const struct walk *w, const struct heat_vma *v, uint64_t i, uint16_t e) {
         struct heat_unit u;
+
+        unit_fill(&u, w->pid, v, i, e, w->p);
+        return w->f(&u, w->userdata);
+}
+
+/* One unit at a time: VMAs with THPs, and the last partial word of the others. */
+static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64_t i, uint64_t n) {
         int r;
 
         /* THP flags exist only on heads, so a unit is 512 slots exactly when its first has it. */
-        for (uint64_t i = 0; i < n;) {
+        while (i < n) {
                 uint16_t e = v->entries[i];
+                uint64_t len = (e & HEAT_F_THP) ? HEAT_THP_PAGES : 1;
+                uint8_t s = w->sel[class_key(e)];
 
-                i += (e & HEAT_F_THP) ? HEAT_THP_PAGES : 1;
-                if (!sel[class_key(e)])
-                        continue;
-                unit_fill(&u, pid, v, i - ((e & HEAT_F_THP) ? HEAT_THP_PAGES : 1), e, p);
-                r = f(&u, userdata);
-                if (r < 0)
-                        return r;
+                if (s == 2 && (!walk_passes_filter(w, e) || (w->unsettled_only && vma_settled_test(v, i))))
+                        s = 0;
+                if (s != 0) {
+                        r = walk_call(w, v, i, e);
+                        if (r < 0)
+                                return r;
+                }
+                i += len;
         }
         return 0;
 }
 
+/* 8 entries: bit j of the result is set when entry j is selected; *ret_hot_cold gets the hot and cold ones. */
+static inline unsigned walk_select8(const struct walk *w, const uint16_t *e, unsigned *ret_hot_cold) {
+        const u16x8 zero = u16x8_splat(0);
+        const u16x8 promote = u16x8_splat(w->p->promote_rounds), cold_rounds = u16x8_splat(w->p->cold_rounds);
+        const u16x8 rank_min = u16x8_splat(w->filter ? MIN(w->filter->hot_rank_min, 0xffffU) : 0);
+        const u16x8 idle_min = u16x8_splat(w->filter ? MIN(w->filter->cold_idle_min, 0xffffU) : 0);
+        u16x8 x, flagged, hot, cold, warm, sel, hot_cold;
+        unsigned bits = 0, hc_bits = 0;
+
+        memcpy(&x, e, sizeof(x));
+        flagged = (u16x8) ((x & (HEAT_F_LAZYFREE | HEAT_F_SKIP)) != zero);
+        hot = ~flagged & (u16x8) (((x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT) >= promote);
+        cold = ~flagged & ~hot & (u16x8) (((x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT) >= cold_rounds);
+        warm = ~flagged & ~hot & ~cold;
+        hot_cold = hot | cold;
+        hot &= (u16x8) ((x & HEAT_HOT_RANK_MASK) >= rank_min);
+        cold &= (u16x8) (((x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT) >= idle_min);
+        sel = (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_HOT) ? hot : zero) |
+                (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_COLD) ? cold : zero) |
+                (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_WARM) ? warm : zero) |
+                (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) ? flagged : zero);
+#ifdef __SSE2__
+        bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) sel, _mm_setzero_si128())) & 0xff;
+        hc_bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) hot_cold, _mm_setzero_si128())) & 0xff;
+#else
+        for (unsigned j = 0; j < 8; j++) {
+                bits |= (sel[j] & 1U) << j;
+                hc_bits |= (hot_cold[j] & 1U) << j;
+        }
+#endif
+        *ret_hot_cold = hc_bits;
+        return bits;
+}
+
+/* Base pages only: 64 entries (one settled word) at a time, selected without a branch per entry, so that a walk
+ * over 2^28 entries for a few thousand candidates costs memory bandwidth rather than mispredictions. */
+static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
+        uint64_t n = vma_n_pages(v), words = n / 64;
+        int r;
+
+        for (uint64_t k = 0; k < words; k++) {
+                uint64_t sel = 0, hot_cold = 0, settled = w->unsettled_only ? v->settled[k] : 0;
+
+                /* Once placement has settled, most words are all settled: 64 units for one load. */
+                if (settled == UINT64_MAX && !(w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_WARM)))
+                        continue;
+                for (unsigned j = 0; j < 64; j += 8) {
+                        unsigned hc;
+
+                        sel |= (uint64_t) walk_select8(w, v->entries + k * 64 + j, &hc) << j;
+                        hot_cold |= (uint64_t) hc << j;
+                }
+                sel &= ~(settled & hot_cold);
+                for (; sel; sel &= sel - 1) {
+                        uint64_t i = k * 64 + (uint64_t) __builtin_ctzll(sel);
+
+                        r = walk_call(w, v, i, v->entries[i]);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return vma_walk_units(w, v, words * 64, n);
+}
+
 int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
                             unsigned class_mask, heat_unit_func_t f, void *userdata) {
-        bool sel[1 << CLASS_KEY_BITS];
+        return heat_store_foreach_unit_filtered(s, pid, p, class_mask, NULL, f, userdata);
+}
+
+int heat_store_foreach_unit_filtered(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                                     unsigned class_mask, const struct heat_walk_filter *filter,
+                                     heat_unit_func_t f, void *userdata) {
+        _cleanup_free_ struct walk *w = NULL;
         size_t first, end;
         int r;
 
-        if (!s || !f || !heat_class_params_valid(p))
+        if (!s || !f || !heat_class_params_valid(p) || (class_mask & ~(HEAT_CLASS_MASK_ALL | HEAT_WALK_UNSETTLED)))
                 return -EINVAL;
         r = targets_select(s, pid, &first, &end);
         if (r < 0)
                 return r;
-
-        class_selection(p, class_mask, sel);
+        w = malloc(sizeof(struct walk));
+        if (!w)
+                return -ENOMEM;
+        *w = (struct walk) {
+                .p = p,
+                .class_mask = class_mask & HEAT_CLASS_MASK_ALL,
+                .unsettled_only = class_mask & HEAT_WALK_UNSETTLED,
+                .filter = filter,
+                .f = f,
+                .userdata = userdata,
+        };
+        class_selection(p, class_mask, w->sel);
         for (size_t ti = first; ti < end; ti++)
                 for (size_t j = 0; j < s->targets[ti].n_vmas; j++) {
-                        r = vma_walk(s->targets[ti].pid, &s->targets[ti].vmas[j], p, sel, f, userdata);
+                        const struct heat_vma *v = &s->targets[ti].vmas[j];
+
+                        w->pid = s->targets[ti].pid;
+                        r = v->n_thp == 0 ? vma_walk_base(w, v) : vma_walk_units(w, v, 0, vma_n_pages(v));
                         if (r < 0)
                                 return r;
+                }
+        return 0;
+}
+
+int heat_store_sample_units(const struct heat_store *s, const struct heat_class_params *p, uint64_t stride,
+                            heat_unit_func_t f, void *userdata) {
+        uint64_t skip = 0; /* units still to pass before the next sample */
+        struct heat_unit u;
+        int r;
+
+        if (!s || !f || stride == 0 || !heat_class_params_valid(p))
+                return -EINVAL;
+        for (size_t ti = 0; ti < s->n_targets; ti++)
+                for (size_t j = 0; j < s->targets[ti].n_vmas; j++) {
+                        const struct heat_vma *v = &s->targets[ti].vmas[j];
+                        uint64_t n = vma_n_pages(v), i = 0;
+
+                        if (v->n_thp == 0) {
+                                /* Units are slots: straight to every stride-th. */
+                                for (i = skip; i < n; i += stride) {
+                                        unit_fill(&u, s->targets[ti].pid, v, i, v->entries[i], p);
+                                        r = f(&u, userdata);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                skip = i - n;
+                                continue;
+                        }
+                        while (i < n) {
+                                uint16_t e = v->entries[i];
+                                uint64_t len = (e & HEAT_F_THP) ? HEAT_THP_PAGES : 1;
+
+                                if (skip > 0)
+                                        skip--;
+                                else {
+                                        unit_fill(&u, s->targets[ti].pid, v, i, e, p);
+                                        r = f(&u, userdata);
+                                        if (r < 0)
+                                                return r;
+                                        skip = stride - 1;
+                                }
+                                i += len;
+                        }
                 }
         return 0;
 }
@@ -1294,7 +1671,8 @@ uint64_t heat_store_memory_bytes(const struct heat_store *s) {
 
                 bytes += t->n_vmas * sizeof(struct heat_vma);
                 for (size_t j = 0; j < t->n_vmas; j++)
-                        bytes += vma_n_pages(&t->vmas[j]) * sizeof(uint16_t);
+                        bytes += vma_n_pages(&t->vmas[j]) * sizeof(uint16_t) +
+                                vma_settled_words(&t->vmas[j]) * sizeof(uint64_t);
         }
         return bytes;
 }

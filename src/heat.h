@@ -19,7 +19,7 @@
  * of the VMA, indexed by (addr - start) / 4096. All state is keyed by virtual address: PFNs change whenever the
  * kernel migrates, compacts or swaps a page, virtual addresses only when the process remaps.
  *
- * The dense entry (16 bits, the only per-page cost, so the store needs 2 bytes per tracked 4 KiB page):
+ * The dense entry (16 bits; with the settled bit below, the store needs 2 bytes and 1 bit per tracked 4 KiB page):
  *
  *   bits  0..3   hits       passes of the round that found the page accessed (0..15). While a round is open
  *                           this is the round so far; after heat_store_end_round() it is the last round's count.
@@ -52,6 +52,28 @@
  * probing, backward-shift deletion) keyed by (pid, address). Moves are rate limited, so it stays small; an entry
  * lives while it can still affect a decision, i.e. for max(ping-pong window, current wait) rounds after the last
  * move, and is swept at the end of every round. It holds at most HEAT_MOVES_MAX entries.
+ *
+ * Settled units
+ * =============
+ *
+ * Where a unit is, is the kernel's to say (move_pages(2) with nodes=NULL, ~0.1-0.2 us a unit). Asking about every
+ * hot and cold unit every round costs more than anything else at terabyte sizes, and nearly every answer is the
+ * same as last round's: the hot units are already on the fastest tier, the cold ones on the slowest. So the store
+ * keeps one more bit per slot (in a bitmap beside the entries, 1/16 of their size): "settled", set by whoever
+ * learned where the unit is (the policy while locating, the executor after a move) when the unit is where its
+ * trend wants it: on the fastest tier while its streak is above 0 (HEAT_SETTLE_FASTEST), on the slowest tier
+ * while its idle age is (HEAT_SETTLE_SLOWEST). The bit then holds while the trend does: the fold clears it when a
+ * unit on a streak misses the threshold, or an idle unit is hit. Class changes happen only at those turns (a
+ * streak only grows into "hot", an idle age only into "cold"), so a settled hot unit is on the fastest tier and a
+ * settled cold one on the slowest, and the policy has nothing to do with them: its walk passes
+ * HEAT_WALK_UNSETTLED and never sees them.
+ *
+ * The bit is a hint: the kernel moves pages without telling (reclaim's demotion, NUMA balancing, a cpuset or
+ * mempolicy change, a failed migration that left a page behind). It is dropped for one slice of every VMA at
+ * each heat_store_begin_round() (the slice rotates, so each unit is located again at least every
+ * HEAT_SETTLED_VERIFY_ROUNDS rounds), for the whole of a VMA that changed, for a THP formed or split, for a unit
+ * that gets a lazyfree or skip flag, and for everything by heat_store_unsettle_all() (the tiers or the class
+ * rules changed).
  *
  * Rounds
  * ======
@@ -109,6 +131,13 @@
 
 /* The move table holds at most this many pages (~48 MiB with its load factor): 4 GiB moved within a window. */
 #define HEAT_MOVES_MAX (UINT64_C(1) << 20)
+
+/* A settled unit is located again at least this often (rounds): a page the kernel moved behind tierd's back is
+ * seen within this many rounds. */
+#define HEAT_SETTLED_VERIFY_ROUNDS 8
+
+/* For heat_store_foreach_unit()'s class_mask: leave out settled hot and cold units (see "Settled units"). */
+#define HEAT_WALK_UNSETTLED (1U << 16)
 
 /* VMAs larger than this are not tracked: at 2 bytes per page of address space a sparse reservation (sanitizer
  * shadow, a runtime's pre-reserved heap) would cost far more than what is resident in it. 1 TiB of address space
@@ -275,6 +304,20 @@ struct heat_move_info {
 /* Returns 1 and fills *ret if the unit has a live entry, 0 if not. */
 int heat_store_get_move(const struct heat_store *s, pid_t pid, uint64_t addr, struct heat_move_info *ret);
 
+/* Settled units (see above). */
+
+enum heat_settle {
+        HEAT_SETTLE_FASTEST, /* the unit is on the fastest tier */
+        HEAT_SETTLE_SLOWEST, /* the unit is on the slowest tier */
+};
+/* Marks the unit containing addr settled if its trend matches where it is: a streak above 0 for FASTEST, an idle
+ * age above 0 for SLOWEST. Returns 1 if marked, 0 if the trend does not match, -ENOENT if not tracked, -EINVAL. */
+int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_settle where);
+bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr);
+void heat_store_unsettle_all(struct heat_store *s);
+/* Counts the settled units (one pass over the bitmaps: for status and the benchmarks). */
+uint64_t heat_store_settled_units(const struct heat_store *s);
+
 /* Reading. */
 
 struct heat_unit {
@@ -294,11 +337,34 @@ int heat_store_lookup(const struct heat_store *s, pid_t pid, uint64_t addr, cons
 typedef int (*heat_unit_func_t)(const struct heat_unit *u, void *userdata);
 
 /* Calls f for every unit of pid (0: of all targets) whose class is in class_mask, in ascending (pid, address)
- * order; units of other classes cost one table lookup each. For "coldest first"/"hottest first", take
+ * order; units of other classes cost one table lookup each. With HEAT_WALK_UNSETTLED in class_mask, settled units
+ * of the hot and cold classes are left out (a word of 64 settled base pages costs one load). For "coldest first"/"hottest first", take
  * heat_store_histogram() first, pick the idle-age or streak cut-off that yields the budget, then walk with that
  * cut-off. Returns 0, f's negative return, -ENOENT for an unknown pid, -EINVAL for invalid params. */
 int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
                             unsigned class_mask, heat_unit_func_t f, void *userdata);
+
+/* The rank of a hot unit: streak x 16 + hits, the low 7 bits of its entry (0..127). */
+#define HEAT_HOT_RANK_MASK UINT16_C(0x007f)
+
+/* Narrows a walk to the units the caller still wants: hot ones of rank >= hot_rank_min, cold ones idle for
+ * >= cold_idle_min rounds (other classes pass). The walk reads it as it goes, so f may narrow it: the policy
+ * walks 2^28 entries at 1 TiB and wants a callback only for units its candidate sets would still take.
+ * hot_rank_min > 127 or cold_idle_min > 31 lets none of that class through. */
+struct heat_walk_filter {
+        unsigned hot_rank_min;
+        unsigned cold_idle_min;
+};
+/* heat_store_foreach_unit() with a filter (NULL: none). */
+int heat_store_foreach_unit_filtered(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
+                                     unsigned class_mask, const struct heat_walk_filter *filter,
+                                     heat_unit_func_t f, void *userdata);
+
+/* Calls f for every stride-th unit of all targets (the first, the stride+1-th, ...) in walk order, whatever its
+ * class: a sample whose cost follows the sample, not the store (base pages are reached by index; VMAs with THPs
+ * are walked). stride 0 is -EINVAL. */
+int heat_store_sample_units(const struct heat_store *s, const struct heat_class_params *p, uint64_t stride,
+                            heat_unit_func_t f, void *userdata);
 
 /* Counts over units (a THP is one unit of 512 pages). */
 struct heat_histogram {

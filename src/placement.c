@@ -165,6 +165,17 @@ const char *placement_errno_name(int error, char *buf, size_t size) {
 }
 
 /* Carries out one batch [p->next, p->next + n). Returns 0 or -ENOMEM. */
+/* A hot unit promoted into the fastest tier, or a cold one demoted into the slowest, is where the policy wants it
+ * until its heat turns: the next walks need not locate it (heat.h, "Settled units"). An over-budget demotion
+ * may take any class, so heat_store_settle() checks the unit's trend itself. */
+static void settle_moved(struct placement *p, struct heat_store *heat, const struct policy_move *m) {
+        if (m->direction == POLICY_PROMOTE && m->to_tier == 0)
+                (void) heat_store_settle(heat, m->pid, m->addr, HEAT_SETTLE_FASTEST);
+        else if (m->direction == POLICY_DEMOTE && p->plan.summary.n_tiers > 0 &&
+                 (size_t) m->to_tier + 1 == p->plan.summary.n_tiers)
+                (void) heat_store_settle(heat, m->pid, m->addr, HEAT_SETTLE_SLOWEST);
+}
+
 static int batch_execute(struct placement *p, struct heat_store *heat, size_t n, uint64_t bytes) {
         const struct policy_move *moves = &p->plan.moves[p->next];
         enum policy_direction dir = moves[0].direction;
@@ -248,6 +259,7 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
                 } else if (k < 0)
                         log_debug_errno(k, "Cannot note a move of pid %d at 0x%" PRIx64 ": %m", (int) m->pid,
                                         m->addr);
+                settle_moved(p, heat, m);
         }
         ratelimit_refund(&p->limit[dir], bytes - moved_bytes);
         return 0;

@@ -249,7 +249,7 @@ struct unit_key_ref {
 };
 
 struct plan_ctx {
-        const struct heat_store *heat;
+        struct heat_store *heat; /* written only to mark units settled (heat.h) */
         const struct topology *topo;
         const struct policy_params *p;
         policy_locate_fn locate;
@@ -288,6 +288,12 @@ struct plan_ctx {
         void *addrs[POLICY_LOCATE_BATCH];
         uint16_t entries[POLICY_LOCATE_BATCH];
         int nodes[POLICY_LOCATE_BATCH];
+
+        /* The global walk's filter (heat_store_foreach_unit_filtered()): the least heat a candidate set would
+         * still take. Sets only narrow as they fill, so a filter refreshed at each batch is never too narrow;
+         * worth_locating() still decides for each unit that passes it. */
+        bool filtering;
+        struct heat_walk_filter filter;
 };
 
 static void skip_count(struct plan_ctx *c, enum policy_skip why, uint64_t size) {
@@ -771,6 +777,12 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         if (c->walk_wl >= 0 && t == 0)
                 c->wl[c->walk_wl].fast_bytes += size;
 
+        /* Where its trend wants it: the walks of the next rounds need not locate it again. */
+        if (t == 0 && (e & HEAT_STREAK_MASK))
+                (void) heat_store_settle(c->heat, pid, addr, HEAT_SETTLE_FASTEST);
+        else if ((size_t) t + 1 == c->n_tiers && (e & HEAT_IDLE_MASK))
+                (void) heat_store_settle(c->heat, pid, addr, HEAT_SETTLE_SLOWEST);
+
         want_cold = cls == HEAT_CLASS_COLD && (size_t) t + 1 < c->n_tiers && set_wants(&c->cold[t], key);
         want_hot = cls == HEAT_CLASS_HOT && t > 0 && set_wants(&hot_sets[t], key);
         want_fast = c->walk_wl >= 0 && t == 0 && cls != HEAT_CLASS_SKIPPED &&
@@ -819,6 +831,28 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         return 0;
 }
 
+/* The loosest of the sets' wishes in heat.h's terms. A hot unit's key is KEY_IDLE_LEVELS + its rank, a cold one's
+ * HEAT_IDLE_MAX - its idle age; a full set takes only keys strictly better than its worst. */
+static void filter_refresh(struct plan_ctx *c) {
+        unsigned rank_min = HEAT_HOT_RANK_MASK + 1, idle_min = HEAT_IDLE_MAX + 1;
+
+        for (size_t t = 1; t < c->n_tiers; t++) {
+                const struct cand_set *s = &c->hot[t];
+
+                if (s->cap_bytes == 0)
+                        continue;
+                rank_min = MIN(rank_min, !set_full(s) ? 0U : (unsigned) s->worst + 1 - KEY_IDLE_LEVELS);
+        }
+        for (size_t t = 0; t + 1 < c->n_tiers; t++) {
+                const struct cand_set *s = &c->cold[t];
+
+                if (s->cap_bytes == 0)
+                        continue;
+                idle_min = MIN(idle_min, !set_full(s) ? 0U : HEAT_IDLE_MAX + 1 - (unsigned) s->worst);
+        }
+        c->filter = (struct heat_walk_filter) { .hot_rank_min = rank_min, .cold_idle_min = idle_min };
+}
+
 static int batch_flush(struct plan_ctx *c) {
         size_t n = c->batch_n;
         int r;
@@ -840,6 +874,8 @@ static int batch_flush(struct plan_ctx *c) {
                 if (r < 0)
                         return r;
         }
+        if (c->filtering)
+                filter_refresh(c);
         return 0;
 }
 
@@ -1171,11 +1207,9 @@ static int plan_warm(struct plan_ctx *c) {
         return 0;
 }
 
-int policy_plan(const struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
+int policy_plan(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
                 policy_locate_fn locate, void *userdata, struct policy_plan *ret) {
         _cleanup_free_ struct plan_ctx *c = NULL;
-        struct heat_histogram h = {};
-        bool budgeted = false;
         int r;
 
         if (!heat || !topo || !p || !locate || !ret || !heat_class_params_valid(&p->class))
@@ -1183,11 +1217,9 @@ int policy_plan(const struct heat_store *heat, const struct topology *topo, cons
         if (p->n_workloads > INT16_MAX || (p->n_workloads > 0 && !p->workloads) || topo->n_nodes > NODE_SET_MAX ||
             (topo->n_nodes > 0 && !topo->nodes))
                 return -EINVAL;
-        for (size_t w = 0; w < p->n_workloads; w++) {
+        for (size_t w = 0; w < p->n_workloads; w++)
                 if (p->workloads[w].n_pids > 0 && !p->workloads[w].pids)
                         return -EINVAL;
-                budgeted = budgeted || p->workloads[w].fast_max_bytes != POLICY_NO_LIMIT;
-        }
 
         c = calloc(1, sizeof(struct plan_ctx));
         if (!c)
@@ -1208,23 +1240,20 @@ int policy_plan(const struct heat_store *heat, const struct topology *topo, cons
         if (c->n_tiers < 2)
                 goto done;
 
-        /* Nothing hot, cold or skipped and no budget to measure: the walk would find nothing to do or count. */
-        r = heat_store_histogram(heat, 0, &p->class, &h);
-        if (r < 0)
-                goto fail;
-        if (!budgeted && h.class_units[HEAT_CLASS_HOT] + h.class_units[HEAT_CLASS_COLD] +
-                                 h.class_units[HEAT_CLASS_SKIPPED] == 0)
-                goto done;
-
         r = walk_workloads(c);
         if (r < 0)
                 goto fail;
-        r = heat_store_foreach_unit(heat, 0, &p->class,
-                                    HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_CLASS_MASK(HEAT_CLASS_COLD) |
-                                            HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED),
-                                    on_unit, c);
+        /* Settled units are where the plan would put them: the walk leaves them out, so once placement has
+         * settled, what it locates follows what changed rather than what is tracked. */
+        filter_refresh(c);
+        c->filtering = true;
+        r = heat_store_foreach_unit_filtered(heat, 0, &p->class,
+                                             HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_CLASS_MASK(HEAT_CLASS_COLD) |
+                                                     HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) | HEAT_WALK_UNSETTLED,
+                                             &c->filter, on_unit, c);
         if (r >= 0)
                 r = batch_flush(c);
+        c->filtering = false;
         if (r < 0)
                 goto fail;
 

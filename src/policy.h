@@ -12,9 +12,11 @@
 #include "util.h"
 
 /* The placement policy: from the heat store, where its units are and how full each tier is, a plan of page moves
- * for one round. Pure: it reads the heat store (const), the topology struct and its parameters, learns each
- * candidate's node through a caller-supplied locator (the daemon's calls migrate_query_nodes(), tests pass a
- * fake), and returns the plan. It moves nothing, notes nothing in the heat store and reads no clock: the daemon
+ * for one round. Pure but for one hint: it reads the heat store, the topology struct and its parameters, learns
+ * each candidate's node through a caller-supplied locator (the daemon's calls migrate_query_nodes(), tests pass a
+ * fake), and returns the plan; the only thing it writes back is what locating taught it, the settled bits of
+ * units found where their trend wants them (heat.h, "Settled units"). It moves nothing, notes no move and reads
+ * no clock: the daemon
  * executes the plan in order under the rate limits (ratelimit.h), and calls heat_store_note_move() for what moved.
  * A dry run is the same plan, not executed.
  *
@@ -94,8 +96,8 @@
  * per-round caps (promote_round_max, demote_round_max; UINT64_MAX: no cap). The time limit (bytes per second) is
  * the executor's business: it takes from the rate limiters as it goes, so the plan may be cut short.
  *
- * The selection is one walk over the heat store (heat_store_foreach_unit(), hot, cold and skipped classes only;
- * warm units cost one table lookup each) plus one walk over the units of each budgeted workload (all classes: its
+ * The selection is one walk over the heat store (heat_store_foreach_unit(), hot, cold and skipped classes only,
+ * settled units left out; warm units cost one table lookup each, a word of 64 settled ones one load) plus one walk over the units of each budgeted workload (all classes: its
  * usage of tier 0 is measured). Candidates are kept per source tier in buckets by heat (32 idle ages, 8 x 16
  * streak/hits levels), each set bounded by its budget in bytes and by POLICY_SET_UNITS_MAX units: once a set
  * holds its budget, only units colder (hotter) than its warmest (coldest) bucket are located at all, and a new
@@ -103,13 +105,14 @@
  * the processes of budgeted workloads first (they are walked first, to measure them). So the cost is O(units) per
  * round with memory bounded by the budgets, and no sort of all units.
  *
- * heat_store_histogram() is taken first: it ends the plan early when nothing is hot, cold or flagged and no workload
- * has a budget. It cannot give the cut-offs by itself: it knows heat, not placement, and in a steady state most cold
- * units are already on a slow tier (that is where the policy puts them), so the idle-age cut-off that "yields the
- * budget" depends on where the units are. The buckets find it while locating.
+ * A histogram of heat (heat_store_histogram()) cannot give the cut-offs: it knows heat, not placement, and in a
+ * steady state most cold units are already on a slow tier (that is where the policy puts them), so the idle-age
+ * cut-off that "yields the budget" depends on where the units are. The buckets find it while locating.
  *
- * Locating costs one move_pages(nodes=NULL) entry per candidate located (~0.1-0.2 us). Every hot and cold unit is
- * located until the sets are full, then only those that could still get in. */
+ * Locating costs one move_pages(nodes=NULL) entry per candidate located (~0.1-0.2 us). Every unsettled hot and
+ * cold unit is located until the sets are full, then only those that could still get in; a unit found on the
+ * fastest tier with a streak, or on the slowest with an idle age, is marked settled and not located again until
+ * its trend turns or its slice of the store is re-verified (HEAT_SETTLED_VERIFY_ROUNDS). */
 
 /* Bound on each candidate set, whatever the budgets (24 bytes a unit): 2^18 units is 1 GiB of base pages (512 GiB
  * of THPs) per source tier and direction, 6 MiB. More base pages than that do not move in one round anyway:
@@ -249,7 +252,7 @@ struct policy_plan {
  * function is called). With fewer than two tiers the plan is empty. Returns 0, -EINVAL (invalid class params,
  * NULL arguments), -ENOMEM, or the locator's error. *ret is only written on success; free it with
  * policy_plan_done(). */
-int policy_plan(const struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
+int policy_plan(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
                 policy_locate_fn locate, void *userdata, struct policy_plan *ret);
 void policy_plan_done(struct policy_plan *plan);
 

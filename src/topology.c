@@ -491,6 +491,15 @@ int topology_load(const struct tierd_config *config, struct topology *ret) {
         return 0;
 }
 
+bool topology_same_tiers(const struct topology *a, const struct topology *b) {
+        if (a->n_tiers != b->n_tiers)
+                return false;
+        for (size_t t = 0; t < a->n_tiers; t++)
+                if (memcmp(&a->tiers[t].nodes, &b->tiers[t].nodes, sizeof(struct node_set)) != 0)
+                        return false;
+        return true;
+}
+
 void topology_done(struct topology *t) {
         if (!t)
                 return;

@@ -62,6 +62,8 @@ int topology_parse_meminfo(const char *buf, uint64_t *ret_total_bytes, uint64_t 
  * left out; nodes with memory that no configured tier names get tier -1 (not managed, warned about once). */
 int topology_load(const struct tierd_config *config, struct topology *ret);
 void topology_done(struct topology *t);
+/* Whether both have the same tiers made of the same nodes (sizes and free bytes aside). */
+bool topology_same_tiers(const struct topology *a, const struct topology *b);
 
 /* The node with that id, or NULL. */
 const struct topology_node *topology_find_node(const struct topology *t, int id);

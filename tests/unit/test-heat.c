@@ -573,6 +573,23 @@ static void test_flags(void **state _unused_) {
                         assert_int_equal(!!(entry_at(t, 1, BASE + i * PG) & HEAT_F_SKIP), (words[i / 64] >> (i % 64)) & 1);
         }
 
+        /* An all-zero bitmap clears a flag set before the VMA changed (the new array inherits what the old one
+         * may hold: clearing skips only VMAs that never had the flag). */
+        {
+                _cleanup_heat_store_free_ struct heat_store *t = NULL;
+                uint64_t zeros[2] = {};
+
+                assert_int_equal(heat_store_new(&t), 0);
+                sync1(t, 1, BASE, BASE + 64 * PG);
+                assert_int_equal(heat_store_set_flags(t, 1, BASE + 3 * PG, PG, HEAT_F_LAZYFREE, true), 0);
+                sync1(t, 1, BASE, BASE + 128 * PG);
+                assert_true(entry_at(t, 1, BASE + 3 * PG) & HEAT_F_LAZYFREE);
+                assert_int_equal(heat_store_set_flags_bitmap(t, 1, BASE, 128, HEAT_F_SKIP, zeros), 0);
+                assert_true(entry_at(t, 1, BASE + 3 * PG) & HEAT_F_LAZYFREE);
+                assert_int_equal(heat_store_set_flags_bitmap(t, 1, BASE, 128, HEAT_F_LAZYFREE, zeros), 0);
+                assert_false(entry_at(t, 1, BASE + 3 * PG) & HEAT_F_LAZYFREE);
+        }
+
         /* Flags survive rounds; flagged pages are never hot or cold. */
         for (unsigned r = 0; r < 5; r++)
                 round_with(s, r, 0, 2, 1, BASE, 8, acc_all, NULL);
@@ -813,9 +830,10 @@ static void test_memory_per_page(void **state _unused_) {
 
         sync1(s, 1, BASE, BASE + gib);
         mem = heat_store_memory_bytes(s);
-        /* 2 bytes per tracked page plus a bounded overhead for the store, target and VMA tables. */
-        assert_true(mem >= 2 * pages);
-        assert_true(mem <= 2 * pages + 1024);
+        /* 2 bytes per tracked page and a settled bit, plus a bounded overhead for the store, target and VMA
+         * tables. */
+        assert_true(mem >= 2 * pages + pages / 8);
+        assert_true(mem <= 2 * pages + pages / 8 + 1024);
 
         /* A full round and THPs cost nothing extra. */
         round_with(s, 1, 0, 3, 1, BASE, pages, acc_all, NULL);
@@ -837,7 +855,7 @@ static void test_memory_per_page(void **state _unused_) {
         heat_store_get_stats(s, &st);
         assert_int_equal(st.pages, pages + 16000);
         assert_int_equal(st.memory_bytes, heat_store_memory_bytes(s));
-        assert_true(st.memory_bytes <= 2 * st.pages + 1024 + 1000 * 64);
+        assert_true(st.memory_bytes <= 2 * st.pages + st.pages / 8 + 1024 + 1000 * 72);
         assert_int_equal(st.tracked_bytes, gib + 16000 * PG);
 }
 
@@ -1009,6 +1027,178 @@ static void test_histogram_large_vma(void **state _unused_) {
         }
 }
 
+/* Page i's trend by i % 4: 0 always hot, 1 always idle, 2 hot until round `flip` then idle, 3 the reverse. */
+static bool acc_trend(uint64_t i, unsigned pass _unused_, void *u) {
+        const unsigned *round_and_flip = u;
+        bool late = round_and_flip[0] >= round_and_flip[1];
+
+        switch (i % 4) {
+        case 0:
+                return true;
+        case 1:
+                return false;
+        case 2:
+                return !late;
+        default:
+                return late;
+        }
+}
+
+static uint64_t settle_all(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n, enum heat_settle where) {
+        uint64_t marked = 0;
+
+        for (uint64_t i = 0; i < n; i++) {
+                int r = heat_store_settle(s, pid, start + i * PG, where);
+
+                assert_true(r == 0 || r == 1);
+                marked += (uint64_t) r;
+        }
+        return marked;
+}
+
+static void test_settled_trend(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        /* 200 pages: 3 bitmap words go through the 64-entry fold, the last 8 pages through the one-by-one tail.
+         * With 4 words, begin_round() re-verifies word w in rounds 8k + 2w + 1, so even rounds keep them all. */
+        const uint64_t n = 200;
+        unsigned rf[2] = { 2, 4 };
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+
+        /* No trend yet: nothing can be settled. */
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_FASTEST), 0);
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_SLOWEST), 0);
+        assert_int_equal(heat_store_settle(s, 1, BASE, 7), -EINVAL);
+        assert_int_equal(heat_store_settle(s, 2, BASE, HEAT_SETTLE_FASTEST), -ENOENT);
+        assert_int_equal(heat_store_settle(s, 1, BASE + n * PG, HEAT_SETTLE_FASTEST), -ENOENT);
+
+        round_with(s, 2, 0, 2, 1, BASE, n, acc_trend, rf);
+        /* Pages on a streak can be settled on the fastest tier, idle ones on the slowest, not the other way. */
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_FASTEST), n / 2);
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_SLOWEST), n / 2);
+        assert_int_equal(heat_store_settled_units(s), n);
+
+        /* Pages 2 and 3 (mod 4) turn: they lose the bit, the others keep it, also once streak and idle age
+         * saturate. */
+        for (rf[0] = 4; rf[0] <= 80; rf[0] += 2) {
+                round_with(s, rf[0], 0, 2, 1, BASE, n, acc_trend, rf);
+                assert_int_equal(heat_store_settled_units(s), n / 2);
+                for (uint64_t i = 0; i < n; i++)
+                        assert_int_equal(heat_store_is_settled(s, 1, BASE + i * PG), i % 4 < 2);
+        }
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE)), HEAT_STREAK_MAX);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + PG)), HEAT_IDLE_MAX);
+
+        /* A round without a pass carries no information: the bits stay. */
+        assert_int_equal(heat_store_begin_round(s, 82, 0), 0);
+        heat_store_end_round(s);
+        assert_int_equal(heat_store_settled_units(s), n / 2);
+
+        /* Round 81 + 8 = 89 re-verifies word 0: pages 0..63 are located again, the rest stay settled. */
+        round_with(s, 89, 0, 2, 1, BASE, n, acc_trend, rf);
+        assert_int_equal(heat_store_settled_units(s), n / 2 - 32);
+        assert_false(heat_store_is_settled(s, 1, BASE));
+        assert_true(heat_store_is_settled(s, 1, BASE + 64 * PG));
+        /* Within HEAT_SETTLED_VERIFY_ROUNDS consecutive rounds every word is re-verified once. */
+        for (unsigned r = 90; r < 90 + HEAT_SETTLED_VERIFY_ROUNDS; r++)
+                round_with(s, r, 0, 2, 1, BASE, n, acc_trend, rf);
+        assert_int_equal(heat_store_settled_units(s), 0);
+
+        /* Settled again, then forgotten all at once (the tiers changed). */
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_FASTEST), n / 2);
+        heat_store_unsettle_all(s);
+        assert_int_equal(heat_store_settled_units(s), 0);
+        heat_store_unsettle_all(NULL);
+        assert_int_equal(heat_store_settled_units(NULL), 0);
+        assert_false(heat_store_is_settled(NULL, 1, BASE));
+}
+
+static int count_units(const struct heat_unit *u _unused_, void *userdata) {
+        (*(uint64_t *) userdata)++;
+        return 0;
+}
+
+static uint64_t walk_count(struct heat_store *s, unsigned mask) {
+        uint64_t n = 0;
+
+        assert_int_equal(heat_store_foreach_unit(s, 0, &params, mask, count_units, &n), 0);
+        return n;
+}
+
+static void test_settled_walk(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const unsigned hot = HEAT_CLASS_MASK(HEAT_CLASS_HOT), candidates = hot | HEAT_CLASS_MASK(HEAT_CLASS_COLD) |
+                HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED);
+        /* 130 pages: two whole words (the walk's one-load skip) and 2 pages after them. */
+        const uint64_t n = 130;
+        struct vma grown[2] = { anon(BASE, BASE + n * PG), anon(BASE + THP, BASE + 2 * THP) };
+        uint64_t n_units = 0;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        for (unsigned r = 2; r <= 6; r += 2)
+                round_with(s, r, 0, 2, 1, BASE, n, acc_all, NULL);
+        assert_int_equal(walk_count(s, candidates | HEAT_WALK_UNSETTLED), n);
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_FASTEST), n);
+        assert_int_equal(walk_count(s, candidates | HEAT_WALK_UNSETTLED), 0);
+        assert_int_equal(walk_count(s, candidates), n);
+        assert_int_equal(heat_store_foreach_unit(s, 0, &params, candidates | (1U << 20), count_units, &n_units),
+                         -EINVAL);
+
+        /* A flagged unit is never moved: it leaves the settled units and is walked (to be counted as skipped). */
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + 5 * PG, PG, HEAT_F_SKIP, true), 0);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + 129 * PG, PG, HEAT_F_LAZYFREE, true), 0);
+        assert_false(heat_store_is_settled(s, 1, BASE + 5 * PG));
+        assert_int_equal(walk_count(s, candidates | HEAT_WALK_UNSETTLED), 2);
+        assert_int_equal(walk_count(s, hot | HEAT_WALK_UNSETTLED), 0);
+
+        /* An unchanged VMA keeps its bits through a resync, a changed one starts over. */
+        sync1(s, 1, BASE, BASE + n * PG);
+        assert_int_equal(heat_store_settled_units(s), n - 2);
+        assert_int_equal(heat_store_sync_target(s, 1, grown, 2), 0);
+        assert_int_equal(heat_store_settled_units(s), n - 2);
+        sync1(s, 1, BASE, BASE + (n + 1) * PG);
+        assert_int_equal(heat_store_settled_units(s), 0);
+}
+
+static void test_settled_thp(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = 2 * HEAT_THP_PAGES;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + 2 * THP);
+        for (unsigned r = 2; r <= 6; r += 2)
+                round_with(s, r, 0, 2, 1, BASE, n, acc_all, NULL);
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_FASTEST), n);
+
+        /* Forming a THP drops what its pages knew; the unit is settled through any of its addresses. */
+        assert_int_equal(heat_store_set_thp(s, 1, BASE, true), 1);
+        assert_int_equal(heat_store_settled_units(s), HEAT_THP_PAGES);
+        assert_false(heat_store_is_settled(s, 1, BASE + 7 * PG));
+        assert_int_equal(heat_store_settle(s, 1, BASE + 7 * PG, HEAT_SETTLE_FASTEST), 1);
+        assert_true(heat_store_is_settled(s, 1, BASE));
+        assert_true(heat_store_is_settled(s, 1, BASE + 300 * PG));
+        assert_int_equal(walk_count(s, HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_WALK_UNSETTLED), 0);
+
+        /* The THP's trend turns: the fold drops its bit (the THP path of the fold), the base pages' stay. */
+        /* 16 words: round r re-verifies words 2 (r % 8) and 2 (r % 8) + 1, so rounds 14 and 24 leave the THP's head
+         * (word 0) and the base pages (words 8-15) alone. */
+        round_with(s, 14, 0, 2, 1, BASE, HEAT_THP_PAGES, acc_none, NULL);
+        assert_false(heat_store_is_settled(s, 1, BASE));
+        assert_int_equal(heat_store_settled_units(s), 0);
+        round_with(s, 16, 0, 2, 1, BASE, n, acc_all, NULL);
+        assert_int_equal(settle_all(s, 1, BASE + THP, HEAT_THP_PAGES, HEAT_SETTLE_FASTEST), HEAT_THP_PAGES);
+        round_with(s, 24, 0, 2, 1, BASE, n, acc_all, NULL);
+        assert_int_equal(heat_store_settled_units(s), HEAT_THP_PAGES);
+
+        /* Splitting drops the unit's bit too. */
+        assert_int_equal(heat_store_settle(s, 1, BASE, HEAT_SETTLE_FASTEST), 1);
+        assert_int_equal(heat_store_set_thp(s, 1, BASE, false), 1);
+        assert_false(heat_store_is_settled(s, 1, BASE));
+        assert_int_equal(heat_store_settled_units(s), HEAT_THP_PAGES);
+}
+
 static void test_null_safety(void **state _unused_) {
         struct heat_store_stats st;
 
@@ -1036,6 +1226,9 @@ int main(void) {
                 cmocka_unit_test(test_memory_per_page),
                 cmocka_unit_test(test_iteration),
                 cmocka_unit_test(test_histogram_large_vma),
+                cmocka_unit_test(test_settled_trend),
+                cmocka_unit_test(test_settled_walk),
+                cmocka_unit_test(test_settled_thp),
                 cmocka_unit_test(test_null_safety),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
