@@ -187,8 +187,10 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
         ret->proc_events = d->proc_events;
         if (d->procs)
                 ret->proc_events.dropped = bpf_procs_dropped(d->procs);
-        if (d->scan)
+        if (d->scan) {
                 heat_store_get_stats(scan_engine_heat(d->scan), &ret->heat);
+                ret->settled_units = heat_store_settled_units(scan_engine_heat(d->scan));
+        }
         ret->state = daemon_state(d, &ret->state_reason);
 }
 
@@ -700,6 +702,7 @@ static void daemon_round_start(struct daemon *d) {
         daemon_refresh(d);
 
         if (daemon_should_scan(d)) {
+                scan_engine_set_placement(d->scan, &d->topology, d->config->promote_rounds);
                 r = scan_engine_round_begin(d->scan, &d->targets, d->round + 1, d->config->passes,
                                             d->pass_interval_us, d->config->hot_threshold);
                 if (r < 0)

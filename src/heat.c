@@ -17,6 +17,10 @@ struct heat_vma {
         uint64_t n_thp;      /* THP heads among the entries */
         uint16_t *entries;   /* one per 4 KiB page */
         uint64_t *settled;   /* one bit per slot, see "Settled units" in heat.h; a THP's is its head's */
+        /* Partial observation (heat.h), NULL when off: three bitmaps of a bit per settled word, one after the other
+         * (vma_due(), vma_look(), vma_turned()): the word is observed in the open round; it is observed in full
+         * in the open round; a unit its sample saw turned (for the next round). */
+        uint64_t *observation;
         uint16_t flags_seen; /* HEAT_F_LAZYFREE/HEAT_F_SKIP if any entry may have it: clearing a flag nobody
                               * has, every round for every page, then reads nothing */
 };
@@ -49,10 +53,13 @@ struct heat_store {
         unsigned hot_threshold; /* as given to begin_round: 0 means every pass */
         unsigned passes;        /* begun in the open round */
         unsigned last_passes, last_hot_threshold;
+        bool partial;            /* heat_store_set_partial_observation() */
+        uint64_t observed_pages; /* slots the last folded round observed (a THP's head counts for 512) */
 
         struct heat_move_params move_params;
         struct heat_move *moves; /* open addressing, linear probing; capacity a power of two, load <= 1/2 */
         size_t n_moves, moves_capacity;
+        uint64_t moves_evicted_rounds; /* times the table was full and forgot early (moves_make_room()) */
 };
 
 #define MOVES_CAPACITY_MIN 64
@@ -148,13 +155,156 @@ static void vma_settled_clear_range(struct heat_vma *v, uint64_t first, uint64_t
         }
 }
 
-/* Whether a settled unit stays settled through the fold of a round that gave it hits (clamped to the passes):
- * its trend must not turn. A unit on a streak stays on it only at the threshold; an idle one stays idle only
- * without a hit. An entry with neither is never settled. */
+/* Partial observation */
+
+static uint64_t vma_observation_words(const struct heat_vma *v) {
+        return (vma_settled_words(v) + 63) / 64;
+}
+
+static uint64_t *vma_due(const struct heat_vma *v) {
+        return v->observation;
+}
+
+static uint64_t *vma_look(const struct heat_vma *v) {
+        return v->observation + vma_observation_words(v);
+}
+
+static uint64_t *vma_turned(const struct heat_vma *v) {
+        return v->observation + 2 * vma_observation_words(v);
+}
+
+static bool vma_word_due(const struct heat_vma *v, uint64_t w) {
+        return !v->observation || ((vma_due(v)[w / 64] >> (w % 64)) & 1);
+}
+
+/* Valid slots of settled word w (the last word of a VMA may be partial). */
+static uint64_t vma_word_len(const struct heat_vma *v, uint64_t w) {
+        return MIN((uint64_t) 64, vma_n_pages(v) - w * 64);
+}
+
+static uint64_t vma_word_valid(const struct heat_vma *v, uint64_t w) {
+        uint64_t len = vma_word_len(v, w);
+
+        return len == 64 ? UINT64_MAX : (UINT64_C(1) << len) - 1;
+}
+
+/* The slots of word w that are THP tails: they carry no heat of their own (the head does) and never a settled
+ * bit, so they must not make their word due. */
+static uint64_t vma_word_tails(const struct heat_vma *v, uint64_t w) {
+        uint64_t tails = 0, len = vma_word_len(v, w);
+
+        if (v->n_thp == 0)
+                return 0;
+        /* At most two 2 MiB units meet in a word. */
+        for (uint64_t j = 0; j < len;) {
+                uint64_t i = w * 64 + j, off = vma_thp_offset(v, i), run = MIN(HEAT_THP_PAGES - off, len - j);
+
+                if (vma_thp_head(v, i) != UINT64_MAX) {
+                        uint64_t m = (run == 64 ? UINT64_MAX : (UINT64_C(1) << run) - 1) << j;
+
+                        if (off == 0)
+                                m &= ~(UINT64_C(1) << j);
+                        tails |= m;
+                }
+                j += run;
+        }
+        return tails;
+}
+
+/* The slot of word w still observed in a round the word is not due: each in turn, a different one every round,
+ * so that heat arriving in a settled word is noticed without looking at all of it. A sampled THP tail shows
+ * nothing (the head holds the unit's heat): a THP is sampled when its head's turn comes, once in 64 rounds like
+ * any slot. */
+static uint64_t vma_sample_slot(const struct heat_vma *v, uint64_t w, uint64_t round) {
+        uint64_t len = vma_word_len(v, w);
+
+        return w * 64 + (len == 64 ? (round + w * 23) & 63 : (round + w * 23) % len);
+}
+
+/* The words [from, to) of v that round re-verifies: a slice that rotates through the VMA in
+ * HEAT_SETTLED_VERIFY_ROUNDS rounds. */
+static void vma_verify_slice(const struct heat_vma *v, uint64_t round, uint64_t *ret_from, uint64_t *ret_to) {
+        uint64_t words = vma_settled_words(v), slice = round % HEAT_SETTLED_VERIFY_ROUNDS;
+
+        *ret_from = words * slice / HEAT_SETTLED_VERIFY_ROUNDS;
+        *ret_to = words * (slice + 1) / HEAT_SETTLED_VERIFY_ROUNDS;
+}
+
+/* What a round observes of a VMA, worked out once for the loops over its words. */
+struct observation {
+        const struct heat_vma *v;
+        uint64_t round;
+        uint64_t slice_from, slice_to; /* vma_verify_slice() */
+        uint64_t full_words;           /* words of 64 valid slots */
+};
+
+static struct observation observation_of(const struct heat_vma *v, uint64_t round) {
+        struct observation o = { .v = v, .round = round, .full_words = vma_n_pages(v) / 64 };
+
+        vma_verify_slice(v, round, &o.slice_from, &o.slice_to);
+        return o;
+}
+
+/* The slots of word w the round observes (bit j: slot w * 64 + j): in a word it left out, the sample; in the
+ * words of the round's slice, all; in the others, every slot not settled, and the sample. Without partial
+ * observation, all. */
+static inline uint64_t observation_word(const struct observation *o, uint64_t w) {
+        const struct heat_vma *v = o->v;
+        uint64_t sample, valid;
+
+        if (!v->observation)
+                return UINT64_MAX;
+        if (w < o->full_words) {
+                sample = UINT64_C(1) << ((o->round + w * 23) & 63);
+                valid = UINT64_MAX;
+        } else {
+                sample = UINT64_C(1) << (vma_sample_slot(v, w, o->round) % 64);
+                valid = vma_word_valid(v, w);
+        }
+        if (!vma_word_due(v, w))
+                return sample;
+        /* Settled again within the round (by a backend that knows where pages are) or not: the slice is the
+         * full look that bounds how long a settled unit goes unseen, and a word whose sample turned last round
+         * is looked at in full too (heat arriving or leaving rarely touches one page alone). */
+        if ((w >= o->slice_from && w < o->slice_to) || ((vma_look(v)[w / 64] >> (w % 64)) & 1))
+                return valid;
+        return (~v->settled[w] | sample) & valid;
+}
+
+static bool observation_slot(const struct observation *o, uint64_t i) {
+        return (observation_word(o, i / 64) >> (i % 64)) & 1;
+}
+
+/* Decides which words the round looks at: those with a unit that is not settled. Without memory for the bits,
+ * every word is. */
+static void vma_plan_observation(struct heat_vma *v) {
+        uint64_t words = vma_settled_words(v), n = vma_observation_words(v);
+
+        if (!v->observation) {
+                v->observation = calloc(3 * n, sizeof(uint64_t));
+                if (!v->observation)
+                        return;
+        } else
+                memset(vma_due(v), 0, n * sizeof(uint64_t));
+        /* What turned last round is looked at in full in this one. */
+        memcpy(vma_look(v), vma_turned(v), n * sizeof(uint64_t));
+        memset(vma_turned(v), 0, n * sizeof(uint64_t));
+        for (uint64_t w = 0; w < words; w++) {
+                uint64_t units = vma_word_valid(v, w) & ~vma_word_tails(v, w);
+
+                if ((v->settled[w] & units) != units || ((vma_look(v)[w / 64] >> (w % 64)) & 1))
+                        vma_due(v)[w / 64] |= UINT64_C(1) << (w % 64);
+        }
+}
+
+/* Whether a settled unit stays settled through the fold of a round that gave it hits (clamped to the passes). One
+ * on the fastest tier (it has a streak) stays while its streak holds: once broken it may be displaced or demoted.
+ * One on the slowest tier (no streak) stays until it reaches the threshold, which starts the streak that could
+ * make it hot: a stray hit makes it warm, and warm units on the slowest tier are where the plan leaves them. */
 static inline bool settled_keeps(uint16_t e, unsigned hits, unsigned threshold) {
         if (e & HEAT_STREAK_MASK)
                 return hits >= threshold;
-        return (e & HEAT_IDLE_MASK) && hits == 0;
+        return hits < threshold;
 }
 
 /* The unit becomes 512 pages, each with the unit's history. The move-table entry, if any, is keyed by the head
@@ -218,6 +368,7 @@ static void vmas_free_entries(struct heat_vma *vmas, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(vmas[i].entries);
                 free(vmas[i].settled);
+                free(vmas[i].observation);
         }
 }
 
@@ -298,15 +449,19 @@ static inline u16x8 u16x8_splat(unsigned v) {
         return (u16x8) { v, v, v, v, v, v, v, v };
 }
 
-/* Folds 8 entries; with want_keep, returns a bit per entry: settled_keeps() of it (lane j is bit j). */
-static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned threshold, bool want_keep) {
+/* Folds the entries among 8 whose bit in lanes is set (lane j is bit j), leaves the others alone; with want_keep,
+ * returns a bit per entry: settled_keeps() of it. */
+static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned threshold, bool want_keep,
+                                     unsigned lanes) {
+        const u16x8 lane_bits = { 1, 2, 4, 8, 16, 32, 64, 128 };
         const u16x8 passes_v = u16x8_splat(passes), threshold_v = u16x8_splat(threshold);
         const u16x8 streak_max = u16x8_splat(HEAT_STREAK_MAX), idle_max = u16x8_splat(HEAT_IDLE_MAX);
         const u16x8 zero = u16x8_splat(0);
-        u16x8 x, hits, streak, idle, m, at_threshold, no_hit, keep;
+        u16x8 old, x, hits, streak, idle, m, at_threshold, no_hit, keep, fold;
         unsigned bits = 0;
 
         memcpy(&x, e, sizeof(x));
+        old = x;
         hits = x & HEAT_HITS_MASK;
         m = (u16x8) (hits > passes_v);
         hits = (hits & ~m) | (passes_v & m);
@@ -315,8 +470,7 @@ static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned thre
         at_threshold = (u16x8) (hits >= threshold_v);
         no_hit = (u16x8) (hits == zero);
         if (want_keep) {
-                keep = ((u16x8) (streak != zero) & at_threshold) |
-                        ((u16x8) (streak == zero) & (u16x8) (idle != zero) & no_hit);
+                keep = ((u16x8) (streak != zero) & at_threshold) | ((u16x8) (streak == zero) & ~at_threshold);
 #ifdef __SSE2__
                 bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) keep, _mm_setzero_si128())) & 0xff;
 #else
@@ -327,6 +481,8 @@ static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned thre
         streak = at_threshold & (streak - (u16x8) (streak < streak_max));
         idle = no_hit & (idle - (u16x8) (idle < idle_max));
         x = (x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT | idle << HEAT_IDLE_SHIFT;
+        fold = (u16x8) ((u16x8_splat(lanes) & lane_bits) != zero);
+        x = (x & fold) | (old & ~fold);
         memcpy(e, &x, sizeof(x));
         return bits;
 }
@@ -363,68 +519,151 @@ static void entries_fold(uint16_t *e, uint64_t n, unsigned passes, unsigned thre
         uint64_t i = 0;
 
         for (; i + 8 <= n; i += 8)
-                entries_fold8(e + i, passes, threshold, false);
+                entries_fold8(e + i, passes, threshold, false, 0xff);
         for (; i < n; i++)
                 entry_fold(e + i, passes, threshold);
 }
 
+/* A settled unit seen by sample turned: its word gets a full look next round. */
+static void vma_mark_turned(struct heat_vma *v, uint64_t w) {
+        if (v->observation)
+                vma_turned(v)[w / 64] |= UINT64_C(1) << (w % 64);
+}
+
+/* One slot: the fold and its settled bit. Returns whether a settled unit turned. */
+static bool vma_fold_slot(struct heat_vma *v, uint64_t i, unsigned passes, unsigned threshold) {
+        uint16_t *e = v->entries + i;
+        bool turned = false;
+
+        if (vma_settled_test(v, i) && !settled_keeps(*e, MIN(*e & HEAT_HITS_MASK, passes), threshold)) {
+                v->settled[i / 64] &= ~(UINT64_C(1) << (i % 64));
+                turned = true;
+        }
+        entry_fold(e, passes, threshold);
+        return turned;
+}
+
 /* Base pages only: the fold and the settled bits' upkeep in one pass, 64 entries (one bitmap word) at a time.
- * Words without a settled unit, most of them until placement has settled, cost nothing extra. */
-static void vma_fold_base(struct heat_vma *v, unsigned passes, unsigned threshold) {
-        uint64_t n = vma_n_pages(v), w = 0;
+ * Words without a settled unit, most of them until placement has settled, cost nothing extra; a word the round
+ * left out costs its one sampled slot. Returns the slots observed. */
+static uint64_t vma_fold_base(struct heat_vma *v, unsigned passes, unsigned threshold, uint64_t round) {
+        const struct observation o = observation_of(v, round);
+        uint64_t n = vma_n_pages(v), w = 0, observed = 0;
         uint16_t *e = v->entries;
 
         for (; (w + 1) * 64 <= n; w++) {
                 uint16_t *g = e + w * 64;
-                uint64_t keep = 0;
+                uint64_t keep = 0, obs;
 
-                if (v->settled[w] == 0) {
-                        for (unsigned j = 0; j < 64; j += 8)
-                                entries_fold8(g + j, passes, threshold, false);
+                if (!vma_word_due(v, w)) {
+                        if (vma_fold_slot(v, vma_sample_slot(v, w, round), passes, threshold))
+                                vma_mark_turned(v, w);
+                        observed++;
                         continue;
                 }
+                if (v->settled[w] == 0) {
+                        for (unsigned j = 0; j < 64; j += 8)
+                                entries_fold8(g + j, passes, threshold, false, 0xff);
+                        observed += 64;
+                        continue;
+                }
+                /* Settled slots were not observed (but the sample): they keep their entries and their bits. */
+                obs = observation_word(&o, w);
                 for (unsigned j = 0; j < 64; j += 8)
-                        keep |= (uint64_t) entries_fold8(g + j, passes, threshold, true) << j;
-                v->settled[w] &= keep;
+                        keep |= (uint64_t) entries_fold8(g + j, passes, threshold, true, (unsigned) (obs >> j) & 0xff)
+                                << j;
+                if (obs != UINT64_MAX && (v->settled[w] & obs & ~keep))
+                        vma_mark_turned(v, w);
+                v->settled[w] &= keep | ~obs;
+                observed += (uint64_t) __builtin_popcountll(obs);
         }
-        for (uint64_t i = w * 64; i < n; i++) {
-                if (vma_settled_test(v, i) &&
-                    !settled_keeps(e[i], MIN(e[i] & HEAT_HITS_MASK, passes), threshold))
-                        v->settled[i / 64] &= ~(UINT64_C(1) << (i % 64));
-                entry_fold(e + i, passes, threshold);
-        }
+        for (uint64_t i = w * 64; i < n; i++)
+                if (observation_slot(&o, i)) {
+                        if (vma_fold_slot(v, i, passes, threshold) &&
+                            observation_word(&o, w) != vma_word_valid(v, w))
+                                vma_mark_turned(v, w);
+                        observed++;
+                }
+        return observed;
 }
 
 /* With THPs: the settled bits first (only heads carry one), then the fold. */
-static void vma_settled_fold(struct heat_vma *v, unsigned passes, unsigned threshold) {
+static void vma_settled_fold(struct heat_vma *v, unsigned passes, unsigned threshold, uint64_t round) {
+        const struct observation o = observation_of(v, round);
+
         for (uint64_t w = 0; w < vma_settled_words(v); w++)
                 for (uint64_t b = v->settled[w]; b; b &= b - 1) {
                         uint64_t i = w * 64 + (uint64_t) __builtin_ctzll(b);
                         uint16_t x = v->entries[i];
 
-                        if (!settled_keeps(x, MIN(x & HEAT_HITS_MASK, passes), threshold))
+                        if (observation_slot(&o, i) && !settled_keeps(x, MIN(x & HEAT_HITS_MASK, passes), threshold)) {
+                                if (observation_word(&o, w) != vma_word_valid(v, w))
+                                        vma_mark_turned(v, w);
                                 v->settled[w] &= ~(UINT64_C(1) << (i % 64));
+                        }
                 }
 }
 
-static void vma_fold(struct heat_vma *v, unsigned passes, unsigned threshold) {
-        uint64_t n = vma_n_pages(v);
+/* Folds the observed slots of [first, first + n); returns how many. The settled bits were updated before (and
+ * so a sample whose bit went is folded as observed, which it was). */
+static uint64_t vma_fold_range(struct heat_vma *v, uint64_t first, uint64_t n, unsigned passes, unsigned threshold,
+                               uint64_t round) {
+        const struct observation o = observation_of(v, round);
+        uint64_t observed = 0;
 
-        if (v->n_thp == 0) {
-                vma_fold_base(v, passes, threshold);
-                return;
+        for (uint64_t i = first; i < first + n;) {
+                uint64_t w = i / 64, off = i % 64, len = MIN(64 - off, first + n - i);
+                uint64_t obs = observation_word(&o, w) >> off;
+
+                if (len < 64)
+                        obs &= (UINT64_C(1) << len) - 1;
+                if (obs == (len == 64 ? UINT64_MAX : (UINT64_C(1) << len) - 1)) {
+                        entries_fold(v->entries + i, len, passes, threshold);
+                        observed += len;
+                } else
+                        for (; obs; obs &= obs - 1) {
+                                entry_fold(v->entries + i + (uint64_t) __builtin_ctzll(obs), passes, threshold);
+                                observed++;
+                        }
+                i += len;
         }
-        vma_settled_fold(v, passes, threshold);
+        return observed;
+}
+
+static uint64_t vma_fold(struct heat_vma *v, unsigned passes, unsigned threshold, uint64_t round) {
+        uint64_t n = vma_n_pages(v), observed = 0;
+
+        if (v->n_thp == 0)
+                return vma_fold_base(v, passes, threshold, round);
+        vma_settled_fold(v, passes, threshold, round);
         /* Chunk by 2 MiB of address space: a THP folds its head only, tail slots are left alone. */
         for (uint64_t i = 0; i < n;) {
                 uint64_t off = vma_thp_offset(v, i);
                 uint64_t chunk = MIN(HEAT_THP_PAGES - off, n - i);
 
                 if (off == 0 && chunk == HEAT_THP_PAGES && (v->entries[i] & HEAT_F_THP))
-                        entries_fold(v->entries + i, 1, passes, threshold);
+                        observed += vma_fold_range(v, i, 1, passes, threshold, round) * HEAT_THP_PAGES;
                 else
-                        entries_fold(v->entries + i, chunk, passes, threshold);
+                        observed += vma_fold_range(v, i, chunk, passes, threshold, round);
                 i += chunk;
+        }
+        return observed;
+}
+
+/* Clears the hits of the slots the round observes (and with them the pass stamps of THP tails). The others keep
+ * the hits of the last round that looked at them. */
+static void vma_clear_hits(struct heat_vma *v, uint64_t round) {
+        uint64_t words = vma_settled_words(v);
+
+        if (!v->observation) {
+                entries_clear_hits(v->entries, vma_n_pages(v));
+                return;
+        }
+        for (uint64_t w = 0; w < words; w++) {
+                if (vma_word_due(v, w))
+                        entries_clear_hits(v->entries + w * 64, vma_word_len(v, w));
+                else
+                        v->entries[vma_sample_slot(v, w, round)] &= (uint16_t) ~HEAT_HITS_MASK;
         }
 }
 
@@ -615,12 +854,13 @@ static bool move_expired(const struct heat_store *s, const struct heat_move *m, 
 }
 
 /* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
-static void moves_sweep(struct heat_store *s, bool (*drop)(const struct heat_store *s, const struct heat_move *m)) {
+static void moves_sweep(struct heat_store *s, uint64_t round_no,
+                        bool (*drop)(const struct heat_store *s, const struct heat_move *m, uint64_t round_no)) {
         for (size_t i = 0; i < s->moves_capacity;) {
                 struct heat_move *m = &s->moves[i];
                 uint16_t *e;
 
-                if (m->pid == 0 || !drop(s, m)) {
+                if (m->pid == 0 || !drop(s, m, round_no)) {
                         i++;
                         continue;
                 }
@@ -639,12 +879,33 @@ static void moves_sweep(struct heat_store *s, bool (*drop)(const struct heat_sto
         }
 }
 
-static bool move_drop_expired(const struct heat_store *s, const struct heat_move *m) {
-        return move_expired(s, m, s->round);
+static bool move_drop_expired(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
+        return move_expired(s, m, round_no);
 }
 
-static bool move_drop_untracked_pid(const struct heat_store *s, const struct heat_move *m) {
+static bool move_drop_untracked_pid(const struct heat_store *s, const struct heat_move *m,
+                                    _unused_ uint64_t round_no) {
         return !target_find(s, m->pid);
+}
+
+/* An entry past its residency wait no longer stops a move; it only remembers where the unit came from, for
+ * ping-pong detection. */
+static bool move_drop_waited(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
+        return move_age(m, round_no) >= move_wait(&s->move_params, m->backoff_shift);
+}
+
+static bool move_drop_older(_unused_ const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
+        return move_age(m, round_no) >= 1;
+}
+
+/* The table is full: make room by forgetting what matters least, so that moves never stop for want of it. Entries
+ * past their wait go first (ping-pong detection then has a shorter memory for them), then everything older than
+ * this round; the moves of this round stay. */
+static void moves_make_room(struct heat_store *s, uint64_t round_no) {
+        s->moves_evicted_rounds++;
+        moves_sweep(s, round_no, move_drop_waited);
+        if (s->n_moves >= HEAT_MOVES_MAX / 2)
+                moves_sweep(s, round_no, move_drop_older);
 }
 
 /* The store */
@@ -692,22 +953,30 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
                 for (size_t j = 0; j < s->targets[i].n_vmas; j++) {
                         struct heat_vma *v = &s->targets[i].vmas[j];
 
-                        uint64_t words = vma_settled_words(v);
-                        uint64_t slice = round_no % HEAT_SETTLED_VERIFY_ROUNDS;
-                        uint64_t from = words * slice / HEAT_SETTLED_VERIFY_ROUNDS;
-                        uint64_t to = words * (slice + 1) / HEAT_SETTLED_VERIFY_ROUNDS;
+                        uint64_t from, to;
 
-                        /* Also clears the pass stamps of THP tails. */
-                        entries_clear_hits(v->entries, vma_n_pages(v));
+                        vma_verify_slice(v, round_no, &from, &to);
+
                         /* The kernel moves pages too (reclaim's demotion, NUMA balancing, a cpuset change):
-                         * each round, one slice of every VMA is located afresh. */
+                         * each round, one slice of every VMA is located afresh, and observed in full. */
                         memset(v->settled + from, 0, (to - from) * sizeof(uint64_t));
+                        if (s->partial)
+                                vma_plan_observation(v);
+                        else {
+                                v->observation = mfree(v->observation);
+                        }
+                        vma_clear_hits(v, round_no);
                 }
         s->in_round = true;
         s->round = round_no;
         s->hot_threshold = hot_threshold;
         s->passes = 0;
         return 0;
+}
+
+void heat_store_set_partial_observation(struct heat_store *s, bool partial) {
+        if (s)
+                s->partial = partial;
 }
 
 int heat_store_begin_pass(struct heat_store *s) {
@@ -728,15 +997,18 @@ void heat_store_end_round(struct heat_store *s) {
                         s->passes :
                         MIN(s->hot_threshold, s->passes);
 
+                uint64_t observed = 0;
+
                 for (size_t i = 0; i < s->n_targets; i++)
                         for (size_t j = 0; j < s->targets[i].n_vmas; j++)
-                                vma_fold(&s->targets[i].vmas[j], s->passes, threshold);
+                                observed += vma_fold(&s->targets[i].vmas[j], s->passes, threshold, s->round);
+                s->observed_pages = observed;
                 s->last_passes = s->passes;
                 s->last_hot_threshold = threshold;
         }
 
         if (s->n_moves > 0)
-                moves_sweep(s, move_drop_expired);
+                moves_sweep(s, s->round, move_drop_expired);
 }
 
 bool heat_store_in_round(const struct heat_store *s) {
@@ -814,6 +1086,7 @@ int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vm
                 if (!v->entries) {
                         v->entries = TAKE_PTR(old[i].entries);
                         v->settled = TAKE_PTR(old[i].settled);
+                        v->observation = TAKE_PTR(old[i].observation);
                         v->n_thp = old[i].n_thp;
                         v->flags_seen = old[i].flags_seen;
                         continue;
@@ -861,7 +1134,7 @@ size_t heat_store_drop_missing_targets(struct heat_store *s, const pid_t *alive,
         dropped = s->n_targets - kept;
         s->n_targets = kept;
         if (dropped > 0 && s->n_moves > 0)
-                moves_sweep(s, move_drop_untracked_pid);
+                moves_sweep(s, s->round, move_drop_untracked_pid);
         return dropped;
 }
 
@@ -877,7 +1150,7 @@ int heat_store_drop_target(struct heat_store *s, pid_t pid) {
         memmove(s->targets + i, s->targets + i + 1, (s->n_targets - i - 1) * sizeof(struct heat_target));
         s->n_targets--;
         if (s->n_moves > 0)
-                moves_sweep(s, move_drop_untracked_pid);
+                moves_sweep(s, s->round, move_drop_untracked_pid);
         return 0;
 }
 
@@ -891,28 +1164,66 @@ static int range_check(uint64_t start, uint64_t n_pages) {
         return 0;
 }
 
+/* The pages [start, start + n_pages) of one target, VMA by VMA: what every call that takes a bitmap over an
+ * address range walks. */
+struct range_walk {
+        struct heat_target *t;
+        uint64_t start, end;
+        size_t next; /* index of the next VMA */
+};
+
+struct range_piece {
+        struct heat_vma *v;
+        uint64_t first; /* slot of the piece's first page in v */
+        uint64_t n;     /* pages in the piece */
+        uint64_t bit0;  /* bit of its first page in the caller's bitmap */
+};
+
+static int range_walk_begin(const struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                            struct range_walk *ret) {
+        int r = range_check(start, n_pages);
+
+        if (r < 0)
+                return r;
+        ret->t = target_find(s, pid);
+        if (!ret->t)
+                return -ENOENT;
+        ret->start = start;
+        ret->end = start + (n_pages << HEAT_PAGE_SHIFT);
+        ret->next = vma_lower_bound(ret->t, start);
+        return 0;
+}
+
+static bool range_walk_next(struct range_walk *w, struct range_piece *ret) {
+        struct heat_vma *v;
+        uint64_t a, b;
+
+        if (w->next >= w->t->n_vmas || w->t->vmas[w->next].start >= w->end)
+                return false;
+        v = &w->t->vmas[w->next++];
+        a = MAX(w->start, v->start);
+        b = MIN(w->end, v->end);
+        *ret = (struct range_piece) {
+                .v = v,
+                .first = (a - v->start) >> HEAT_PAGE_SHIFT,
+                .n = (b - a) >> HEAT_PAGE_SHIFT,
+                .bit0 = (a - w->start) >> HEAT_PAGE_SHIFT,
+        };
+        return true;
+}
+
 static int record_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, const uint64_t *bitmap) {
-        const struct heat_target *t;
-        uint64_t end;
+        struct range_walk w;
+        struct range_piece p;
         int r;
 
         if (!s || !s->in_round || s->passes == 0)
                 return -EINVAL;
-        r = range_check(start, n_pages);
+        r = range_walk_begin(s, pid, start, n_pages, &w);
         if (r < 0)
                 return r;
-        t = target_find(s, pid);
-        if (!t)
-                return -ENOENT;
-
-        end = start + (n_pages << HEAT_PAGE_SHIFT);
-        for (size_t i = vma_lower_bound(t, start); i < t->n_vmas && t->vmas[i].start < end; i++) {
-                struct heat_vma *v = &t->vmas[i];
-                uint64_t a = MAX(start, v->start), b = MIN(end, v->end);
-
-                vma_record(v, (a - v->start) >> HEAT_PAGE_SHIFT, (b - a) >> HEAT_PAGE_SHIFT, bitmap,
-                           (a - start) >> HEAT_PAGE_SHIFT, s->passes);
-        }
+        while (range_walk_next(&w, &p))
+                vma_record(p.v, p.first, p.n, bitmap, p.bit0, s->passes);
         return 0;
 }
 
@@ -921,6 +1232,63 @@ int heat_store_record_bitmap(struct heat_store *s, pid_t pid, uint64_t start, ui
         if (!bitmap && n_pages > 0)
                 return -EINVAL;
         return record_range(s, pid, start, n_pages, bitmap);
+}
+
+static void bits_fill(uint64_t *bitmap, uint64_t first, uint64_t n, bool on) {
+        for (uint64_t i = first; i < first + n;) {
+                uint64_t off = i % 64, len = MIN(64 - off, first + n - i);
+                uint64_t mask = len == 64 ? UINT64_MAX : ((UINT64_C(1) << len) - 1) << off;
+
+                if (on)
+                        bitmap[i / 64] |= mask;
+                else
+                        bitmap[i / 64] &= ~mask;
+                i += len;
+        }
+}
+
+/* Bits [bit, bit + len) of bitmap (len <= 64) become the low len bits of value. */
+static void bits_put(uint64_t *bitmap, uint64_t bit, uint64_t len, uint64_t value) {
+        uint64_t off = bit % 64, mask = len == 64 ? UINT64_MAX : (UINT64_C(1) << len) - 1;
+
+        value &= mask;
+        bitmap[bit / 64] = (bitmap[bit / 64] & ~(mask << off)) | value << off;
+        if (off > 0 && off + len > 64)
+                bitmap[bit / 64 + 1] = (bitmap[bit / 64 + 1] & ~(mask >> (64 - off))) | value >> (64 - off);
+}
+
+int heat_store_observed_bitmap(const struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                               uint64_t *bitmap) {
+        struct range_walk w;
+        struct range_piece p;
+        int r;
+
+        if (!s || (!bitmap && n_pages > 0))
+                return -EINVAL;
+        r = range_walk_begin(s, pid, start, n_pages, &w);
+        if (r < 0)
+                return r;
+
+        bits_fill(bitmap, 0, n_pages, true);
+        if (!s->in_round)
+                return 0;
+        while (range_walk_next(&w, &p)) {
+                struct observation o;
+
+                if (!p.v->observation)
+                        continue;
+                o = observation_of(p.v, s->round);
+                for (uint64_t k = p.first; k < p.first + p.n;) {
+                        uint64_t len = MIN(64 - k % 64, p.first + p.n - k);
+                        uint64_t obs = observation_word(&o, k / 64) >> (k % 64);
+
+                        if (len < 64)
+                                obs &= (UINT64_C(1) << len) - 1;
+                        bits_put(bitmap, p.bit0 + (k - p.first), len, obs);
+                        k += len;
+                }
+        }
+        return 0;
 }
 
 /* [addr, addr + len) rounded out to whole pages, as (start, n_pages). */
@@ -1007,37 +1375,30 @@ static void entries_clear_flags(uint16_t *e, uint64_t n, uint16_t flags) {
 
 static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages, uint16_t flags,
                        const uint64_t *bitmap, bool on) {
-        const struct heat_target *t;
-        uint64_t end;
+        struct range_walk w;
+        struct range_piece p;
         int r;
 
         if (!s || flags == 0 || (flags & ~(HEAT_F_LAZYFREE | HEAT_F_SKIP)))
                 return -EINVAL;
-        r = range_check(start, n_pages);
+        r = range_walk_begin(s, pid, start, n_pages, &w);
         if (r < 0)
                 return r;
-        t = target_find(s, pid);
-        if (!t)
-                return -ENOENT;
 
-        end = start + (n_pages << HEAT_PAGE_SHIFT);
-        for (size_t i = vma_lower_bound(t, start); i < t->n_vmas && t->vmas[i].start < end; i++) {
-                struct heat_vma *v = &t->vmas[i];
-                uint64_t a = MAX(start, v->start), b = MIN(end, v->end);
-                uint64_t first = (a - v->start) >> HEAT_PAGE_SHIFT, bit0 = (a - start) >> HEAT_PAGE_SHIFT;
+        while (range_walk_next(&w, &p)) {
+                struct heat_vma *v = p.v;
+                uint64_t first = p.first, bit0 = p.bit0, n = p.n;
 
                 /* Nothing to set, and nothing here ever had the flags: nothing to clear either. */
-                if (!(v->flags_seen & flags) && (bitmap ? bits_all_zero(bitmap, bit0, (b - a) >> HEAT_PAGE_SHIFT) : !on))
+                if (!(v->flags_seen & flags) && (bitmap ? bits_all_zero(bitmap, bit0, n) : !on))
                         continue;
 
                 /* The common case, every round for every page of page_idle's targets: base pages only and
                  * bitmaps that are mostly zero. A word at a time, an all-zero word is one tight clearing loop. */
                 if (bitmap && v->n_thp == 0) {
-                        uint64_t n = (b - a) >> HEAT_PAGE_SHIFT;
-
                         for (uint64_t k = 0; k < n;) {
-                                uint64_t p = bit0 + k, run = MIN(64 - p % 64, n - k);
-                                uint64_t word = bitmap[p / 64] >> (p % 64);
+                                uint64_t bit = bit0 + k, run = MIN(64 - bit % 64, n - k);
+                                uint64_t word = bitmap[bit / 64] >> (bit % 64);
                                 uint16_t *e = v->entries + first + k;
 
                                 if (word == 0) {
@@ -1054,7 +1415,7 @@ static int flags_range(struct heat_store *s, pid_t pid, uint64_t start, uint64_t
                         continue;
                 }
 
-                for (uint64_t k = 0; k < (b - a) >> HEAT_PAGE_SHIFT; k++) {
+                for (uint64_t k = 0; k < n; k++) {
                         uint64_t idx = first + k, h;
                         bool set = on;
 
@@ -1119,6 +1480,8 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
         }
 
         if (!m) {
+                if (s->n_moves >= HEAT_MOVES_MAX)
+                        moves_make_room(s, round_no);
                 if (s->n_moves >= HEAT_MOVES_MAX)
                         return -ENOSPC;
                 if ((s->n_moves + 1) * 2 > s->moves_capacity) {
@@ -1202,6 +1565,101 @@ int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_
                 return 0;
         v->settled[i / 64] |= UINT64_C(1) << (i % 64);
         return 1;
+}
+
+/* Bits [bit, bit + len) of bitmap (len <= 64) as the low bits of a word. */
+static uint64_t bits_get(const uint64_t *bitmap, uint64_t bit, uint64_t len) {
+        uint64_t off = bit % 64, w = bitmap[bit / 64] >> off;
+
+        if (off > 0 && off + len > 64)
+                w |= bitmap[bit / 64 + 1] << (64 - off);
+        return len == 64 ? w : w & ((UINT64_C(1) << len) - 1);
+}
+
+static inline unsigned u16x8_bits(u16x8 m) {
+#ifdef __SSE2__
+        return (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) m, _mm_setzero_si128())) & 0xff;
+#else
+        unsigned bits = 0;
+
+        for (unsigned j = 0; j < 8; j++)
+                bits |= (m[j] & 1U) << j;
+        return bits;
+#endif
+}
+
+/* 8 entries, a bit per entry in each: hot (a streak of at least hot_streak), streak (any), idle; flagged entries
+ * in none. */
+struct trend8 {
+        unsigned hot, streak, idle;
+};
+
+static inline struct trend8 entries_trend8(const uint16_t *e, unsigned hot_streak) {
+        const u16x8 zero = u16x8_splat(0), hot = u16x8_splat(hot_streak << HEAT_STREAK_SHIFT);
+        u16x8 x, ok;
+
+        memcpy(&x, e, sizeof(x));
+        ok = (u16x8) ((x & (HEAT_F_LAZYFREE | HEAT_F_SKIP)) == zero);
+        return (struct trend8) {
+                .hot = u16x8_bits(ok & (u16x8) ((x & HEAT_STREAK_MASK) >= hot)),
+                .streak = u16x8_bits(ok & (u16x8) ((x & HEAT_STREAK_MASK) != zero)),
+                .idle = u16x8_bits(ok & (u16x8) ((x & HEAT_IDLE_MASK) != zero)),
+        };
+}
+
+/* Settled bits of len slots from slot i (within one word), given where they are. */
+static void vma_settle_piece(struct heat_vma *v, uint64_t i, uint64_t len, uint64_t fastest, uint64_t slowest,
+                             unsigned hot_streak) {
+        uint64_t w = i / 64, off = i % 64, mask = (len == 64 ? UINT64_MAX : (UINT64_C(1) << len) - 1) << off;
+        uint64_t old = v->settled[w], hot = 0, streak = 0, idle = 0, now;
+
+        fastest <<= off;
+        slowest <<= off;
+        if (((fastest | slowest | old) & mask) == 0)
+                return;
+        if (len == 64)
+                for (unsigned j = 0; j < 64; j += 8) {
+                        struct trend8 t = entries_trend8(v->entries + i + j, hot_streak);
+
+                        hot |= (uint64_t) t.hot << j;
+                        streak |= (uint64_t) t.streak << j;
+                        idle |= (uint64_t) t.idle << j;
+                }
+        else
+                for (uint64_t k = 0; k < len; k++) {
+                        uint16_t e = v->entries[i + k];
+                        bool ok = !(e & (HEAT_F_LAZYFREE | HEAT_F_SKIP));
+
+                        hot |= (uint64_t) (ok && heat_entry_streak(e) >= hot_streak) << (off + k);
+                        streak |= (uint64_t) (ok && (e & HEAT_STREAK_MASK)) << (off + k);
+                        idle |= (uint64_t) (ok && (e & HEAT_IDLE_MASK)) << (off + k);
+                }
+        /* On the fastest tier: hot (a unit merely on a streak may still be displaced, and a settled one is not
+         * watched). On the slowest: idle, and once settled there, without a streak (settled_keeps()). */
+        now = (fastest & hot) | (slowest & ((old & ~streak) | (~old & idle)));
+        v->settled[w] = (old & ~mask) | (now & mask);
+}
+
+int heat_store_settle_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                             const uint64_t *fastest, const uint64_t *slowest, unsigned hot_streak) {
+        struct range_walk w;
+        struct range_piece p;
+        int r;
+
+        if (!s || (n_pages > 0 && (!fastest || !slowest)) || hot_streak < 1 || hot_streak > HEAT_STREAK_MAX)
+                return -EINVAL;
+        r = range_walk_begin(s, pid, start, n_pages, &w);
+        if (r < 0)
+                return r;
+        while (range_walk_next(&w, &p))
+                for (uint64_t i = p.first; i < p.first + p.n;) {
+                        uint64_t len = MIN(64 - i % 64, p.first + p.n - i), bit = p.bit0 + (i - p.first);
+
+                        vma_settle_piece(p.v, i, len, bits_get(fastest, bit, len), bits_get(slowest, bit, len),
+                                         hot_streak);
+                        i += len;
+                }
+        return 0;
 }
 
 bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr) {
@@ -1326,7 +1784,7 @@ struct walk {
         unsigned class_mask;
         bool unsettled_only;
         const struct heat_walk_filter *filter;
-        uint8_t sel[1 << CLASS_KEY_BITS]; /* 1: selected class; 2: hot or cold, also subject to filter and settled */
+        uint8_t sel[1 << CLASS_KEY_BITS]; /* 1: selected class; 2: hot or cold, also subject to the filter */
         heat_unit_func_t f;
         void *userdata;
 };
@@ -1356,7 +1814,9 @@ static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64
                 uint64_t len = (e & HEAT_F_THP) ? HEAT_THP_PAGES : 1;
                 uint8_t s = w->sel[class_key(e)];
 
-                if (s == 2 && (!walk_passes_filter(w, e) || (w->unsettled_only && vma_settled_test(v, i))))
+                if (s == 2 && !walk_passes_filter(w, e))
+                        s = 0;
+                if (s != 0 && w->unsettled_only && vma_settled_test(v, i))
                         s = 0;
                 if (s != 0) {
                         r = walk_call(w, v, i, e);
@@ -1368,21 +1828,20 @@ static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64
         return 0;
 }
 
-/* 8 entries: bit j of the result is set when entry j is selected; *ret_hot_cold gets the hot and cold ones. */
-static inline unsigned walk_select8(const struct walk *w, const uint16_t *e, unsigned *ret_hot_cold) {
+/* 8 entries: bit j of the result is set when entry j is selected. */
+static inline unsigned walk_select8(const struct walk *w, const uint16_t *e) {
         const u16x8 zero = u16x8_splat(0);
         const u16x8 promote = u16x8_splat(w->p->promote_rounds), cold_rounds = u16x8_splat(w->p->cold_rounds);
         const u16x8 rank_min = u16x8_splat(w->filter ? MIN(w->filter->hot_rank_min, 0xffffU) : 0);
         const u16x8 idle_min = u16x8_splat(w->filter ? MIN(w->filter->cold_idle_min, 0xffffU) : 0);
-        u16x8 x, flagged, hot, cold, warm, sel, hot_cold;
-        unsigned bits = 0, hc_bits = 0;
+        u16x8 x, flagged, hot, cold, warm, sel;
+        unsigned bits = 0;
 
         memcpy(&x, e, sizeof(x));
         flagged = (u16x8) ((x & (HEAT_F_LAZYFREE | HEAT_F_SKIP)) != zero);
         hot = ~flagged & (u16x8) (((x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT) >= promote);
         cold = ~flagged & ~hot & (u16x8) (((x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT) >= cold_rounds);
         warm = ~flagged & ~hot & ~cold;
-        hot_cold = hot | cold;
         hot &= (u16x8) ((x & HEAT_HOT_RANK_MASK) >= rank_min);
         cold &= (u16x8) (((x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT) >= idle_min);
         sel = (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_HOT) ? hot : zero) |
@@ -1391,14 +1850,10 @@ static inline unsigned walk_select8(const struct walk *w, const uint16_t *e, uns
                 (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) ? flagged : zero);
 #ifdef __SSE2__
         bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) sel, _mm_setzero_si128())) & 0xff;
-        hc_bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) hot_cold, _mm_setzero_si128())) & 0xff;
 #else
-        for (unsigned j = 0; j < 8; j++) {
+        for (unsigned j = 0; j < 8; j++)
                 bits |= (sel[j] & 1U) << j;
-                hc_bits |= (hot_cold[j] & 1U) << j;
-        }
 #endif
-        *ret_hot_cold = hc_bits;
         return bits;
 }
 
@@ -1409,18 +1864,14 @@ static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
         int r;
 
         for (uint64_t k = 0; k < words; k++) {
-                uint64_t sel = 0, hot_cold = 0, settled = w->unsettled_only ? v->settled[k] : 0;
+                uint64_t sel = 0, settled = w->unsettled_only ? v->settled[k] : 0;
 
                 /* Once placement has settled, most words are all settled: 64 units for one load. */
-                if (settled == UINT64_MAX && !(w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_WARM)))
+                if (settled == UINT64_MAX)
                         continue;
-                for (unsigned j = 0; j < 64; j += 8) {
-                        unsigned hc;
-
-                        sel |= (uint64_t) walk_select8(w, v->entries + k * 64 + j, &hc) << j;
-                        hot_cold |= (uint64_t) hc << j;
-                }
-                sel &= ~(settled & hot_cold);
+                for (unsigned j = 0; j < 64; j += 8)
+                        sel |= (uint64_t) walk_select8(w, v->entries + k * 64 + j) << j;
+                sel &= ~settled;
                 for (; sel; sel &= sel - 1) {
                         uint64_t i = k * 64 + (uint64_t) __builtin_ctzll(sel);
 
@@ -1672,7 +2123,8 @@ uint64_t heat_store_memory_bytes(const struct heat_store *s) {
                 bytes += t->n_vmas * sizeof(struct heat_vma);
                 for (size_t j = 0; j < t->n_vmas; j++)
                         bytes += vma_n_pages(&t->vmas[j]) * sizeof(uint16_t) +
-                                vma_settled_words(&t->vmas[j]) * sizeof(uint64_t);
+                                vma_settled_words(&t->vmas[j]) * sizeof(uint64_t) +
+                                (t->vmas[j].observation ? 3 * vma_observation_words(&t->vmas[j]) * sizeof(uint64_t) : 0);
         }
         return bytes;
 }
@@ -1700,4 +2152,6 @@ void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *r
         ret->round = s->round;
         ret->last_passes = s->last_passes;
         ret->last_hot_threshold = s->last_hot_threshold;
+        ret->observed_pages = s->observed_pages;
+        ret->moves_evictions = s->moves_evicted_rounds;
 }

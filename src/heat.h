@@ -51,7 +51,10 @@
  * a page and matters only for pages moved recently, so it lives in a separate open-addressing hash (linear
  * probing, backward-shift deletion) keyed by (pid, address). Moves are rate limited, so it stays small; an entry
  * lives while it can still affect a decision, i.e. for max(ping-pong window, current wait) rounds after the last
- * move, and is swept at the end of every round. It holds at most HEAT_MOVES_MAX entries.
+ * move, and is swept at the end of every round. It holds at most HEAT_MOVES_MAX entries; when a move finds it
+ * full, it forgets early instead of refusing the move: first the entries past their residency wait (they only
+ * serve ping-pong detection), then, if that freed less than half, every entry older than the round. Moves are
+ * only refused (-ENOSPC) when one round alone moved HEAT_MOVES_MAX units.
  *
  * Settled units
  * =============
@@ -60,20 +63,44 @@
  * hot and cold unit every round costs more than anything else at terabyte sizes, and nearly every answer is the
  * same as last round's: the hot units are already on the fastest tier, the cold ones on the slowest. So the store
  * keeps one more bit per slot (in a bitmap beside the entries, 1/16 of their size): "settled", set by whoever
- * learned where the unit is (the policy while locating, the executor after a move) when the unit is where its
- * trend wants it: on the fastest tier while its streak is above 0 (HEAT_SETTLE_FASTEST), on the slowest tier
- * while its idle age is (HEAT_SETTLE_SLOWEST). The bit then holds while the trend does: the fold clears it when a
- * unit on a streak misses the threshold, or an idle unit is hit. Class changes happen only at those turns (a
- * streak only grows into "hot", an idle age only into "cold"), so a settled hot unit is on the fastest tier and a
- * settled cold one on the slowest, and the policy has nothing to do with them: its walk passes
- * HEAT_WALK_UNSETTLED and never sees them.
+ * learned where the unit is (the policy while locating, the executor after a move, a backend that resolves PFNs)
+ * when the unit is where its trend wants it: on the fastest tier with a streak above 0 (HEAT_SETTLE_FASTEST; the
+ * callers settle only hot units there, since a warm one on the fast tier is what an exchange displaces and must
+ * stay in view), on the slowest tier once its idle age is above 0 (HEAT_SETTLE_SLOWEST). The bit then holds while
+ * nothing can make the plan move the unit: the fold clears it when a unit on the fastest tier misses the
+ * threshold (broken streak: it may be displaced, or turn cold), or one on the slowest reaches it (a streak: it may
+ * turn hot). A stray hit on the slowest tier makes a unit warm, and warm units there stay where they are. A
+ * settled unit therefore needs no plan, and the policy's walks pass HEAT_WALK_UNSETTLED and never see it.
  *
  * The bit is a hint: the kernel moves pages without telling (reclaim's demotion, NUMA balancing, a cpuset or
  * mempolicy change, a failed migration that left a page behind). It is dropped for one slice of every VMA at
  * each heat_store_begin_round() (the slice rotates, so each unit is located again at least every
  * HEAT_SETTLED_VERIFY_ROUNDS rounds), for the whole of a VMA that changed, for a THP formed or split, for a unit
  * that gets a lazyfree or skip flag, and for everything by heat_store_unsettle_all() (the tiers or the class
- * rules changed).
+ * rules changed). A backend that knows each page's node every round (page_idle: PFN spans, pfn-map.h) makes it
+ * exact instead: heat_store_settle_bitmap() sets and clears the bits of every unit it saw.
+ *
+ * Partial observation
+ * ===================
+ *
+ * A settled unit needs no plan, and it needs little watching: what it waits for is a change of trend, which a
+ * sample shows as well as a full look. With partial observation on (heat_store_set_partial_observation(), for a
+ * backend that can track a chosen subset of pages: page_idle), a round observes
+ *   - in a word of 64 slots (one settled-bitmap word) with a slot not settled at heat_store_begin_round(): every
+ *     slot not settled, and the word's sample;
+ *   - in a word of settled slots: its sample alone;
+ * where the sample of word w in round r is slot (r + 23 w) mod 64 of it: each slot in turn, so heat arriving in a
+ * settled region is seen within a round by the slots it touches and within 64 rounds by every slot. A sampled
+ * settled slot whose fold clears its bit ("turned") makes the whole word observed the next round too, since heat
+ * rarely arrives on one page alone: a hot set that moves is followed a word at a time. THP tail slots count as
+ * settled here (the head carries the unit), so a settled THP is observed when its head is the sample. The rotating
+ * slice above unsettles 1/HEAT_SETTLED_VERIFY_ROUNDS of the words each round, so every slot is looked at in full
+ * at least that often. heat_store_observed_bitmap() tells the backend which pages those are (asked in round_begin,
+ * after the backend's own heat_store_settle_bitmap(), before any pass); the fold folds exactly those and leaves
+ * the others as they were (their hits are those of the last round that observed them), and
+ * heat_store_begin_round() skips words of settled slots altogether: what a round costs, in the kernel (page_idle's
+ * rmap walks) and in the store (clearing, recording, folding), follows the slots that are not settled, i.e. what
+ * changed or still waits for a move, rather than what is tracked.
  *
  * Rounds
  * ======
@@ -129,14 +156,15 @@
 /* hot_threshold for "accessed in every pass of the round". */
 #define HEAT_HOT_THRESHOLD_ALL_PASSES 0U
 
-/* The move table holds at most this many pages (~48 MiB with its load factor): 4 GiB moved within a window. */
+/* The move table holds at most this many pages (~48 MiB with its load factor): 4 GiB moved within a window; past
+ * that it forgets the oldest history first. */
 #define HEAT_MOVES_MAX (UINT64_C(1) << 20)
 
 /* A settled unit is located again at least this often (rounds): a page the kernel moved behind tierd's back is
  * seen within this many rounds. */
 #define HEAT_SETTLED_VERIFY_ROUNDS 8
 
-/* For heat_store_foreach_unit()'s class_mask: leave out settled hot and cold units (see "Settled units"). */
+/* For heat_store_foreach_unit()'s class_mask: leave out settled units (see "Settled units"). */
 #define HEAT_WALK_UNSETTLED (1U << 16)
 
 /* VMAs larger than this are not tracked: at 2 bytes per page of address space a sparse reservation (sanitizer
@@ -229,6 +257,15 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
 /* Starts the next pass of the open round and returns its number (1..HEAT_PASSES_MAX). -EINVAL outside a round,
  * -ERANGE after HEAT_PASSES_MAX passes. */
 int heat_store_begin_pass(struct heat_store *s);
+
+/* Partial observation (see above), for backends that track only what heat_store_observed_bitmap() names; off by
+ * default. Takes effect at the next heat_store_begin_round(). */
+void heat_store_set_partial_observation(struct heat_store *s, bool partial);
+/* Sets bit k of bitmap (n_pages bits) when the page at start + k * 4 KiB is observed in the open round: every
+ * page outside a round, without partial observation, or outside the target's tracked VMAs. Returns 0, -ENOENT
+ * for an unknown pid, -EINVAL. */
+int heat_store_observed_bitmap(const struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                               uint64_t *bitmap);
 /* Folds the round (see above) and sweeps expired move entries. No-op outside a round. */
 void heat_store_end_round(struct heat_store *s);
 bool heat_store_in_round(const struct heat_store *s);
@@ -288,8 +325,8 @@ int heat_store_set_flags_bitmap(struct heat_store *s, pid_t pid, uint64_t start,
 /* Moves. */
 
 /* Notes that the unit at addr moved from from_node to to_node in round round_no. Returns 1 if that was a
- * ping-pong (its wait doubled), 0 if not, -EINVAL, -ENOSPC when the move table is full (the policy should stop
- * moving for the round), -ENOMEM. addr should be a unit address (a THP's head). */
+ * ping-pong (its wait doubled), 0 if not, -EINVAL, -ENOSPC when this round alone filled the move table (the
+ * policy should stop moving for the round), -ENOMEM. addr should be a unit address (a THP's head). */
 int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int from_node, int to_node,
                          uint64_t round_no);
 /* Whether the unit at addr has waited out its residency (with back-off) by round round_no. */
@@ -310,9 +347,18 @@ enum heat_settle {
         HEAT_SETTLE_FASTEST, /* the unit is on the fastest tier */
         HEAT_SETTLE_SLOWEST, /* the unit is on the slowest tier */
 };
-/* Marks the unit containing addr settled if its trend matches where it is: a streak above 0 for FASTEST, an idle
- * age above 0 for SLOWEST. Returns 1 if marked, 0 if the trend does not match, -ENOENT if not tracked, -EINVAL. */
+/* Marks the unit containing addr settled if its trend matches where it is: a streak above 0 for FASTEST (callers
+ * settle only hot units there: a settled unit is not watched, and one merely on a streak may still have to make
+ * room), an idle age above 0 for SLOWEST. Returns 1 if marked, 0 if the trend does not match, -ENOENT if not tracked, -EINVAL. */
 int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_settle where);
+/* For a backend that learns where pages are (page_idle: each page's PFN, and so its node): bit k of fastest
+ * (slowest) set when the unit at start + k * 4 KiB lies on the fastest (slowest) tier, with a THP's bit at its
+ * head. Sets and clears the settled bits of every unit of the range: settled when on the fastest tier and hot (a
+ * streak of at least hot_streak, i.e. promote_rounds), or on the slowest tier with an idle age (once settled
+ * there: without a streak); not settled anywhere else, flagged, or not found in either bitmap. Returns 0,
+ * -ENOENT for an unknown pid, -EINVAL. */
+int heat_store_settle_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
+                             const uint64_t *fastest, const uint64_t *slowest, unsigned hot_streak);
 bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr);
 void heat_store_unsettle_all(struct heat_store *s);
 /* Counts the settled units (one pass over the bitmaps: for status and the benchmarks). */
@@ -338,7 +384,7 @@ typedef int (*heat_unit_func_t)(const struct heat_unit *u, void *userdata);
 
 /* Calls f for every unit of pid (0: of all targets) whose class is in class_mask, in ascending (pid, address)
  * order; units of other classes cost one table lookup each. With HEAT_WALK_UNSETTLED in class_mask, settled units
- * of the hot and cold classes are left out (a word of 64 settled base pages costs one load). For "coldest first"/"hottest first", take
+ * are left out (a word of 64 settled base pages costs one load). For "coldest first"/"hottest first", take
  * heat_store_histogram() first, pick the idle-age or streak cut-off that yields the budget, then walk with that
  * cut-off. Returns 0, f's negative return, -ENOENT for an unknown pid, -EINVAL for invalid params. */
 int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
@@ -405,9 +451,11 @@ struct heat_store_stats {
         uint64_t tracked_bytes;
         uint64_t memory_bytes; /* heat_store_memory_bytes() */
         uint64_t moves;        /* live move table entries */
+        uint64_t moves_evictions; /* times the move table was full and forgot early (see "The move table") */
         uint64_t round;        /* last round begun */
         unsigned last_passes;  /* passes of the last folded round */
         unsigned last_hot_threshold; /* its effective threshold */
+        uint64_t observed_pages;     /* pages the last folded round observed ("Partial observation") */
 };
 void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *ret);
 

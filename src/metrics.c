@@ -98,6 +98,11 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                    s->heat.tracked_bytes);
         metric_u64(f, "tierd_heat_store_bytes", "gauge", "Memory used by the heat store itself.",
                    s->heat.memory_bytes);
+        metric_u64(f, "tierd_settled_units", "gauge",
+                   "Tracked units where their trend wants them (hot on the fastest tier, idle on the slowest).",
+                   s->settled_units);
+        metric_u64(f, "tierd_observed_pages", "gauge", "Tracked pages the last round observed.",
+                   s->heat.observed_pages);
         if (t && s->census) {
                 header(f, "tierd_tier_class_bytes", "gauge",
                        "Tracked memory in a tier by heat class (hot, warm, cold, skipped).");

@@ -250,7 +250,7 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
                 else if (k == -ENOSPC) {
                         p->stats.heat_full++;
                         log_repeat_errno(LOG_NOTICE, "place-heat-full", k,
-                                         "The move table is full: no more moves this round");
+                                         "This round's moves alone filled the move table: no more moves this round");
                         p->next += n;
                         ratelimit_refund(&p->limit[dir], bytes - moved_bytes);
                         /* Counted as dropped from here on. */

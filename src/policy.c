@@ -778,7 +778,7 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
                 c->wl[c->walk_wl].fast_bytes += size;
 
         /* Where its trend wants it: the walks of the next rounds need not locate it again. */
-        if (t == 0 && (e & HEAT_STREAK_MASK))
+        if (t == 0 && cls == HEAT_CLASS_HOT)
                 (void) heat_store_settle(c->heat, pid, addr, HEAT_SETTLE_FASTEST);
         else if ((size_t) t + 1 == c->n_tiers && (e & HEAT_IDLE_MASK))
                 (void) heat_store_settle(c->heat, pid, addr, HEAT_SETTLE_SLOWEST);
@@ -1191,7 +1191,10 @@ static int plan_warm(struct plan_ctx *c) {
                 return 0;
 
         c->warm_walk = true;
-        r = heat_store_foreach_unit(c->heat, 0, &c->p->class, HEAT_CLASS_MASK(HEAT_CLASS_WARM), on_unit, c);
+        /* A settled unit is never displaceable: on the fastest tier it has a streak, on the slowest nothing to
+         * give. */
+        r = heat_store_foreach_unit(c->heat, 0, &c->p->class, HEAT_CLASS_MASK(HEAT_CLASS_WARM) | HEAT_WALK_UNSETTLED,
+                                    on_unit, c);
         if (r >= 0)
                 r = batch_flush(c);
         if (r < 0)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "heat.h"
+#include "pfn-map.h"
 #include "targets.h"
 
 /* The contract between the scan engine (scan.c) and an access-tracking backend (idle_pages, page_idle, DAMON).
@@ -34,6 +35,8 @@ struct scan_context {
         unsigned pass;             /* 1-based number of the current pass (0 outside passes) */
         uint64_t round;            /* round number */
         unsigned sample_scale;     /* >= 1: sample this many times less often than configured (the CPU budget) */
+        const struct pfn_map *pfn_map; /* which tier a PFN lies in; NULL when unknown */
+        unsigned hot_streak;           /* [policy] promote_rounds: the streak that makes a unit hot */
 };
 
 /* Backend-specific options come from [scan] in tierd.conf; the engine passes them through. */
@@ -61,6 +64,10 @@ struct scan_damon_results {
 
 struct scan_backend_ops {
         const char *name; /* "idle_pages", "page_idle", "damon" */
+        /* The backend tracks only the pages heat_store_observed_bitmap() names in round_begin, and records
+         * nothing else: the heat store may then leave settled words out of a round (heat.h, "Partial
+         * observation"). A backend that samples by region or by process cannot, and leaves this false. */
+        bool observes_partially;
 
         /* Can this backend run here? Returns 1 (usable), 0 (not usable: *ret_reason says why in a few words
          * an admin can act on, e.g. "/sys/kernel/mm/page_idle/bitmap missing (kernel built without

@@ -81,6 +81,7 @@ struct segment {
 
 struct round_stats {
         uint64_t present, pfn_zero, units, thp_units, skipped, lazyfree, targets_gone, kpageflags_reads;
+        uint64_t unobserved; /* settled units the heat store does not need this round */
         uint64_t skip[_PAGE_SKIP_MAX];
 };
 
@@ -91,6 +92,13 @@ struct chunk {
         uint64_t kflags[CHUNK_PAGES]; /* their flags (also the sort's scratch) */
         uint64_t skip[CHUNK_PAGES / 64];
         uint64_t lazyfree[CHUNK_PAGES / 64];
+        uint64_t observed[CHUNK_PAGES / 64]; /* pages the heat store wants observed this round */
+        uint64_t fastest[CHUNK_PAGES / 64];  /* units whose PFN lies on the fastest tier (ctx->pfn_map) */
+        uint64_t slowest[CHUNK_PAGES / 64];
+        /* The chunk's units before the heat store says which it observes: index in the chunk, (head) PFN. */
+        uint32_t cand_index[CHUNK_PAGES];
+        uint64_t cand_pfn[CHUNK_PAGES];
+        size_t n_cand;
         bool thp[CHUNK_WINDOWS]; /* 2 MiB window k is a PMD THP unit */
 };
 
@@ -138,6 +146,24 @@ static void round_reset(struct page_idle_backend *b) {
 
 static void bit_set(uint64_t *bitmap, uint64_t i) {
         bitmap[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static bool bit_test(const uint64_t *bitmap, uint64_t i) {
+        return (bitmap[i / 64] >> (i % 64)) & 1;
+}
+
+/* Where the unit at chunk index i lies, for heat_store_settle_bitmap(). */
+static void note_place(struct chunk *c, const struct pfn_map *m, size_t *hint, size_t i, uint64_t pfn) {
+        switch (pfn_map_lookup(m, pfn, hint)) {
+        case PFN_PLACE_FASTEST:
+                bit_set(c->fastest, i);
+                break;
+        case PFN_PLACE_SLOWEST:
+                bit_set(c->slowest, i);
+                break;
+        default:
+                break;
+        }
 }
 
 static int add_unit(struct page_idle_backend *b, uint64_t page, uint64_t pfn) {
@@ -262,7 +288,7 @@ static void settle_class(struct page_idle_backend *b, struct page_class *cl) {
 static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ctx, struct chunk *c, pid_t pid,
                       uint64_t vma_start, uint64_t addr, size_t n, struct folio_walk *walk) {
         uint64_t first_page = (addr - vma_start) >> HEAT_PAGE_SHIFT;
-        size_t n_query = 0, w0;
+        size_t n_query = 0, w0, hint = 0;
         int r;
 
         /* The chunk's PFNs, sorted and unique, and their flags: one pread per run of nearby PFNs. */
@@ -286,6 +312,8 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
 
         memset(c->skip, 0, (n + 63) / 64 * sizeof(uint64_t));
         memset(c->lazyfree, 0, (n + 63) / 64 * sizeof(uint64_t));
+        memset(c->fastest, 0, (n + 63) / 64 * sizeof(uint64_t));
+        memset(c->slowest, 0, (n + 63) / 64 * sizeof(uint64_t));
         memset(c->thp, 0, sizeof(c->thp));
 
         /* 2 MiB windows first: the heat store must know the units before flags are set through their heads. Only
@@ -301,6 +329,7 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                         return r;
                 c->thp[(w - w0) / HEAT_THP_PAGES] = is_thp;
         }
+        c->n_cand = 0;
 
         /* Then every page in address order, so that units stay sorted by address within the VMA. */
         for (size_t i = 0; i < n; i++) {
@@ -324,10 +353,10 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                         else {
                                 if (cl.lazyfree)
                                         bit_set(c->lazyfree, i);
-                                r = add_unit(b, first_page + i, pfn);
-                                if (r < 0)
-                                        return r;
-                                b->stats.thp_units++;
+                                note_place(c, ctx->pfn_map, &hint, i, pfn);
+                                /* A THP head: marked in the top bit (chunk indices stay far below it). */
+                                c->cand_index[c->n_cand] = (uint32_t) i | UINT32_C(1) << 31;
+                                c->cand_pfn[c->n_cand++] = pfn;
                         }
                         walk->valid = false;
                         i += HEAT_THP_PAGES - 1;
@@ -382,9 +411,9 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                 }
                 if (cl.lazyfree)
                         bit_set(c->lazyfree, i);
-                r = add_unit(b, first_page + i, unit_pfn);
-                if (r < 0)
-                        return r;
+                note_place(c, ctx->pfn_map, &hint, i, unit_pfn);
+                c->cand_index[c->n_cand] = (uint32_t) i;
+                c->cand_pfn[c->n_cand++] = unit_pfn;
         }
 
         /* Set and clear in one go: what no longer holds (a page munlocked, written again after MADV_FREE, gone)
@@ -392,7 +421,31 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
         r = heat_store_set_flags_bitmap(ctx->heat, pid, addr, n, HEAT_F_SKIP, c->skip);
         if (r >= 0)
                 r = heat_store_set_flags_bitmap(ctx->heat, pid, addr, n, HEAT_F_LAZYFREE, c->lazyfree);
-        return r;
+        /* Where every unit is, from its PFN: the policy need not ask move_pages(2) about settled ones. */
+        if (r >= 0 && ctx->pfn_map)
+                r = heat_store_settle_bitmap(ctx->heat, pid, addr, n, c->fastest, c->slowest, ctx->hot_streak);
+        if (r < 0)
+                return r;
+
+        /* Settled units the heat store leaves out of this round are not tracked: their pages cost the kernel no
+         * rmap walk in any pass. Asked after the settling above, which decides it, and before any pass. */
+        r = heat_store_observed_bitmap(ctx->heat, pid, addr, n, c->observed);
+        if (r < 0)
+                return r == -ENOENT || r == -EINVAL ? -ENOENT : r;
+        for (size_t k = 0; k < c->n_cand; k++) {
+                uint32_t i = c->cand_index[k] & ~(UINT32_C(1) << 31);
+
+                if (!bit_test(c->observed, i)) {
+                        b->stats.unobserved++;
+                        continue;
+                }
+                r = add_unit(b, first_page + i, c->cand_pfn[k]);
+                if (r < 0)
+                        return r;
+                if (c->cand_index[k] >> 31)
+                        b->stats.thp_units++;
+        }
+        return 0;
 }
 
 #define TARGET_SKIPPED 1
@@ -802,10 +855,11 @@ static int page_idle_backend_round_begin(void *state, const struct scan_context 
         b->masks_current = true;
         b->in_round = true;
 
-        log_debug("page_idle round %" PRIu64 ": %" PRIu64 " present pages, %zu units (%" PRIu64 " THP), %" PRIu64
+        log_debug("page_idle round %" PRIu64 ": %" PRIu64 " present pages, %zu units (%" PRIu64 " THP; %" PRIu64
+                  " settled ones left out), %" PRIu64
                   " skipped (%" PRIu64 " shared, %" PRIu64 " unevictable, %" PRIu64 " KSM, %" PRIu64 " zero), %" PRIu64
                   " lazyfree; %zu words in %zu runs, %" PRIu64 " kpageflags reads, %" PRIu64 " processes gone",
-                  ctx->round, b->stats.present, b->n_units, b->stats.thp_units, b->stats.skipped,
+                  ctx->round, b->stats.present, b->n_units, b->stats.thp_units, b->stats.unobserved, b->stats.skipped,
                   b->stats.skip[PAGE_SKIP_SHARED], b->stats.skip[PAGE_SKIP_UNEVICTABLE], b->stats.skip[PAGE_SKIP_KSM],
                   b->stats.skip[PAGE_SKIP_ZERO], b->stats.lazyfree, b->plan.n_words, b->plan.n_runs,
                   b->stats.kpageflags_reads, b->stats.targets_gone);
@@ -891,6 +945,7 @@ static void page_idle_backend_close(void *state) {
 
 const struct scan_backend_ops scan_backend_page_idle = {
         .name = "page_idle",
+        .observes_partially = true,
         .probe = page_idle_backend_probe,
         .open = page_idle_backend_open,
         .round_begin = page_idle_backend_round_begin,

@@ -20,6 +20,8 @@ struct scan_engine {
         bool in_round;
         bool round_failed;
         unsigned sample_scale;
+        struct pfn_map pfn_map; /* from the last scan_engine_set_placement(); empty: none */
+        unsigned hot_streak;
 };
 
 /* The order auto tries them in: idle_pages is the cheapest (one read per pass, no PFN lookups), page_idle is
@@ -148,6 +150,7 @@ struct scan_engine *scan_engine_free(struct scan_engine *e) {
         for (size_t i = 0; i < e->n_reports; i++)
                 free(e->reports[i].reason);
         heat_store_free(e->heat);
+        pfn_map_done(&e->pfn_map);
         free(e->reason);
         free(e->runtime_dir);
         free(e);
@@ -259,6 +262,7 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
         }
         (void) heat_store_drop_missing_targets(e->heat, alive, targets->n_targets);
 
+        heat_store_set_partial_observation(e->heat, e->ops->observes_partially);
         r = heat_store_begin_round(e->heat, round, hot_threshold);
         if (r < 0)
                 return r;
@@ -270,6 +274,8 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
                 .pass_interval_us = pass_interval_us,
                 .round = round,
                 .sample_scale = MAX(e->sample_scale, 1U),
+                .pfn_map = e->pfn_map.n > 0 ? &e->pfn_map : NULL,
+                .hot_streak = MAX(e->hot_streak, 1U),
         };
         e->in_round = true;
         e->round_failed = false;
@@ -278,6 +284,26 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
         if (r < 0)
                 backend_failed(e, "round_begin", r);
         return 0;
+}
+
+void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds) {
+        int r;
+
+        if (!e || !t)
+                return;
+        e->hot_streak = MIN(MAX(promote_rounds, 1U), (unsigned) HEAT_STREAK_MAX);
+        pfn_map_done(&e->pfn_map);
+        /* Only a backend that observes partially resolves PFNs; the others have no use for the map. */
+        if (!e->ops || !e->ops->observes_partially || t->n_tiers < 2)
+                return;
+        r = pfn_map_build(t, &e->pfn_map);
+        if (r == -ENOMEM)
+                log_oom();
+        else if (r < 0)
+                log_repeat_errno(LOG_INFO, "scan-pfn-map", r,
+                                 "Node PFN spans in /proc/zoneinfo %s: %m; locating pages through move_pages(2), "
+                                 "which costs more CPU",
+                                 r == -ENOTUNIQ ? "overlap (memory interleaved between nodes)" : "are missing");
 }
 
 int scan_engine_pass_begin(struct scan_engine *e) {

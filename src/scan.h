@@ -7,6 +7,7 @@
 #include "config.h"
 #include "heat.h"
 #include "scan-backend.h"
+#include "topology.h"
 #include "targets.h"
 
 /* The scan engine: picks one access-tracking backend, keeps the heat store, and runs the round protocol of
@@ -51,6 +52,11 @@ pid_t scan_engine_kernel_thread(const struct scan_engine *e);
 /* Samples scale times less often than configured, from now on, where the backend samples on its own (DAMON); returns
  * the scale in effect (1 for backends whose sampling is tierd's passes). */
 unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale);
+
+/* The tiers as the next round will see them, and the streak that makes a unit hot: a backend that resolves PFNs
+ * (page_idle) also tells the heat store where each page is (pfn-map.h). Logs once when the nodes' PFN spans
+ * cannot serve. */
+void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds);
 
 /* Syncs the heat store with the targets' fresh VMAs, opens the round and calls the backend. */
 int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targets, uint64_t round, unsigned passes,

@@ -253,6 +253,11 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "tracked_bytes", json_u64(s->heat.tracked_bytes));
         json_object_object_add(o, "tracked_thp_units", json_u64(s->heat.thp_units));
         json_object_object_add(o, "heat_store_bytes", json_u64(s->heat.memory_bytes));
+        json_object_object_add(o, "tracked_units", json_u64(s->heat.units));
+        json_object_object_add(o, "settled_units", json_u64(s->settled_units));
+        json_object_object_add(o, "observed_pages", json_u64(s->heat.observed_pages));
+        json_object_object_add(o, "move_table_entries", json_u64(s->heat.moves));
+        json_object_object_add(o, "move_table_evictions", json_u64(s->heat.moves_evictions));
         json_object_object_add(o, "census_round", s->census ? json_u64(s->census->round) : NULL);
         json_object_object_add(o, "passes", json_object_new_int((int) s->passes));
         json_object_object_add(o, "pass_interval_us", json_u64(s->pass_interval_us));

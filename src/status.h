@@ -67,6 +67,7 @@ struct tierd_status {
         const char *policy;
 
         struct heat_store_stats heat;   /* what is tracked (zero without a backend) */
+        uint64_t settled_units;         /* heat_store_settled_units(): where their trend wants them */
         const struct census *census;    /* where the tracked pages are, by class; NULL before the first round */
 
         unsigned passes;

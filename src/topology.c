@@ -431,9 +431,10 @@ static void tiers_finish(struct topology *t) {
         }
 }
 
-/* What each node's free memory keeps back from movable allocations. Without /proc/zoneinfo tierd plans with
- * MemFree: promotions into the kept part then fail with ENOMEM, which placement.c also copes with. */
-static void nodes_kept_load(struct topology *t) {
+/* What each node's free memory keeps back from movable allocations, and the PFNs it spans. Without
+ * /proc/zoneinfo tierd plans with MemFree: promotions into the kept part then fail with ENOMEM, which
+ * placement.c also copes with; and page_idle locates pages through move_pages(2) (pfn-map.h). */
+static void nodes_zoneinfo_load(struct topology *t) {
         _cleanup_free_ struct zoneinfo *z = NULL;
         int r;
 
@@ -447,8 +448,11 @@ static void nodes_kept_load(struct topology *t) {
                 struct topology_node *n = &t->nodes[i];
 
                 /* meminfo and zoneinfo are read a moment apart: never keep more than is free. */
-                if (zoneinfo_has_node(z, n->id))
-                        n->kept_bytes = MIN(z->kept_bytes[n->id], n->free_bytes);
+                if (!zoneinfo_has_node(z, n->id))
+                        continue;
+                n->kept_bytes = MIN(z->kept_bytes[n->id], n->free_bytes);
+                n->span_start_pfn = z->span_start_pfn[n->id];
+                n->span_end_pfn = z->span_end_pfn[n->id];
         }
 }
 
@@ -472,7 +476,7 @@ int topology_load(const struct tierd_config *config, struct topology *ret) {
                         return r;
         }
 
-        nodes_kept_load(&t);
+        nodes_zoneinfo_load(&t);
 
         if (config && config->n_tiers > 0)
                 r = tiers_from_config(config, &mem, &t);

@@ -29,6 +29,8 @@ struct topology_node {
         /* Of free_bytes, what a movable allocation cannot get without waking kswapd: watermarks and lowmem
          * reserves (zoneinfo.h); 0 when /proc/zoneinfo cannot be read. */
         uint64_t kept_bytes;
+        /* The PFNs its zones span (zoneinfo.h), [start, end); 0, 0 when /proc/zoneinfo does not say. */
+        uint64_t span_start_pfn, span_end_pfn;
         int tier; /* index into topology.tiers, or -1 when the node belongs to no tier */
 };
 

@@ -17,6 +17,7 @@ struct zone_acc {
         bool open;
         int node;
         uint64_t free, high, boost, protection;
+        uint64_t spanned, start_pfn;
 };
 
 static void zone_close(struct zone_acc *z, uint64_t page_size, struct zoneinfo *ret) {
@@ -30,6 +31,17 @@ static void zone_close(struct zone_acc *z, uint64_t page_size, struct zoneinfo *
         ret->kept_bytes[z->node] += kept * page_size;
         ret->free_bytes[z->node] += z->free * page_size;
         ret->present[z->node / 8] |= (uint8_t) (1U << (z->node % 8));
+        if (z->spanned > 0 && z->start_pfn <= UINT64_MAX - z->spanned) {
+                uint64_t *start = &ret->span_start_pfn[z->node], *end = &ret->span_end_pfn[z->node];
+
+                if (*end == 0) {
+                        *start = z->start_pfn;
+                        *end = z->start_pfn + z->spanned;
+                } else {
+                        *start = MIN(*start, z->start_pfn);
+                        *end = MAX(*end, z->start_pfn + z->spanned);
+                }
+        }
         z->open = false;
 }
 
@@ -161,6 +173,10 @@ int zoneinfo_parse(const char *text, uint64_t page_size, struct zoneinfo *ret) {
                         field = &z.high;
                 else if (word_is(w, w_end, "boost"))
                         field = &z.boost;
+                else if (word_is(w, w_end, "spanned"))
+                        field = &z.spanned;
+                else if (word_is(w, w_end, "start_pfn:"))
+                        field = &z.start_pfn;
                 else
                         continue;
 

@@ -28,6 +28,11 @@ struct zoneinfo {
         uint64_t kept_bytes[ZONEINFO_NODES_MAX];   /* see above */
         uint64_t free_bytes[ZONEINFO_NODES_MAX];   /* sum of the zones' "pages free" */
         uint8_t present[ZONEINFO_NODES_MAX / 8];   /* bit set: the node has at least one zone in the file */
+        /* The page frames the node's non-empty zones span ("start_pfn:" and "spanned"): [start, end), both 0
+         * when none is given. A span may include holes; on most machines the nodes' spans do not overlap, and a
+         * PFN inside one belongs to that node. */
+        uint64_t span_start_pfn[ZONEINFO_NODES_MAX];
+        uint64_t span_end_pfn[ZONEINFO_NODES_MAX];
 };
 
 static inline int zoneinfo_has_node(const struct zoneinfo *z, int node) {
@@ -39,6 +44,6 @@ static inline int zoneinfo_has_node(const struct zoneinfo *z, int node) {
  * parse. Zones without a "high" line count as keeping nothing. */
 int zoneinfo_parse(const char *text, uint64_t page_size, struct zoneinfo *ret);
 
-/* Reads /proc/zoneinfo through fsroot and parses it (page size from sysconf). *ret is heap-allocated (128 KiB):
+/* Reads /proc/zoneinfo through fsroot and parses it (page size from sysconf). *ret is heap-allocated (144 KiB):
  * free it with free(). -ENOENT when the file does not exist. */
 int zoneinfo_read(struct zoneinfo **ret);

@@ -20,12 +20,15 @@ import sys
 import tempfile
 import time
 
-PHASES = ['begin', 'upkeep_thp', 'upkeep_flags', 'record', 'end', 'census', 'plan', 'execute']
+PHASES = ['begin', 'upkeep_thp', 'upkeep_flags', 'upkeep_place', 'record', 'end', 'census', 'plan', 'execute']
 PHASE_DOC = {
     'begin': 'heat_store_sync_target() of every target + heat_store_begin_round()',
     'upkeep_thp': "page_idle's heat_store_set_thp() per 2 MiB window",
     'upkeep_flags': "page_idle's two heat_store_set_flags_bitmap() per 64k-page chunk",
-    'record': 'heat_store_begin_pass() + heat_store_record_bitmap() over 32768-page windows, all passes',
+    'upkeep_place': "page_idle's heat_store_settle_bitmap() + heat_store_observed_bitmap() per 64k-page chunk "
+                    '(the tier bitmaps built from the simulated placement, as page_idle builds them from PFNs)',
+    'record': 'heat_store_begin_pass() + heat_store_record_bitmap() over 32768-page windows, all passes '
+              '(the observed pages only)',
     'end': 'heat_store_end_round()',
     'census': 'census_take() (move_pages queries answered by the simulator; sampled past 2^20 units)',
     'plan': 'policy_plan() with placement_locate() (queries answered by the simulator)',
@@ -35,6 +38,7 @@ CALLGRIND_FUNCS = [
     ('begin', ['heat_store_sync_target', 'heat_store_begin_round']),
     ('upkeep_thp', ['heat_store_set_thp']),
     ('upkeep_flags', ['heat_store_set_flags_bitmap']),
+    ('upkeep_place', ['heat_store_settle_bitmap', 'heat_store_observed_bitmap']),
     ('record', ['heat_store_record_bitmap', 'heat_store_begin_pass']),
     ('end', ['heat_store_end_round']),
     ('census', ['census_take']),
@@ -43,7 +47,6 @@ CALLGRIND_FUNCS = [
     ('source (not tierd)', ['source_fill']),
     ('simulated move_pages (not tierd; inside census, plan, execute)', ['fake_move_pages']),
 ]
-HEAT_MOVES_MAX = 1 << 20
 
 
 def sh(cmd, **kw):
@@ -172,13 +175,13 @@ def section_run(title, cmd, res, dt):
     lines.append('Per round (CPU ms; classes after the round; moves planned):')
     lines.append('')
     lines.append('| round | ' + ' | '.join(PHASES) + ' | tierd | hot | cold | promote | demote | located '
-                 '| move table |')
-    lines.append('|' + ' ---: |' * (len(PHASES) + 8))
+                 '| observed | settled | move table |')
+    lines.append('|' + ' ---: |' * (len(PHASES) + 10))
     for r in rounds:
         lines.append(f"| {r['round']} | " + ' | '.join(f"{float(r[p + '_ms']):.0f}" for p in PHASES) +
                      f" | {float(r['tierd_ms']):.0f} | {int(r['hot']):,} | {int(r['cold']):,} | "
                      f"{int(r['promote']):,} | {int(r['demote']):,} | {int(r['located']):,} | "
-                     f"{int(r['moves_live']):,} |")
+                     f"{int(r['observed']):,} | {int(r['settled']):,} | {int(r['move_table']):,} |")
     lines.append('')
     return lines
 
@@ -210,16 +213,16 @@ def observations(results):
         total = float(st['tierd_ms'])
         lines.append(f"- {title}: {total / 1e3:.1f} s of CPU per round in the steady state; the largest phases are "
                      + ' and '.join(f"`{p}` ({100 * float(st[p + '_ms']) / total:.0f}%)" for p in top) + '.')
-        full = [r for r in rounds if int(r['moves_live']) >= HEAT_MOVES_MAX]
-        if full:
-            planned = sum(int(r['promote']) + int(r['demote']) for r in rounds)
-            moved = int(res['memory']['moved'])
-            lines.append(f"  The move table was full (HEAT_MOVES_MAX = 2^20 entries) from round {full[0]['round']} "
-                         f"on: with the default round caps (1 GiB each way, 2^18 base pages) a round notes up to "
-                         f"2^19 moves, and an entry lives at least pingpong_window_rounds (8) rounds, so the table "
-                         f"fills after two full rounds and the executor then stops at -ENOSPC "
-                         f"(heat_store_note_move()) early in every round: {moved:,} units moved of {planned:,} "
-                         f"planned over the run (the `execute` column drops to a few ms).")
+        last = rounds[-1]
+        lines.append(f"  The last round observed {int(last['observed']):,} of {int(res['config']['pages']):,} pages "
+                     f"({100 * int(last['observed']) / int(res['config']['pages']):.0f}%; the rest were settled and "
+                     f"left to their samples) and ended with {int(last['settled']):,} units settled.")
+        evicted = [r for r in rounds if int(r['move_table_evictions']) > 0]
+        if evicted:
+            lines.append(f"  The move table filled and forgot early in {int(last['move_table_evictions'])} rounds "
+                         f"(from round {evicted[0]['round']}; {int(last['move_table']):,} entries at the end): "
+                         f"entries past their residency wait go first, then those older than the round, so no "
+                         f"move is refused.")
     lines.append('')
     return lines
 
@@ -251,7 +254,11 @@ def main():
            'Access source: per pass, units of a hot 2 MiB region are accessed with probability 7/8, all others with '
            '1/64; 5% of the regions are hot, and each region re-draws its hotness every 4 rounds at its own phase, '
            'so every round some regions turn hot (promotions) and some go cold (demotions). At the start 25% of the '
-           'units are on node 0, which has 4% free (between fast_free_min 2% and fast_free_target 5%).', '',
+           'units are on node 0, which has 4% free (between fast_free_min 2% and fast_free_target 5%). As with '
+           'page_idle, the source records only the pages the heat store asks it to observe (heat.h, "Partial '
+           'observation"), and tells the store where every unit is from its placement bits, as page_idle does from '
+           'PFNs (`scale-sim --observe-all --no-pfn-map` is the DAMON-like case: everything observed, nothing '
+           'known).', '',
            '## Machine', '',
            f"{m.get('os')}, kernel {m.get('kernel')}; {m.get('cpu', '?')}, {m.get('cores')} cores, "
            f"{m.get('mem_gib', 0):.0f} GiB RAM; {m.get('cc')}, meson buildtype {a.buildtype}. CPU time is "

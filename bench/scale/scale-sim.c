@@ -5,10 +5,15 @@
  *
  * Each round does what the daemon and the page_idle backend do to the heat store:
  *   begin     heat_store_sync_target() for every target (unchanged VMAs), heat_store_begin_round()
- *   upkeep    page_idle's per-round heat store calls: heat_store_set_thp() for every 2 MiB window (upkeep_thp)
- *             and two heat_store_set_flags_bitmap() (skip, lazyfree) per 64k-page chunk (upkeep_flags)
+ *   upkeep    page_idle's per-round heat store calls: heat_store_set_thp() for every 2 MiB window (upkeep_thp),
+ *             two heat_store_set_flags_bitmap() (skip, lazyfree) per 64k-page chunk (upkeep_flags), and
+ *             heat_store_settle_bitmap() per chunk with where each unit is, as page_idle learns it from the PFN
+ *             (the bitmaps are built from the simulated placement and timed with it; --no-pfn-map leaves it out,
+ *             as on a machine whose nodes' PFN spans overlap), then heat_store_observed_bitmap() per chunk: the
+ *             pages the round will track (upkeep_place)
  *   passes    per pass: heat_store_begin_pass(), then heat_store_record_bitmap() over windows of 32768 pages, as
- *             the page_idle backend hands them over (the source that fills the windows is timed apart)
+ *             the page_idle backend hands them over (the source that fills the windows is timed apart); a page
+ *             the heat store left out of the round is not recorded, as page_idle would not have tracked it
  *   end       heat_store_end_round()
  *   census    census_take() (move_pages queries, sampled past 2^20 units)
  *   plan      policy_plan() with placement_locate() (move_pages queries)
@@ -51,6 +56,8 @@ struct options {
         unsigned targets;      /* processes */
         unsigned vmas;         /* VMAs per process */
         bool thp;              /* every 2 MiB is one THP unit */
+        bool observe_all;      /* no partial observation (DAMON and idle_pages backends) */
+        bool no_pfn_map;       /* the backend does not know where pages are */
         unsigned rounds;
         unsigned hot_per_mille;
         unsigned hot_period_rounds;
@@ -70,6 +77,9 @@ struct sim {
         uint64_t used_bytes[2];  /* tracked bytes per node */
         uint64_t total_bytes[2];
         uint64_t window[RECORD_WINDOW_PAGES / 64];
+        uint64_t *observed;      /* bit per page: observed this round (page_idle keeps the list of those it tracks) */
+        uint64_t pages;          /* in all */
+        uint64_t fastest[CHUNK_PAGES / 64], slowest[CHUNK_PAGES / 64];
         uint64_t rng;
         unsigned round;
         uint64_t cached_region; /* source_fill()'s last region and its hotness, valid within one pass */
@@ -219,6 +229,7 @@ enum phase {
         PHASE_BEGIN,
         PHASE_UPKEEP_THP,
         PHASE_UPKEEP_FLAGS,
+        PHASE_UPKEEP_PLACE,
         PHASE_RECORD,
         PHASE_SOURCE,
         PHASE_END,
@@ -232,6 +243,7 @@ static const char *const phase_names[_PHASE_MAX] = {
         [PHASE_BEGIN] = "begin",
         [PHASE_UPKEEP_THP] = "upkeep_thp",
         [PHASE_UPKEEP_FLAGS] = "upkeep_flags",
+        [PHASE_UPKEEP_PLACE] = "upkeep_place",
         [PHASE_RECORD] = "record",
         [PHASE_SOURCE] = "source",
         [PHASE_END] = "end",
@@ -308,6 +320,10 @@ static int run_pass(struct heat_store *heat, uint64_t t_ns[static _PHASE_MAX]) {
                                 source_ns += mono_ns() - m0;
                                 if (!any)
                                         continue;
+                                const uint64_t *o = sim.observed + (((uint64_t) t * sim.opt.vmas + v) * vma_pages + p) / 64;
+
+                                for (uint64_t w = 0; w < (n + 63) / 64; w++)
+                                        sim.window[w] &= o[w];
                                 r = heat_store_record_bitmap(heat, PID_BASE + (pid_t) t,
                                                              vma_start(v) + (p << HEAT_PAGE_SHIFT), n, sim.window);
                                 if (r < 0)
@@ -356,6 +372,59 @@ static int run_upkeep(struct heat_store *heat, bool thp) {
         return 0;
 }
 
+/* page_idle's heat_store_settle_bitmap() per chunk (unless --no-pfn-map): the unit at each page's (or THP head's)
+ * bit, on node 0 or 1; then heat_store_observed_bitmap() for the chunk, whose pages are the ones the passes record
+ * this round. */
+static int run_upkeep_place(struct heat_store *heat, unsigned promote_rounds) {
+        for (unsigned t = 0; t < sim.opt.targets; t++)
+                for (unsigned v = 0; v < sim.opt.vmas; v++) {
+                        uint64_t start = vma_start(v), vma_pages = sim.vma_bytes >> HEAT_PAGE_SHIFT;
+                        pid_t pid = PID_BASE + (pid_t) t;
+                        uint64_t u0 = ((uint64_t) t * sim.opt.vmas + v) * sim.units_per_vma;
+
+                        for (uint64_t p = 0; p < vma_pages; p += CHUNK_PAGES) {
+                                uint64_t n = MIN((uint64_t) CHUNK_PAGES, vma_pages - p), words = (n + 63) / 64;
+                                uint64_t page0 = ((uint64_t) t * sim.opt.vmas + v) * vma_pages + p;
+                                int r;
+
+                                if (sim.opt.no_pfn_map)
+                                        goto observe;
+                                if (!sim.opt.thp) {
+                                        /* Units are pages: 64 bits of the placement at a time. */
+                                        for (uint64_t w = 0; w < words; w++) {
+                                                uint64_t bit = u0 + p + w * 64, off = bit % 64;
+                                                uint64_t slow = sim.slow[bit / 64] >> off;
+
+                                                if (off > 0 && bit / 64 + 1 < (sim.units + 63) / 64)
+                                                        slow |= sim.slow[bit / 64 + 1] << (64 - off);
+
+                                                sim.slowest[w] = slow;
+                                                sim.fastest[w] = ~slow;
+                                        }
+                                } else {
+                                        memset(sim.fastest, 0, words * sizeof(uint64_t));
+                                        memset(sim.slowest, 0, words * sizeof(uint64_t));
+                                        for (uint64_t k = 0; k < n; k += HEAT_THP_PAGES) {
+                                                uint64_t *b = unit_slow(u0 + (p + k) / HEAT_THP_PAGES) ? sim.slowest :
+                                                                                                          sim.fastest;
+
+                                                b[k / 64] |= UINT64_C(1) << (k % 64);
+                                        }
+                                }
+                                r = heat_store_settle_bitmap(heat, pid, start + (p << HEAT_PAGE_SHIFT), n, sim.fastest,
+                                                             sim.slowest, promote_rounds);
+                                if (r < 0)
+                                        return r;
+                        observe:
+                                r = heat_store_observed_bitmap(heat, pid, start + (p << HEAT_PAGE_SHIFT), n,
+                                                               sim.observed + page0 / 64);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        return 0;
+}
+
 static int sync_targets(struct heat_store *heat, const struct vma *vmas) {
         for (unsigned t = 0; t < sim.opt.targets; t++) {
                 int r = heat_store_sync_target(heat, PID_BASE + (pid_t) t, vmas, sim.opt.vmas);
@@ -380,6 +449,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
 
         c0 = cpu_ns();
         r = sync_targets(heat, vmas);
+        heat_store_set_partial_observation(heat, !sim.opt.observe_all);
         if (r >= 0)
                 r = heat_store_begin_round(heat, sim.round, c->hot_threshold);
         if (r < 0)
@@ -397,6 +467,12 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
         if (r < 0)
                 return log_error_errno(r, "Cannot update flags: %m");
         t_ns[PHASE_UPKEEP_FLAGS] += cpu_ns() - c0;
+
+        c0 = cpu_ns();
+        r = run_upkeep_place(heat, c->promote_rounds);
+        if (r < 0)
+                return log_error_errno(r, "Cannot settle by placement: %m");
+        t_ns[PHASE_UPKEEP_PLACE] += cpu_ns() - c0;
 
         for (unsigned p = 0; p < c->passes; p++) {
                 r = run_pass(heat, t_ns);
@@ -460,6 +536,8 @@ static void help(void) {
                "Drives tierd's heat store, census, policy and executor with a synthetic access source.\n\n"
                "  --pages N          tracked 4 KiB pages in all (default 268435456 = 1 TiB)\n"
                "  --thp              every 2 MiB of it is one THP unit\n"
+               "  --observe-all      observe every page every round (as the DAMON and idle_pages backends do)\n"
+               "  --no-pfn-map       the backend does not say where pages are (overlapping node PFN spans)\n"
                "  --targets N        processes (default 4)\n"
                "  --vmas N           VMAs per process (default 1)\n"
                "  --rounds N         rounds (default 8)\n"
@@ -485,6 +563,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
         enum {
                 ARG_PAGES = 0x100,
                 ARG_THP,
+                ARG_OBSERVE_ALL,
+                ARG_NO_PFN_MAP,
                 ARG_TARGETS,
                 ARG_VMAS,
                 ARG_ROUNDS,
@@ -498,6 +578,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 { "help", no_argument, NULL, 'h' },
                 { "pages", required_argument, NULL, ARG_PAGES },
                 { "thp", no_argument, NULL, ARG_THP },
+                { "observe-all", no_argument, NULL, ARG_OBSERVE_ALL },
+                { "no-pfn-map", no_argument, NULL, ARG_NO_PFN_MAP },
                 { "targets", required_argument, NULL, ARG_TARGETS },
                 { "vmas", required_argument, NULL, ARG_VMAS },
                 { "rounds", required_argument, NULL, ARG_ROUNDS },
@@ -530,11 +612,17 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 }
                 if (ch == '?')
                         return -EINVAL;
-                if (ch != ARG_THP && parse_u64(optarg, &v) < 0)
+                if (ch != ARG_THP && ch != ARG_OBSERVE_ALL && ch != ARG_NO_PFN_MAP && parse_u64(optarg, &v) < 0)
                         return log_error_errno(EINVAL, "Bad number '%s': %m", optarg);
                 switch (ch) {
                 case ARG_PAGES:
                         o->pages = v;
+                        break;
+                case ARG_OBSERVE_ALL:
+                        o->observe_all = true;
+                        break;
+                case ARG_NO_PFN_MAP:
+                        o->no_pfn_map = true;
                         break;
                 case ARG_THP:
                         o->thp = true;
@@ -604,8 +692,10 @@ int main(int argc, char **argv) {
         sim.units_per_vma = sim.vma_bytes >> sim.unit_shift;
         sim.rng = splitmix64(sim.opt.seed);
         sim.slow = calloc((sim.units + 63) / 64, sizeof(uint64_t));
+        sim.pages = sim.opt.pages;
+        sim.observed = calloc((sim.pages + 63) / 64, sizeof(uint64_t));
         vmas = calloc(sim.opt.vmas, sizeof(struct vma));
-        if (!sim.slow || !vmas) {
+        if (!sim.slow || !sim.observed || !vmas) {
                 log_oom();
                 return EXIT_FAILURE;
         }
@@ -673,10 +763,12 @@ int main(int argc, char **argv) {
                 uint64_t t_ns[_PHASE_MAX] = {}, total_ns = 0, heat_ns = 0;
                 struct policy_summary sum = {};
                 struct heat_histogram h = {};
+                struct heat_store_stats hs;
 
                 r = run_round(heat, c, &pl, vmas, t_ns, &sum, &h);
                 if (r < 0)
                         return EXIT_FAILURE;
+                heat_store_get_stats(heat, &hs);
 
                 printf("SCALE round=%u", sim.round);
                 for (int p = 0; p < _PHASE_MAX; p++) {
@@ -687,10 +779,12 @@ int main(int argc, char **argv) {
                 }
                 printf(" tierd_ms=%.1f tierd_ns_per_page=%.2f hot=%" PRIu64 " warm=%" PRIu64 " cold=%" PRIu64
                        " promote=%" PRIu64 " demote=%" PRIu64 " located=%" PRIu64 " candidates=%" PRIu64
-                       " moves_live=%" PRIu64 "\n",
+                       " moves_live=%" PRIu64 " move_table=%" PRIu64 " move_table_evictions=%" PRIu64
+                       " observed=%" PRIu64 " settled=%" PRIu64 "\n",
                        heat_ns / 1e6, (double) heat_ns / (double) sim.opt.pages, h.class_units[HEAT_CLASS_HOT],
                        h.class_units[HEAT_CLASS_WARM], h.class_units[HEAT_CLASS_COLD], sum.moves[POLICY_PROMOTE],
-                       sum.moves[POLICY_DEMOTE], sum.units_located, sum.candidate_units, h.moved_units);
+                       sum.moves[POLICY_DEMOTE], sum.units_located, sum.candidate_units, h.moved_units,
+                       hs.moves, hs.moves_evictions, hs.observed_pages, heat_store_settled_units(heat));
                 fflush(stdout);
 
                 if (sim.round >= steady_from || sim.opt.rounds < steady_from) {
@@ -718,9 +812,11 @@ int main(int argc, char **argv) {
         }
         printf("SCALE memory heat_store_bytes=%" PRIu64 " source_bytes=%zu baseline_hwm_bytes=%" PRIu64
                " peak_hwm_bytes=%" PRIu64 " rss_bytes=%" PRIu64 " queried=%" PRIu64 " moved=%" PRIu64 "\n",
-               heat_store_memory_bytes(heat), (size_t) ((sim.units + 63) / 64 * sizeof(uint64_t) + sizeof(sim)),
+               heat_store_memory_bytes(heat),
+               (size_t) (((sim.units + 63) / 64 + (sim.pages + 63) / 64) * sizeof(uint64_t) + sizeof(sim)),
                hwm0, hwm, rss, sim.queried, sim.moved);
 
         free(sim.slow);
+        free(sim.observed);
         return EXIT_SUCCESS;
 }

@@ -780,6 +780,53 @@ static void test_move_table(void **state _unused_) {
                 assert_false(entry_at(s, 3, BASE + (uint64_t) i * PG) & HEAT_F_MOVED);
 }
 
+/* A full move table forgets early rather than stopping moves: first what is past its wait, then what is older than
+ * the round; only a round that alone filled it is refused. */
+static void test_move_table_full(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = HEAT_MOVES_MAX;
+        struct heat_store_stats st;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + 3 * n * PG);
+        /* Round 1: half the table; round 4 (past the default wait of 2): the other half. */
+        for (uint64_t i = 0; i < n / 2; i++)
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 0, 1, 1), 0);
+        for (uint64_t i = n / 2; i < n; i++)
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 0, 1, 4), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, n);
+        assert_int_equal(st.moves_evictions, 0);
+
+        /* Round 4 again: round 1's moves are past their wait and go; round 4's stay. */
+        assert_int_equal(heat_store_note_move(s, 1, BASE + n * PG, 1, 0, 4), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, n / 2 + 1);
+        assert_int_equal(st.moves_evictions, 1);
+        assert_false(heat_store_get_move(s, 1, BASE, &(struct heat_move_info) {}));
+        assert_true(heat_store_get_move(s, 1, BASE + (n - 1) * PG, &(struct heat_move_info) {}));
+        assert_false(heat_store_may_move(s, 1, BASE + (n - 1) * PG, 5));
+
+        /* Fill it in round 5: round 4's moves are still in their wait, but older than the round: they go too. */
+        for (uint64_t i = n + 1; i < 2 * n - n / 2; i++)
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 0, 1, 5), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, n);
+        assert_int_equal(heat_store_note_move(s, 1, BASE + 2 * n * PG, 0, 1, 5), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves_evictions, 2);
+        assert_true(heat_store_may_move(s, 1, BASE + (n - 1) * PG, 5));
+        assert_false(heat_store_get_move(s, 1, BASE + n * PG, &(struct heat_move_info) {}));
+        assert_true(heat_store_get_move(s, 1, BASE + (n + 1) * PG, &(struct heat_move_info) {}));
+
+        /* Round 5 alone fills it: refused. */
+        for (uint64_t i = 2 * n + 1; st.moves < n; i++) {
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 0, 1, 5), 0);
+                heat_store_get_stats(s, &st);
+        }
+        assert_int_equal(heat_store_note_move(s, 1, BASE + (3 * n - 1) * PG, 0, 1, 5), -ENOSPC);
+}
+
 static void test_drop_targets(void **state _unused_) {
         _cleanup_heat_store_free_ struct heat_store *s = NULL;
         struct heat_store_stats st;
@@ -1114,6 +1161,275 @@ static void test_settled_trend(void **state _unused_) {
         assert_false(heat_store_is_settled(NULL, 1, BASE));
 }
 
+static bool acc_pass0_of_odd(uint64_t i, unsigned pass, void *u _unused_) {
+        return pass == 0 && i % 2 == 1;
+}
+
+/* A stray hit keeps a unit settled on the slowest tier (warm units stay where they are); reaching the threshold
+ * does not. */
+static void test_settled_stray_hit(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = 130;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        round_with(s, 2, 0, 2, 1, BASE, n, acc_none, NULL);
+        assert_int_equal(settle_all(s, 1, BASE, n, HEAT_SETTLE_SLOWEST), n);
+
+        /* Odd pages hit in one pass of two: warm, still settled. */
+        round_with(s, 4, 0, 2, 1, BASE, n, acc_pass0_of_odd, NULL);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + PG)), 0);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + PG), &params), HEAT_CLASS_WARM);
+        assert_int_equal(heat_store_settled_units(s), n);
+
+        /* With a threshold of one pass the same hit starts a streak: the bit goes. */
+        round_with(s, 6, 1, 2, 1, BASE, n, acc_pass0_of_odd, NULL);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + PG)), 1);
+        assert_int_equal(heat_store_settled_units(s), n / 2);
+        for (uint64_t i = 0; i < n; i++)
+                assert_int_equal(heat_store_is_settled(s, 1, BASE + i * PG), i % 2 == 0);
+}
+
+static bool acc_even(uint64_t i, unsigned pass _unused_, void *u _unused_) {
+        return i % 2 == 0;
+}
+
+/* Where the backend says units are: settled bits follow, set and cleared, a streak for the fastest tier, an idle
+ * age for the slowest; flagged units and units in neither bitmap are never settled. */
+/* Pages [0, split) in first, [split, end) in second (4 words each), the rest in neither. */
+static void tiers_split(uint64_t first[static 4], uint64_t second[static 4], uint64_t split, uint64_t end) {
+        memset(first, 0, 4 * sizeof(uint64_t));
+        memset(second, 0, 4 * sizeof(uint64_t));
+        for (uint64_t i = 0; i < end; i++)
+                bit_set(i < split ? first : second, i);
+}
+
+static void test_settle_bitmap(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        /* 3 pages into the VMA so that the bitmap's words and the store's words do not line up. */
+        const uint64_t n = 200, start = BASE + 3 * PG;
+        uint64_t fastest[4] = {}, slowest[4] = {};
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + (n + 3) * PG);
+        /* Even pages hot (a streak), odd ones idle. */
+        round_with(s, 2, 0, 2, 1, start, n, acc_even, NULL);
+        assert_int_equal(heat_store_set_flags(s, 1, start + 4 * PG, PG, HEAT_F_SKIP, true), 0);
+
+        /* Pages 0..99 on the fastest tier, 100..197 on the slowest, 198 and 199 nowhere (not present). */
+        tiers_split(fastest, slowest, 100, 198);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1), 0);
+        for (uint64_t i = 0; i < n; i++) {
+                bool want = i < 100 ? i % 2 == 0 && i != 4 : i < 198 && i % 2 == 1;
+
+                assert_int_equal(heat_store_is_settled(s, 1, start + i * PG), want);
+        }
+        assert_false(heat_store_is_settled(s, 1, BASE));
+
+        /* The kernel swapped the tiers of pages 0..99 and 100..197: what was settled is no longer, and the other
+         * half settles. */
+        tiers_split(slowest, fastest, 100, 198);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1), 0);
+        for (uint64_t i = 0; i < n; i++) {
+                bool want = i < 100 ? i % 2 == 1 : i < 198 && i % 2 == 0;
+
+                assert_int_equal(heat_store_is_settled(s, 1, start + i * PG), want);
+        }
+
+        /* Settled on the slowest tier, a stray hit keeps the bit (no streak); one without a history is not
+         * settled (no idle age). */
+        round_with(s, 4, 2, 2, 1, start, n, acc_pass0_of_odd, NULL);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, start + PG)), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1), 0);
+        assert_true(heat_store_is_settled(s, 1, start + PG));
+
+        /* On the fastest tier only hot units settle: with promote_rounds 3, a streak of 2 is not enough (and a
+         * unit settled there before stays only while hot). */
+        round_with(s, 6, 1, 1, 1, start, n, acc_even, NULL);
+        round_with(s, 8, 1, 1, 1, start, n, acc_even, NULL);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, start + 100 * PG)), 2);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 3), 0);
+        assert_false(heat_store_is_settled(s, 1, start + 100 * PG));
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 2), 0);
+        assert_true(heat_store_is_settled(s, 1, start + 100 * PG));
+
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 0), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, HEAT_STREAK_MAX + 1), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 2, start, n, fastest, slowest, 1), -ENOENT);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, NULL, slowest, 1), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(NULL, 1, start, n, fastest, slowest, 1), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start + 1, n, fastest, slowest, 1), -EINVAL);
+}
+
+static uint64_t popcount_bits(const uint64_t *bitmap, uint64_t n) {
+        uint64_t c = 0;
+
+        for (uint64_t i = 0; i < n; i++)
+                c += (bitmap[i / 64] >> (i % 64)) & 1;
+        return c;
+}
+
+/* A round as a partial-observation backend runs it: what it records is limited to what the store observes. */
+static void round_observed(struct heat_store *s, uint64_t round_no, unsigned passes, uint64_t start, uint64_t n,
+                           bool (*accessed)(uint64_t i, unsigned pass, void *u), uint64_t *ret_observed) {
+        uint64_t words = (n + 63) / 64;
+        _cleanup_free_ uint64_t *observed = calloc(words, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *bitmap = calloc(words, sizeof(uint64_t));
+
+        assert_non_null(observed);
+        assert_non_null(bitmap);
+        assert_int_equal(heat_store_begin_round(s, round_no, 0), 0);
+        assert_int_equal(heat_store_observed_bitmap(s, 1, start, n, observed), 0);
+        *ret_observed = popcount_bits(observed, n);
+        for (unsigned p = 0; p < passes; p++) {
+                assert_int_equal(heat_store_begin_pass(s), (int) p + 1);
+                memset(bitmap, 0, words * sizeof(uint64_t));
+                for (uint64_t i = 0; i < n; i++)
+                        if (accessed(i, p, NULL) && ((observed[i / 64] >> (i % 64)) & 1))
+                                bit_set(bitmap, i);
+                assert_int_equal(heat_store_record_bitmap(s, 1, start, n, bitmap), 0);
+        }
+        heat_store_end_round(s);
+}
+
+static bool acc_first_half(uint64_t i, unsigned pass _unused_, void *u _unused_) {
+        return i < 100;
+}
+
+/* THP tails carry no heat and no settled bit of their own: a VMA of settled THPs is left to its samples and its
+ * re-verification slice like any settled memory, not looked at in full because its tails never settle. */
+static void test_partial_observation_thp(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = 4 * HEAT_THP_PAGES; /* 32 words; round r re-verifies words 4 (r % 8) .. 4 (r % 8) + 3,
+                                                * the heads sit in words 0, 8, 16 and 24 */
+        uint64_t observed;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        heat_store_set_partial_observation(s, true);
+        for (unsigned k = 0; k < 4; k++)
+                assert_int_equal(heat_store_set_thp(s, 1, BASE + k * THP, true), 1);
+
+        /* Nothing settled: the heads' words are observed in full, the 28 words of tails by their samples only. */
+        round_observed(s, 2, 2, BASE, n, acc_none, &observed);
+        assert_int_equal(observed, 4 * 64 + 28);
+        round_observed(s, 4, 2, BASE, n, acc_none, &observed);
+        for (unsigned k = 0; k < 4; k++)
+                assert_int_equal(heat_store_settle(s, 1, BASE + k * THP, HEAT_SETTLE_SLOWEST), 1);
+        assert_int_equal(heat_store_settled_units(s), 4);
+
+        /* Settled heads: every word is left to its sample. */
+        round_observed(s, 9, 2, BASE, n, acc_none, &observed);
+        assert_int_equal(observed, 32);
+        /* Round 16 re-verifies words 0-3: the first head's word is observed in full again. */
+        round_observed(s, 16, 2, BASE, n, acc_none, &observed);
+        assert_int_equal(observed, 64 + 31);
+        /* Its bit went with the slice, for whoever locates it (the policy, page_idle by PFN) to set again. */
+        assert_int_equal(heat_store_settled_units(s), 3);
+
+        /* A settled head is sampled when its slot's turn comes, once in 64 rounds: head 3 (word 24, 23 * 24 = 40
+         * mod 64) in rounds 64k + 24. Heat arriving everywhere in round 24 is seen by it (and by head 0, not
+         * settled), not by heads 1 and 2; head 3 loses its bit, and its word is looked at in full in round 25. */
+        round_observed(s, 24, 2, BASE, n, acc_all, &observed);
+        assert_int_equal(observed, 64 + 31);
+        assert_int_equal(heat_store_settled_units(s), 2);
+        assert_false(heat_store_is_settled(s, 1, BASE + 3 * THP));
+        round_observed(s, 25, 2, BASE, n, acc_none, &observed);
+        assert_int_equal(observed, 2 * 64 + 30);
+}
+
+static void test_partial_observation(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        /* 4 settled words (the last one of 8 slots); begin_round() re-verifies word w in rounds 8k + 2w + 1, so
+         * even rounds leave settled words alone. Page i sits in the first 100 (hot) or the rest (cold). */
+        const uint64_t n = 200;
+        struct heat_store_stats st;
+        uint64_t observed, bits[4];
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        heat_store_set_partial_observation(s, true);
+
+        /* Nothing settled: everything is observed. */
+        round_observed(s, 2, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(observed, n);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.observed_pages, n);
+        round_observed(s, 4, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(settle_all(s, 1, BASE, 100, HEAT_SETTLE_FASTEST), 100);
+        assert_int_equal(settle_all(s, 1, BASE + 100 * PG, n - 100, HEAT_SETTLE_SLOWEST), n - 100);
+
+        /* All settled: one sampled slot per word, a different one each round. */
+        round_observed(s, 6, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(observed, 4);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.observed_pages, 4);
+        assert_int_equal(heat_store_settled_units(s), n);
+        /* Round 6 samples slot 6 of word 0 (and 93, 180, 195): it was folded, the pages left out were not. */
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 6 * PG)), 3);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 63 * PG)), 2);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + 180 * PG)), 3);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + 181 * PG)), 2);
+
+        /* The sample moves from round to round (round 6 and 8 differ in every word). */
+        assert_int_equal(heat_store_begin_round(s, 8, 0), 0);
+        assert_int_equal(heat_store_observed_bitmap(s, 1, BASE, n, bits), 0);
+        heat_store_end_round(s);
+        for (unsigned w = 0; w < 4; w++)
+                assert_int_equal(__builtin_popcountll(w < 3 ? bits[w] : bits[w] & 0xff), 1);
+
+        /* Heat arrives everywhere: sampled slots see it and lose the bit (184 and 199, the two cold words'
+         * samples; the hot words' samples keep their streak). Their words get a full look the round after. */
+        round_observed(s, 10, 2, BASE, n, acc_all, &observed);
+        assert_int_equal(observed, 4);
+        assert_int_equal(heat_store_settled_units(s), n - 2);
+        assert_false(heat_store_is_settled(s, 1, BASE + 184 * PG));
+        assert_false(heat_store_is_settled(s, 1, BASE + 199 * PG));
+        round_observed(s, 12, 2, BASE, n, acc_all, &observed);
+        assert_int_equal(observed, 1 + 1 + 64 + 8);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.observed_pages, 74);
+        /* In the looked-at words every unit saw the heat: a streak begun, the bit gone. In the others, the
+         * settled units kept theirs unseen (a slice or their sample will come). */
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 184 * PG)), 2);
+        assert_int_equal(heat_entry_streak(entry_at(s, 1, BASE + 185 * PG)), 1);
+        assert_false(heat_store_is_settled(s, 1, BASE + 185 * PG));
+        assert_int_equal(heat_store_settled_units(s), 128);
+        /* Nothing turned unseen in round 12: round 14 looks at the unsettled units and the samples only. */
+        round_observed(s, 14, 2, BASE, n, acc_all, &observed);
+        assert_int_equal(observed, 1 + 1 + 64 + 8);
+        /* But word 1's sample in round 14 (slot 101, settled cold) turned: round 16 looks at all of word 1. */
+        assert_false(heat_store_is_settled(s, 1, BASE + 101 * PG));
+        round_observed(s, 16, 2, BASE, n, acc_none, &observed);
+        assert_int_equal(observed, 1 + 64 + 64 + 8);
+
+        /* Round 19 re-verifies word 1 (of 4 words: rounds 8k + 3); settled again before the backend asks (as
+         * page_idle does by PFN), the word is still observed in full. */
+        assert_int_equal(heat_store_begin_round(s, 19, 0), 0);
+        assert_false(heat_store_is_settled(s, 1, BASE + 64 * PG));
+        assert_int_equal(settle_all(s, 1, BASE + 64 * PG, 64, HEAT_SETTLE_SLOWEST), 64); /* idle since round 16 */
+        assert_int_equal(heat_store_observed_bitmap(s, 1, BASE, n, bits), 0);
+        assert_int_equal(bits[1], UINT64_MAX);
+        heat_store_end_round(s);
+
+        /* Without partial observation (a backend that cannot), every page is. */
+        heat_store_set_partial_observation(s, false);
+        round_observed(s, 14, 2, BASE, n, acc_all, &observed);
+        assert_int_equal(observed, n);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.observed_pages, n);
+
+        /* Outside a round every page counts as observed; errors. */
+        heat_store_set_partial_observation(s, true);
+        memset(bits, 0, sizeof(bits));
+        assert_int_equal(heat_store_observed_bitmap(s, 1, BASE, n, bits), 0);
+        assert_int_equal(popcount_bits(bits, n), n);
+        assert_int_equal(heat_store_observed_bitmap(s, 2, BASE, n, bits), -ENOENT);
+        assert_int_equal(heat_store_observed_bitmap(s, 1, BASE, n, NULL), -EINVAL);
+        assert_int_equal(heat_store_observed_bitmap(NULL, 1, BASE, n, bits), -EINVAL);
+        heat_store_set_partial_observation(NULL, true);
+}
+
 static int count_units(const struct heat_unit *u _unused_, void *userdata) {
         (*(uint64_t *) userdata)++;
         return 0;
@@ -1222,6 +1538,7 @@ int main(void) {
                 cmocka_unit_test(test_flags),
                 cmocka_unit_test(test_moves),
                 cmocka_unit_test(test_move_table),
+                cmocka_unit_test(test_move_table_full),
                 cmocka_unit_test(test_drop_targets),
                 cmocka_unit_test(test_memory_per_page),
                 cmocka_unit_test(test_iteration),
@@ -1229,6 +1546,10 @@ int main(void) {
                 cmocka_unit_test(test_settled_trend),
                 cmocka_unit_test(test_settled_walk),
                 cmocka_unit_test(test_settled_thp),
+                cmocka_unit_test(test_settled_stray_hit),
+                cmocka_unit_test(test_partial_observation),
+                cmocka_unit_test(test_partial_observation_thp),
+                cmocka_unit_test(test_settle_bitmap),
                 cmocka_unit_test(test_null_safety),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,7 +81,8 @@ static struct tierd_status make_status(void) {
                 .topology = &topology,
                 .targets = &targets,
                 .census = &census,
-                .heat = { .tracked_bytes = 9 << 20, .memory_bytes = 4608 },
+                .heat = { .tracked_bytes = 9 << 20, .memory_bytes = 4608, .observed_pages = 300 },
+                .settled_units = 2000,
                 .promoted_bytes = 4096,
                 .demoted_bytes = 8192,
                 .placement = &placement,
@@ -128,6 +129,8 @@ static void test_values(void **state) {
         expect_line(text, "tierd_state{state=\"paused\"} 0");
         expect_line(text, "tierd_info{version=\"0.1.0\",backend=\"none\"} 1");
         expect_line(text, "tierd_tracked_bytes 9437184");
+        expect_line(text, "tierd_settled_units 2000");
+        expect_line(text, "tierd_observed_pages 300");
         expect_line(text, "tierd_tier_class_bytes{tier=\"0\",class=\"hot\"} 3145728");
         expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"hot\"} 1048576");
         expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"cold\"} 5242880");

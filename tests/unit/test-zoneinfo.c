@@ -42,21 +42,27 @@ static const char zoneinfo_two_nodes[] =
         "        min      300\n"
         "        low      400\n"
         "        high     500\n"
+        "        spanned  258048\n"
         "        protection: (0, 0, 0, 0, 0)\n"
+        "  start_pfn:           4096\n"
         "Node 0, zone  Movable\n"
         "  pages free     0\n"
         "        boost    0\n"
         "        min      32\n"
         "        low      32\n"
         "        high     32\n"
+        "        spanned  0\n"
         "        protection: (0, 0, 0, 0, 0)\n"
+        "  start_pfn:           0\n"
         "Node 1, zone   Normal\n"
         "  pages free     262000\n"
         "        boost    0\n"
         "        min      1000\n"
         "        low      1250\n"
         "        high     1500\n"
-        "        protection: (0, 0, 0, 0, 0)";
+        "        spanned  786432\n"
+        "        protection: (0, 0, 0, 0, 0)\n"
+        "  start_pfn:           262144";
 
 static void test_two_nodes(void **state) {
         struct zoneinfo *z = malloc(sizeof(*z));
@@ -73,6 +79,11 @@ static void test_two_nodes(void **state) {
         assert_int_equal(z->free_bytes[0], (uint64_t) (3840 + 20000) * PG);
         assert_int_equal(z->kept_bytes[1], (uint64_t) 1500 * PG);
         assert_int_equal(z->free_bytes[1], (uint64_t) 262000 * PG);
+        /* Spans: DMA's and DMA32's joined, the empty Movable zone left out. */
+        assert_int_equal(z->span_start_pfn[0], 1);
+        assert_int_equal(z->span_end_pfn[0], 4096 + 258048);
+        assert_int_equal(z->span_start_pfn[1], 262144);
+        assert_int_equal(z->span_end_pfn[1], 262144 + 786432);
         free(z);
 }
 
@@ -94,6 +105,8 @@ static void test_malformed(void **state) {
         assert_true(zoneinfo_has_node(z, 3));
         assert_int_equal(z->kept_bytes[3], 0);
         assert_int_equal(z->free_bytes[3], 10 * PG);
+        assert_int_equal(z->span_end_pfn[3], 0);
+        assert_int_equal(zoneinfo_parse("Node 0, zone DMA\n        spanned 1x\n", PG, z), -EBADMSG);
         /* A node id past the table is ignored, not an error. */
         assert_int_equal(zoneinfo_parse("Node 5000, zone Normal\n  pages free 10\n        high 5\n", PG, z), 0);
         assert_false(zoneinfo_has_node(z, 5000));

@@ -77,5 +77,14 @@ info "promoted $PROMOTED bytes, demoted $(jq .demoted_bytes $D/status.json) byte
      "time in move_pages $(jq '.migrate.promote.move_time_us' $D/status.json)us"
 check "status counts the promoted bytes" test "$PROMOTED" -ge $((HOT_PAGES * 4096 * 90 / 100))
 check "no pages failed to move" jq_true '.migrate.promote.failed_pages == 0' $D/status.json
+if [ "$BACKEND" = page_idle ]; then
+    # page_idle learns each page's node from its PFN (the nodes' spans in /proc/zoneinfo) and then tracks only
+    # what is not where its trend wants it, plus a sample: here nearly everything is settled.
+    SETTLED=$(jq '.settled_units * 100 / .tracked_units | floor' $D/status.json)
+    OBSERVED=$(jq '.observed_pages * 100 / .tracked_pages | floor' $D/status.json)
+    info "settled: $SETTLED% of units; the last round observed $OBSERVED% of the tracked pages"
+    check "at least 80% of the units settled ($SETTLED%)" test "$SETTLED" -ge 80
+    check "the last round observed under 50% of the tracked pages ($OBSERVED%)" test "$OBSERVED" -lt 50
+fi
 
 finish_placement $D
