@@ -3,8 +3,14 @@
 # The placement benchmark (docs/BENCHMARKS.md): every scenario under every contender, one QEMU guest per run,
 # all on this machine in one go, then the results table.
 #
-#   tools/bench.sh [--quick] [--build-dir DIR] [--no-build] [--doc FILE] [--csv FILE] [--no-doc]
-#                  [--scenarios LIST] [--contenders LIST]
+#   tools/bench.sh [--set small|large] [--quick] [--build-dir DIR] [--no-build] [--doc FILE] [--csv FILE]
+#                  [--no-doc] [--scenarios LIST] [--contenders LIST]
+#
+# --set small (the default): a 256 MiB workload in a guest of 384 + 1024 MiB, six scenarios.
+# --set large: where cost shows: a 1536 MiB workload (hot set 192 MiB, 1/8 of it) in a guest of 1024 + 2304 MiB
+# (node 1 holds all of it), started on the slow node, started with node 0 full of its cold pages, and with the
+# hot set moving twice; its table (separate CPU columns) goes between the tierbench-large markers of
+# docs/BENCHMARKS.md and into docs/benchmarks-large.csv. About 5 minutes a run, 75 minutes for all of it.
 #
 # Without --quick: all scenarios x all contenders (about 65 minutes on the 2-core build machine); rewrites the
 # part of docs/BENCHMARKS.md between the tierbench markers and docs/benchmarks.csv.
@@ -21,11 +27,12 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=$ROOT/build
-QUICK=0 DOC="" CSV="" NO_DOC=0 ONLY_SCEN="" ONLY_CONT="" BUILD=1
+QUICK=0 DOC="" CSV="" NO_DOC=0 ONLY_SCEN="" ONLY_CONT="" BUILD=1 SET=small
 usage() { awk 'NR > 2 && !/^#/ {exit} NR > 2 {sub(/^# ?/, ""); print}' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
         case "$1" in
                 --quick) QUICK=1; shift ;;
+                --set) SET=$2; shift 2 ;;
                 --build-dir) BUILD_DIR=$2; shift 2 ;;
                 --no-build) BUILD=0; shift ;;
                 --doc) DOC=$2; shift 2 ;;
@@ -37,9 +44,14 @@ while [ $# -gt 0 ]; do
                 *) echo "bench.sh: unknown argument '$1'" >&2; usage ;;
         esac
 done
+case "$SET" in
+        small) MARKER=tierbench CSV_NAME=benchmarks.csv ;;
+        large) MARKER=tierbench-large CSV_NAME=benchmarks-large.csv ;;
+        *) echo "bench.sh: --set is small or large, not '$SET'" >&2; exit 2 ;;
+esac
 if [ $QUICK = 0 ] && [ $NO_DOC = 0 ]; then
         DOC=${DOC:-$ROOT/docs/BENCHMARKS.md}
-        CSV=${CSV:-$ROOT/docs/benchmarks.csv}
+        CSV=${CSV:-$ROOT/docs/$CSV_NAME}
 fi
 [ $NO_DOC = 1 ] && DOC="" CSV=""
 
@@ -55,6 +67,23 @@ SCENARIOS_ALL=(
         "uniform-1:2|PATTERN=uniform CAP_MIB=128 DURATION=60"
 )
 SCENARIOS_QUICK=("${SCENARIOS_ALL[0]}")
+# Node sizes: node 0 (CPUs, fast) small enough that its size means something to every contender's percentages,
+# large enough for the kernel and C + reserve on both kernels; the rest of it is held by unused hugetlb pages.
+# The reserve is what user allocations cannot get from node 0 anyway (ZONE_DMA behind lowmem_reserve, the
+# watermarks): with it, a first touch puts about C of the buffer on node 0.
+MEM0=384 MEM1=1024 RESERVE=24
+# Guest time beyond DURATION: boot, the first touch, the contender's start, the collection.
+SLACK=240
+if [ "$SET" = large ]; then
+        # Node 1 holds the whole workload; C = 512 MiB (1:3) is the hot set and 320 MiB of room beside it.
+        WSS=1536 MEM0=1024 MEM1=2304 SLACK=600
+        SCENARIOS_ALL=(
+                "large-slow|PATTERN=hotset HOT_MIB=192 CAP_MIB=512 DURATION=240 FIRST_TOUCH_NODE=1"
+                "large-coldfast|PATTERN=hotset HOT_MIB=192 CAP_MIB=512 DURATION=240"
+                "large-move|PATTERN=move HOT_MIB=192 CAP_MIB=512 DURATION=300 SHIFT1=100 SHIFT2=200"
+        )
+        SCENARIOS_QUICK=("${SCENARIOS_ALL[0]}")
+fi
 # Contenders: NAME|KERNEL|NUMA_BALANCING at boot|ENV (the scenario turns NUMA balancing on for numa-tiering only
 # once the workload has placed its memory, like every other contender starts then)
 CONTENDERS=(
@@ -64,12 +93,6 @@ CONTENDERS=(
         "damon-schemes|debian|0|CONTENDER=damon-schemes"
         "numa-tiering|debian|0|CONTENDER=numa-tiering"
 )
-# Node sizes: node 0 (CPUs, fast) small enough that its size means something to every contender's percentages,
-# large enough for the kernel and C + reserve on both kernels; the rest of it is held by unused hugetlb pages.
-# The reserve is what user allocations cannot get from node 0 anyway (ZONE_DMA behind lowmem_reserve, the
-# watermarks): with it, a first touch puts about C of the buffer on node 0.
-MEM0=384 MEM1=1024 RESERVE=24
-
 if [ $QUICK = 1 ]; then SCENARIOS=("${SCENARIOS_QUICK[@]}"); else SCENARIOS=("${SCENARIOS_ALL[@]}"); fi
 in_list() { [ -z "$2" ] && return 0; case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
 
@@ -84,7 +107,7 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 BINS=(--bin "$BUILD_DIR/tierd" --bin "$BUILD_DIR/tierctl" --bin "$BUILD_DIR/bench/tierbench/tierbench")
 RES=$BUILD_DIR/bench
 mkdir -p "$RES"
-CMDLINE="tools/bench.sh$([ $QUICK = 1 ] && echo " --quick")"
+CMDLINE="tools/bench.sh$([ $SET = large ] && echo " --set large")$([ $QUICK = 1 ] && echo " --quick")"
 [ -n "$ONLY_SCEN" ] && CMDLINE="$CMDLINE --scenarios $ONLY_SCEN"
 [ -n "$ONLY_CONT" ] && CMDLINE="$CMDLINE --contenders $ONLY_CONT"
 
@@ -108,7 +131,7 @@ for s in "${SCENARIOS[@]}"; do
                 t0=$(date +%s)
                 "$ROOT/tests/vm/run-vm" --kernel "$kernel" --hmat on --scenario bench-tier \
                         --build-dir "$BUILD_DIR" "${BINS[@]}" "${envs[@]}" --numa-balancing "$nb" \
-                        --mem0 $MEM0 --mem1 $MEM1 --timeout $((dur + 240)) --name "$tag" > "$dir/run-vm.out" 2>&1
+                        --mem0 $MEM0 --mem1 $MEM1 --timeout $((dur + SLACK)) --name "$tag" > "$dir/run-vm.out" 2>&1
                 rc=$?
                 out=$BUILD_DIR/vm-run/$tag/share/out
                 cp "$out"/* "$dir/" 2>/dev/null
@@ -125,10 +148,12 @@ echo "bench.sh: all runs took ${ELAPSED}s"
 HOST_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 HOST_INFO="$HOST_CPU, $(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), $(qemu-system-x86_64 --version | head -n1)"
 python3 - "$RES" "$DOC" "$CSV" "$CMDLINE" "$ELAPSED" "$HOST_INFO" "$MEM0" "$MEM1" "$RESERVE" "$WSS" \
-        "$(printf '%s\n' "${SCENARIOS[@]}")" "$(printf '%s\n' "${CONTENDERS[@]}")" <<'EOF'
+        "$(printf '%s\n' "${SCENARIOS[@]}")" "$(printf '%s\n' "${CONTENDERS[@]}")" "$SET" "$MARKER" "$CSV_NAME" <<'EOF'
 import csv, datetime, io, os, statistics, sys
 
-res, doc, csv_path, cmdline, elapsed, host, mem0, mem1, reserve, wss, scen_s, cont_s = sys.argv[1:13]
+res, doc, csv_path, cmdline, elapsed, host, mem0, mem1, reserve, wss, scen_s, cont_s, bench_set, marker, csv_name = \
+    sys.argv[1:16]
+large = bench_set == 'large'
 scenarios = [l.split('|', 1) for l in scen_s.splitlines() if l]
 contenders = [l.split('|') for l in cont_s.splitlines() if l]
 
@@ -174,10 +199,14 @@ for sname, senv in scenarios:
         st = open(os.path.join(d, 'status')).read().strip() if os.path.exists(os.path.join(d, 'status')) else '?'
         s = summary(d)
         r = {'scenario': sname, 'pattern': env['PATTERN'], 'cap_mib': env['CAP_MIB'], 'wss_mib': wss,
+             'hot_mib': env.get('HOT_MIB', '32'), 'first_touch_node': env.get('FIRST_TOUCH_NODE', ''),
              'contender': cname, 'kernel': (s or {}).get('kernel', kernel), 'run_status': st}
         if s:
             t90, t90_note = t90_of(env['PATTERN'], s)
             cpu = sum(num(s.get(k)) or 0 for k in ('tierd_cpu_s', 'kdamond_cpu_s', 'kswapd_cpu_s'))
+            # Everything tiering costs, the same sum for every contender: the daemon, its kdamond, kswapd and the
+            # workload's system time (NUMA balancing's hinting faults are charged there).
+            tiering = cpu + (num(s.get('worker_sys_s')) or 0)
             ops = num(s['ops_per_s'])
             if cname == 'baseline':
                 base_ops = ops
@@ -188,18 +217,25 @@ for sname, senv in scenarios:
                 't90_s': '' if t90 is None else f'{t90:.1f}', 't90_note': t90_note,
                 'migrated_mib': f"{int(s['pgmigrate_success']) * 4096 / 2**20:.1f}",
                 'pingpongs_seen': s['pingpongs'], 'page_moves_seen': s['moves'], 'tierd_pingpongs': pp_tierd,
-                'daemon_cpu_s': f'{cpu:.2f}', 'tierd_cpu_s': s['tierd_cpu_s'], 'kdamond_cpu_s': s['kdamond_cpu_s'],
+                'daemon_cpu_s': f'{cpu:.2f}', 'tiering_cpu_s': f'{tiering:.2f}',
+                'tierd_cpu_s': s['tierd_cpu_s'], 'kdamond_cpu_s': s['kdamond_cpu_s'],
                 'kswapd_cpu_s': s['kswapd_cpu_s'], 'worker_sys_s': s['worker_sys_s'],
                 'ops_per_s': s['ops_per_s'],
                 'ops_vs_baseline': '' if not base_ops or ops is None else f'{ops / base_ops:.3f}',
                 'checksum': s['checksum'], 'duration_s': s['duration_s'],
             })
         rows.append(r)
+    # Tiering CPU against NUMA tiering's in the same scenario, the anchor the cost goal is set against.
+    anchor = next((num(r.get('tiering_cpu_s')) for r in rows
+                   if r['scenario'] == sname and r['contender'] == 'numa-tiering'), None)
+    for r in rows:
+        if r['scenario'] == sname and anchor and num(r.get('tiering_cpu_s')) is not None:
+            r['tiering_vs_numa'] = f"{num(r['tiering_cpu_s']) / anchor:.2f}"
 
-fields = ['scenario', 'pattern', 'cap_mib', 'wss_mib', 'contender', 'kernel', 'run_status', 'q_steady', 'f_steady',
+fields = ['scenario', 'pattern', 'cap_mib', 'wss_mib', 'hot_mib', 'first_touch_node', 'contender', 'kernel', 'run_status', 'q_steady', 'f_steady',
           'f_star', 'precision', 'recall', 't90_s', 't90_note', 'migrated_mib', 'pingpongs_seen', 'page_moves_seen',
           'tierd_pingpongs', 'daemon_cpu_s', 'tierd_cpu_s', 'kdamond_cpu_s', 'kswapd_cpu_s', 'worker_sys_s',
-          'ops_per_s', 'ops_vs_baseline', 'checksum', 'duration_s']
+          'tiering_cpu_s', 'tiering_vs_numa', 'ops_per_s', 'ops_vs_baseline', 'checksum', 'duration_s']
 buf = io.StringIO()
 w = csv.DictWriter(buf, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
 w.writeheader()
@@ -213,7 +249,7 @@ if csv_path:
 
 md = []
 md.append(f'Produced by `{cmdline}` on {datetime.date.today().isoformat()} (all runs: {int(elapsed) // 60} min '
-          f'{int(elapsed) % 60} s). CSV beside this file: [benchmarks.csv](benchmarks.csv)'
+          f'{int(elapsed) % 60} s). CSV beside this file: [{csv_name}]({csv_name})'
           + ('' if csv_path else ' (not written by this run)') + '.')
 md.append('')
 md.append(f'- Host: {host}.')
@@ -222,15 +258,29 @@ md.append(f'- Guests: QEMU TCG (one host thread for both vCPUs), 2 vCPUs, node 0
           f'CPU-less {mem1} MiB, HMAT on (node 1 in a lower memory tier); kernels: {", ".join(kernels)}.')
 md.append(f'- Workload: tierbench, {wss} MiB of 4 KiB pages, one thread pinned to CPU 0 beside a busy loop; '
           f'node 0 left with C + {reserve} MiB free (the rest reserved as unused hugetlb pages).')
+if large:
+    md.append('- Scenarios: the hot set (192 MiB, 1/8 of the workload) takes 90% of the accesses. large-slow: every '
+              'page first touched on node 1; large-coldfast: first touch fills node 0 with cold pages and the hot '
+              'set lands on node 1; large-move: as large-coldfast, and the hot set moves at 100 s and again (a '
+              'quarter of it) at 200 s.')
+    md.append('- Tiering CPU: the contender\'s daemon, its kdamond(s), kswapd and the workload\'s system time (NUMA '
+              'balancing\'s hinting faults), in seconds over the measured run; "vs NUMA" divides it by NUMA '
+              'tiering\'s in the same scenario.')
 md.append('')
-md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
-          '(seen / tierd) | daemon CPU | worker sys | ops/s (vs baseline) |')
-md.append('|---|---|---|---|---|---|---|---|---|---|---|')
+if large:
+    md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
+              '(seen / tierd) | tierd | kdamond | kswapd | worker sys | tiering CPU (vs NUMA) | ops/s (vs baseline) |')
+    md.append('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+else:
+    md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
+              '(seen / tierd) | daemon CPU | worker sys | ops/s (vs baseline) |')
+    md.append('|---|---|---|---|---|---|---|---|---|---|---|')
 for r in rows:
     ratio = f"1:{int(r['wss_mib']) // int(r['cap_mib'])}"
+    label = r['scenario'] if large else r['pattern']
     if 'q_steady' not in r:
-        md.append(f"| {r['pattern']} | {ratio} | {r['contender']} | run failed (exit {r['run_status']}) "
-                  '| | | | | | | |')
+        md.append(f"| {label} | {ratio} | {r['contender']} | run failed (exit {r['run_status']}) "
+                  + '| ' * (11 if large else 8))
         continue
     t90 = ('not reached' if r['t90_s'] == '' else r['t90_s'] + ' s') + (f" ({r['t90_note']})" if r['t90_note'] else '')
     pp = r['pingpongs_seen'] + (f" / {r['tierd_pingpongs']}" if r['tierd_pingpongs'] else '')
@@ -238,9 +288,15 @@ for r in rows:
     if r['kernel'] != rows[0]['kernel'] and r['ops_vs_baseline']:
         ops += ' ¹'
     bad = '' if r['checksum'] == 'ok' else ' **checksum BAD**'
-    md.append(f"| {r['pattern']} | {ratio} | {r['contender']} | {float(r['q_steady']):.3f}{bad} | "
-              f"{float(r['precision']):.2f} / {float(r['recall']):.2f} | {t90} | {r['migrated_mib']} MiB | {pp} | "
-              f"{r['daemon_cpu_s']} s | {r['worker_sys_s']} s | {ops} |")
+    cells = (f"| {label} | {ratio} | {r['contender']} | {float(r['q_steady']):.3f}{bad} | "
+             f"{float(r['precision']):.2f} / {float(r['recall']):.2f} | {t90} | {r['migrated_mib']} MiB | {pp} | ")
+    if large:
+        vs = f" ({r['tiering_vs_numa']})" if r.get('tiering_vs_numa') else ''
+        cells += (f"{r['tierd_cpu_s']} s | {r['kdamond_cpu_s']} s | {r['kswapd_cpu_s']} s | {r['worker_sys_s']} s | "
+                  f"{r['tiering_cpu_s']} s{vs} | {ops} |")
+    else:
+        cells += f"{r['daemon_cpu_s']} s | {r['worker_sys_s']} s | {ops} |"
+    md.append(cells)
 md.append('')
 md.append('¹ different kernel from the baseline\'s (ops/s ratios across kernels compare kernels too).')
 md.append('')
@@ -257,7 +313,7 @@ with open(os.path.join(res, 'results.md'), 'w') as f:
 print(text)
 
 if doc:
-    begin, end = '<!-- tierbench:begin -->', '<!-- tierbench:end -->'
+    begin, end = f'<!-- {marker}:begin -->', f'<!-- {marker}:end -->'
     try:
         old = open(doc).read()
     except FileNotFoundError:
@@ -269,5 +325,5 @@ if doc:
     with open(doc + '.tmp', 'w') as f:
         f.write(head + begin + '\n' + text + end + tail)
     os.replace(doc + '.tmp', doc)
-    print(f'bench.sh: rewrote the tierbench section of {doc}')
+    print(f'bench.sh: rewrote the {marker} section of {doc}')
 EOF

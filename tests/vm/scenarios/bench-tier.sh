@@ -9,6 +9,8 @@
 #   BACKEND       tierd's [scan] backend (damon or page_idle), for CONTENDER=tierd
 #   CPU_BUDGET    tierd's [scan] cpu_budget when set (tools/bench.sh passes its TIERD_CPU_BUDGET); tierd's default otherwise
 #   PATTERN, WSS_MIB, HOT_MIB, CAP_MIB, DURATION, SHIFT1, SHIFT2, ZIGZAG, THP (0/1), THREADS: tierbench's options
+#   FIRST_TOUCH_NODE  the node the workload's memory is first touched on (tierbench --first-touch-node); unset:
+#                 the kernel's choice, which fills node 0 first (the hot set, at the buffer's end, spills to node 1)
 #   RESERVE_MIB   free memory on node 0 beyond CAP_MIB: what user allocations cannot have anyway (ZONE_DMA behind
 #                 lowmem_reserve, about 15 MiB; the watermarks) plus tierbench's heap, so that a first touch puts
 #                 about CAP_MIB of the buffer on node 0 (24 MiB: measured 23.5 MiB in a 6.12 guest)
@@ -172,6 +174,7 @@ set -- --pattern $PATTERN --mib $WSS_MIB --hot-mib $HOT_MIB --fast-capacity-mib 
        --zigzag-sec $ZIGZAG --threads $THREADS --cpu 0 --out $D/samples.csv --summary $D/summary.txt
 [ -n "${SHIFT1:-}" ] && set -- "$@" --shift-sec $SHIFT1
 [ -n "${SHIFT2:-}" ] && set -- "$@" --shift2-sec $SHIFT2
+[ -n "${FIRST_TOUCH_NODE:-}" ] && set -- "$@" --first-touch-node $FIRST_TOUCH_NODE
 [ "$THP" = 1 ] && set -- "$@" --thp
 # The workload first touches its memory (node 0 fills first, the rest spills to node 1), then waits; the contender
 # starts, and once it is up the measured run begins (t = 0), so every contender starts from the same placement.
