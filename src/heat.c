@@ -34,15 +34,33 @@ struct heat_target {
 
 /* 24 bytes. Rounds are kept as their low 32 bits and compared by wrapping difference: all intervals that matter
  * are bounded by heat_move_params (at most 2^20 rounds). */
+/* 16 bytes, so that a table sized for 2^20 moves is 32 MiB at 1 TiB tracked: the fields are as wide as the kernel
+ * lets them be. User addresses stay below 2^56 (5-level paging), pids below PID_MAX_LIMIT (2^22), nodes below
+ * NODE_SET_MAX; the wait stops doubling before max_backoff_rounds (<= 2^20), and an entry lives at most twice that,
+ * so rounds modulo 2^24 still tell every live entry's age. */
+#define MOVE_PID_BITS 22
+#define MOVE_PAGE_BITS 44
+#define MOVE_ROUND_BITS 24
+#define MOVE_ROUND_MASK ((UINT32_C(1) << MOVE_ROUND_BITS) - 1)
 struct heat_move {
-        uint64_t addr;
-        pid_t pid;      /* 0: empty slot (pid 0 is never a target) */
-        uint32_t round; /* of the last move */
-        uint16_t from_node, to_node;
-        uint8_t backoff_shift; /* the wait has doubled this many times */
-        uint8_t pingpongs;
+        uint64_t page : MOVE_PAGE_BITS; /* address >> HEAT_PAGE_SHIFT */
+        uint64_t from_node : 10;
+        uint64_t backoff_shift : 6;     /* the wait has doubled this many times */
+        uint32_t pid : MOVE_PID_BITS;   /* 0: empty slot (pid 0 is never a target) */
+        uint32_t to_node : 10;
+        uint32_t round : MOVE_ROUND_BITS; /* of the last move, modulo 2^24 */
+        uint32_t pingpongs : 8;
 };
-_Static_assert(sizeof(struct heat_move) == 24, "the move table's size estimate in heat.h assumes 24-byte entries");
+_Static_assert(sizeof(struct heat_move) == 16, "heat.h's size of the move table assumes 16-byte entries");
+_Static_assert(NODE_SET_MAX <= 1 << 10, "node numbers must fit the move table's 10 bits");
+
+static uint64_t move_addr(const struct heat_move *m) {
+        return (uint64_t) m->page << HEAT_PAGE_SHIFT;
+}
+
+static bool move_key_is(const struct heat_move *m, pid_t pid, uint64_t addr) {
+        return m->pid == (uint32_t) pid && move_addr(m) == addr;
+}
 
 struct heat_store {
         struct heat_target *targets; /* ascending pid */
@@ -770,7 +788,7 @@ static struct heat_move *moves_find(const struct heat_store *s, pid_t pid, uint6
 
                 if (m->pid == 0)
                         return NULL;
-                if (m->pid == pid && m->addr == addr)
+                if (move_key_is(m, pid, addr))
                         return m;
         }
 }
@@ -792,7 +810,8 @@ static int moves_resize(struct heat_store *s, size_t capacity) {
                 return -ENOMEM;
         for (size_t i = 0; i < s->moves_capacity; i++)
                 if (s->moves[i].pid != 0)
-                        *moves_free_slot(table, capacity, s->moves[i].pid, s->moves[i].addr) = s->moves[i];
+                        *moves_free_slot(table, capacity, (pid_t) s->moves[i].pid, move_addr(&s->moves[i])) =
+                                s->moves[i];
         free(s->moves);
         s->moves = table;
         s->moves_capacity = capacity;
@@ -810,7 +829,7 @@ static void moves_delete_at(struct heat_store *s, size_t hole) {
                 j = (j + 1) & mask;
                 if (s->moves[j].pid == 0)
                         break;
-                home = move_hash(s->moves[j].pid, s->moves[j].addr) & mask;
+                home = move_hash((pid_t) s->moves[j].pid, move_addr(&s->moves[j])) & mask;
                 /* The entry at j stays when its home lies cyclically in (hole, j]. */
                 if (hole <= j ? (hole < home && home <= j) : (hole < home || home <= j))
                         continue;
@@ -830,11 +849,11 @@ static uint64_t move_wait(const struct heat_move_params *p, unsigned shift) {
         return MIN(w, (uint64_t) p->max_backoff_rounds);
 }
 
-/* Rounds since the last move; a round before it (a caller going back in time) counts as 0, not as 2^32. */
+/* Rounds since the last move; a round before it (a caller going back in time) counts as 0, not as 2^24. */
 static uint32_t move_age(const struct heat_move *m, uint64_t round_no) {
-        uint32_t age = (uint32_t) round_no - m->round;
+        uint32_t age = ((uint32_t) round_no - m->round) & MOVE_ROUND_MASK;
 
-        return age > INT32_MAX ? 0 : age;
+        return age > MOVE_ROUND_MASK / 2 ? 0 : age;
 }
 
 /* The window runs from the end of the page's wait, not from its move: a page that bounces back as soon as it
@@ -864,14 +883,16 @@ static void moves_sweep(struct heat_store *s, uint64_t round_no,
                         i++;
                         continue;
                 }
-                e = slot_find(s, m->pid, m->addr);
+                e = slot_find(s, (pid_t) m->pid, move_addr(m));
                 if (e)
                         *e &= (uint16_t) ~HEAT_F_MOVED;
                 /* Deletion may pull a later entry into slot i, so look at it again. Entries only ever move towards
                  * their home slot, so none that is still to be looked at is skipped. */
                 moves_delete_at(s, i);
         }
-        if (s->moves_capacity > MOVES_CAPACITY_MIN && s->n_moves < s->moves_capacity / 8)
+        /* Shrunk only well below the load that grows it: a table whose moves come and go by the round's budget
+         * would otherwise be rebuilt twice a round, paying for every entry and every fresh page each time. */
+        if (s->moves_capacity > MOVES_CAPACITY_MIN && s->n_moves < s->moves_capacity / 32)
                 (void) moves_resize(s, MAX(s->moves_capacity / 4, (size_t) MOVES_CAPACITY_MIN)); /* may fail: fine */
         if (s->n_moves == 0 && s->moves_capacity > 0) {
                 s->moves = mfree(s->moves);
@@ -885,7 +906,7 @@ static bool move_drop_expired(const struct heat_store *s, const struct heat_move
 
 static bool move_drop_untracked_pid(const struct heat_store *s, const struct heat_move *m,
                                     _unused_ uint64_t round_no) {
-        return !target_find(s, m->pid);
+        return !target_find(s, (pid_t) m->pid);
 }
 
 /* An entry past its residency wait no longer stops a move; it only remembers where the unit came from, for
@@ -1461,7 +1482,8 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
         uint16_t *e;
         int pingpong = 0, r;
 
-        if (!s || pid <= 0 || addr % HEAT_PAGE_SIZE || from_node < 0 || to_node < 0 ||
+        if (!s || pid <= 0 || pid >= (1 << MOVE_PID_BITS) || addr % HEAT_PAGE_SIZE ||
+            (addr >> HEAT_PAGE_SHIFT) >> MOVE_PAGE_BITS != 0 || from_node < 0 || to_node < 0 ||
             from_node >= NODE_SET_MAX || to_node >= NODE_SET_MAX)
                 return -EINVAL;
 
@@ -1490,12 +1512,12 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
                                 return r;
                 }
                 m = moves_free_slot(s->moves, s->moves_capacity, pid, addr);
-                *m = (struct heat_move) { .pid = pid, .addr = addr };
+                *m = (struct heat_move) { .pid = (uint32_t) pid, .page = addr >> HEAT_PAGE_SHIFT };
                 s->n_moves++;
         }
-        m->from_node = (uint16_t) from_node;
-        m->to_node = (uint16_t) to_node;
-        m->round = (uint32_t) round_no;
+        m->from_node = (unsigned) from_node;
+        m->to_node = (unsigned) to_node;
+        m->round = (uint32_t) round_no & MOVE_ROUND_MASK;
 
         e = slot_find(s, pid, addr);
         if (e)

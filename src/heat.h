@@ -47,14 +47,14 @@
  * The move table
  * ==============
  *
- * Move history (round of the last move, source and destination node, ping-pong count, back-off) needs ~20 bytes
- * a page and matters only for pages moved recently, so it lives in a separate open-addressing hash (linear
- * probing, backward-shift deletion) keyed by (pid, address). Moves are rate limited, so it stays small; an entry
- * lives while it can still affect a decision, i.e. for max(ping-pong window, current wait) rounds after the last
- * move, and is swept at the end of every round. It holds at most HEAT_MOVES_MAX entries; when a move finds it
- * full, it forgets early instead of refusing the move: first the entries past their residency wait (they only
- * serve ping-pong detection), then, if that freed less than half, every entry older than the round. Moves are
- * only refused (-ENOSPC) when one round alone moved HEAT_MOVES_MAX units.
+ * Move history (round of the last move, source and destination node, ping-pong count, back-off) needs 16 bytes a
+ * page (packed to the kernel's limits on addresses, pids and nodes) and matters only for pages moved recently, so it
+ * lives in a separate open-addressing hash (linear probing, backward-shift deletion) keyed by (pid, address). Moves
+ * are rate limited, so it stays small; an entry lives while it can still affect a decision, i.e. for max(ping-pong
+ * window, current wait) rounds after the last move, and is swept at the end of every round. It holds at most
+ * HEAT_MOVES_MAX entries; when a move finds it full, it forgets early instead of refusing the move: first the
+ * entries past their residency wait (they only serve ping-pong detection), then, if that freed less than half, every
+ * entry older than the round. Moves are only refused (-ENOSPC) when one round alone moved HEAT_MOVES_MAX units.
  *
  * Settled units
  * =============
@@ -156,7 +156,7 @@
 /* hot_threshold for "accessed in every pass of the round". */
 #define HEAT_HOT_THRESHOLD_ALL_PASSES 0U
 
-/* The move table holds at most this many pages (~48 MiB with its load factor): 4 GiB moved within a window; past
+/* The move table holds at most this many pages (32 MiB with its load factor): 4 GiB moved within a window; past
  * that it forgets the oldest history first. */
 #define HEAT_MOVES_MAX (UINT64_C(1) << 20)
 
@@ -333,7 +333,7 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
 bool heat_store_may_move(const struct heat_store *s, pid_t pid, uint64_t addr, uint64_t round_no);
 
 struct heat_move_info {
-        uint64_t last_round; /* as given to heat_store_note_move(), low 32 bits */
+        uint64_t last_round; /* as given to heat_store_note_move(), low 24 bits */
         int from_node, to_node;
         unsigned pingpongs;   /* within the life of the entry, saturating at 255 */
         unsigned wait_rounds; /* current residency wait, back-off included */

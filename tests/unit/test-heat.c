@@ -621,6 +621,46 @@ static void end_rounds(struct heat_store *s, uint64_t from, uint64_t to) {
         }
 }
 
+/* The move table's entries are packed to the kernel's limits: what lies beyond them is refused, what lies within
+ * is kept exactly, and ages stay right across the wrap of the round counter the entry keeps. */
+static void test_move_entry_limits(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_move_params p = { .min_residency_rounds = 2, .pingpong_window_rounds = 8,
+                                      .max_backoff_rounds = 8 };
+        const uint64_t top = (UINT64_C(1) << 56) - 8 * PG; /* the highest 5-level user addresses */
+        const pid_t pid_top = (1 << 22) - 1;                /* PID_MAX_LIMIT - 1 */
+        const uint64_t wrap = UINT64_C(1) << 24;
+        struct heat_move_info mi;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, pid_top, top, top + 8 * PG);
+        assert_int_equal(heat_store_set_move_params(s, &p), 0);
+
+        assert_int_equal(heat_store_note_move(s, 1 << 22, BASE, 0, 1, 1), -EINVAL);
+        assert_int_equal(heat_store_note_move(s, 1, UINT64_C(1) << 56, 0, 1, 1), -EINVAL);
+        assert_int_equal(heat_store_note_move(s, 1, BASE, 0, NODE_SET_MAX, 1), -EINVAL);
+
+        /* The widest key and nodes, one round before the counter wraps. */
+        assert_int_equal(heat_store_note_move(s, pid_top, top + PG, NODE_SET_MAX - 1, 1, wrap - 1), 0);
+        assert_int_equal(heat_store_get_move(s, pid_top, top + PG, &mi), 1);
+        assert_int_equal(mi.from_node, NODE_SET_MAX - 1);
+        assert_int_equal(mi.to_node, 1);
+        assert_int_equal(mi.last_round, wrap - 1);
+        assert_true(entry_at(s, pid_top, top + PG) & HEAT_F_MOVED);
+        assert_int_equal(heat_store_get_move(s, pid_top, top, &mi), 0);
+        assert_int_equal(heat_store_get_move(s, pid_top - 1, top + PG, &mi), 0);
+
+        /* Waited 2 rounds across the wrap; back within the window: a ping-pong, the wait doubles. */
+        assert_false(heat_store_may_move(s, pid_top, top + PG, wrap));
+        assert_true(heat_store_may_move(s, pid_top, top + PG, wrap + 1));
+        assert_int_equal(heat_store_note_move(s, pid_top, top + PG, 1, NODE_SET_MAX - 1, wrap + 1), 1);
+        assert_int_equal(heat_store_get_move(s, pid_top, top + PG, &mi), 1);
+        assert_int_equal(mi.wait_rounds, 4);
+        assert_int_equal(mi.pingpongs, 1);
+        assert_false(heat_store_may_move(s, pid_top, top + PG, wrap + 4));
+        assert_true(heat_store_may_move(s, pid_top, top + PG, wrap + 5));
+}
+
 static void test_moves(void **state _unused_) {
         _cleanup_heat_store_free_ struct heat_store *s = NULL;
         struct heat_move_params p = { .min_residency_rounds = 2, .pingpong_window_rounds = 8,
@@ -1537,6 +1577,7 @@ int main(void) {
                 cmocka_unit_test(test_thp),
                 cmocka_unit_test(test_flags),
                 cmocka_unit_test(test_moves),
+                cmocka_unit_test(test_move_entry_limits),
                 cmocka_unit_test(test_move_table),
                 cmocka_unit_test(test_move_table_full),
                 cmocka_unit_test(test_drop_targets),
