@@ -13,6 +13,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "loop-turns.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "observer.h"
@@ -34,6 +35,7 @@ struct daemon {
         sd_event_source *round_timer;
         sd_event_source *pass_timer;
         sd_event_source *place_timer; /* resumes a plan the rate limits paused */
+        sd_event_source *step_defer; /* the next slice of a scan step that works in slices */
         struct control_server *control;
         char *control_socket; /* the path actually bound; changing it needs a restart */
 
@@ -50,6 +52,7 @@ struct daemon {
         uint64_t last_tune_round; /* round in which the tuner last changed the pass interval */
         uint64_t round_busy_us; /* time spent working (not waiting for passes) in the current round */
         uint64_t last_round_busy_us;
+        struct loop_turns turns;
 
         bool paused;
         uint64_t start_us;
@@ -86,10 +89,7 @@ struct daemon {
 };
 
 static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        return now_monotonic_us();
 }
 
 static uint64_t round_interval_us(const struct daemon *d) {
@@ -148,6 +148,7 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .round = d->round,
                 .round_duration_us = d->round_duration_us,
                 .round_busy_us = d->last_round_busy_us,
+                .loop_turns = &d->turns,
                 .round_interval_us = round_interval_us(d),
                 .cpu = &d->budget,
                 .cpu_kernel_thread = d->budget_kthread > 0,
@@ -376,7 +377,10 @@ static void daemon_place_continue(struct daemon *d) {
 }
 
 static int on_place_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        daemon_place_continue(userdata);
+        struct daemon *d = userdata;
+
+        d->turns.doing = "placement";
+        daemon_place_continue(d);
         return 0;
 }
 
@@ -639,6 +643,7 @@ static void daemon_round_finish(struct daemon *d) {
         bool scanned = d->round_open;
         int r;
 
+        d->turns.doing = "round end";
         daemon_observe(d);
 
         if (d->round_open) {
@@ -646,6 +651,7 @@ static void daemon_round_finish(struct daemon *d) {
                 struct census census;
 
                 (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
+                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
                 (void) scan_engine_round_end(d->scan);
                 d->round_open = false;
 
@@ -679,17 +685,44 @@ static void daemon_round_finish(struct daemon *d) {
         }
 }
 
-static void daemon_pass_start(struct daemon *d) {
+/* The pass interval starts once pass_begin is done. */
+static void daemon_pass_wait(struct daemon *d) {
         int r;
 
-        r = scan_engine_pass_begin(d->scan);
-        if (r < 0)
-                log_repeat_errno(LOG_ERR, "pass-begin", r, "Cannot start a scan pass: %m");
         r = daemon_arm(d->pass_timer, d->pass_interval_us);
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the pass timer: %m");
                 (void) sd_event_exit(d->event, EXIT_FAILURE);
         }
+}
+
+static void daemon_pass_start(struct daemon *d) {
+        uint64_t start = now_us();
+        int r;
+
+        r = scan_engine_pass_begin(d->scan);
+        if (r < 0)
+                log_repeat_errno(LOG_ERR, "pass-begin", r, "Cannot start a scan pass: %m");
+        if (r > 0)
+                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+        else
+                daemon_pass_wait(d);
+        d->round_busy_us += now_us() - start;
+}
+
+/* A pass ended (pass_end is done): the next pass, or the end of the round. */
+static void daemon_pass_done(struct daemon *d) {
+        unsigned left = scan_engine_passes_left(d->scan);
+
+        if (left > 0 && d->procs_pending) {
+                /* A new target waits: end this round here (its passes count, as with a reload) and start the next
+                 * at once, so the new process is in the very next pass rather than a round later. */
+                d->proc_events.rounds_cut++;
+                daemon_round_finish(d);
+        } else if (left > 0)
+                daemon_pass_start(d);
+        else
+                daemon_round_finish(d);
 }
 
 static void daemon_round_start(struct daemon *d) {
@@ -698,6 +731,8 @@ static void daemon_round_start(struct daemon *d) {
 
         d->procs_pending = false; /* this round's rescan sees what the events announced */
         d->round_start_us = start;
+        d->turns.doing = "round start";
+        loop_turns_round_done(&d->turns);
         d->round_busy_us = 0;
         daemon_refresh(d);
 
@@ -709,8 +744,11 @@ static void daemon_round_start(struct daemon *d) {
                         log_repeat_errno(LOG_ERR, "round-begin", r, "Cannot begin a scan round: %m");
                 else {
                         d->round_open = true;
-                        daemon_pass_start(d);
                         d->round_busy_us += now_us() - start;
+                        if (r > 0)
+                                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+                        else
+                                daemon_pass_start(d);
                         return;
                 }
         }
@@ -723,27 +761,49 @@ static int on_round_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A slice of a backend step that works in slices, one per loop turn; the round goes on once it is done. */
+static int on_step_continue(sd_event_source *s, void *userdata) {
+        struct daemon *d = userdata;
+        uint64_t start = now_us();
+        enum scan_step done;
+        int r;
+
+        d->turns.doing = scan_engine_pending(d->scan) == SCAN_STEP_ROUND_BEGIN ? "round start" : "pass";
+        r = scan_engine_resume(d->scan, &done);
+        d->round_busy_us += now_us() - start;
+        if (r > 0)
+                return 0;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        switch (done) {
+        case SCAN_STEP_ROUND_BEGIN:
+                daemon_pass_start(d);
+                break;
+        case SCAN_STEP_PASS_BEGIN:
+                daemon_pass_wait(d);
+                break;
+        case SCAN_STEP_PASS_END:
+                daemon_pass_done(d);
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
 static int on_pass_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
         uint64_t start = now_us();
-        int left;
+        int r;
 
-        left = scan_engine_pass_end(d->scan);
+        d->turns.doing = "pass";
+        r = scan_engine_pass_end(d->scan);
         d->round_busy_us += now_us() - start;
-        if (left > 0 && d->procs_pending) {
-                /* A new target waits: end this round here (its passes count, as with a reload) and start the next
-                 * at once, so the new process is in the very next pass rather than a round later. */
-                d->proc_events.rounds_cut++;
-                daemon_round_finish(d);
-                return 0;
-        }
-        if (left > 0) {
-                start = now_us();
-                daemon_pass_start(d);
-                d->round_busy_us += now_us() - start;
-                return 0;
-        }
-        daemon_round_finish(d);
+        if (r < 0)
+                log_repeat_errno(LOG_ERR, "pass-end", r, "Cannot end a scan pass: %m");
+        if (r > 0)
+                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+        else
+                daemon_pass_done(d);
         return 0;
 }
 
@@ -892,7 +952,10 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        (void) daemon_reload(userdata, NULL);
+        struct daemon *d = userdata;
+
+        d->turns.doing = "reload";
+        (void) daemon_reload(d, NULL);
         return 0;
 }
 
@@ -910,6 +973,7 @@ static int on_control(const struct control_request *req, const struct ucred *pee
         struct tierd_status status;
         int r;
 
+        d->turns.doing = "control request";
         switch (req->command) {
         case CONTROL_STATUS:
                 daemon_status_snapshot(d, &status);
@@ -1060,6 +1124,7 @@ static int on_procs_ready(sd_event_source *s, int fd, uint32_t revents, void *us
         uint64_t dropped;
         int r;
 
+        d->turns.doing = "process events";
         r = bpf_procs_consume(d->procs);
         if (r < 0)
                 log_repeat_errno(LOG_WARNING, "proc-events", r, "Cannot read process events: %m, ignoring");
@@ -1190,6 +1255,12 @@ static int daemon_setup(struct daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Cannot create the placement timer: %m");
         (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
+        /* Below every other source: a control request or a signal is served between two slices. */
+        r = sd_event_add_defer(d->event, &d->step_defer, on_step_continue, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the scan step source: %m");
+        (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(d->step_defer, SD_EVENT_PRIORITY_IDLE);
         return 0;
 }
 
@@ -1205,6 +1276,7 @@ static void daemon_done(struct daemon *d) {
         census_done(&d->census);
         placement_done(&d->placement);
         sd_event_source_disable_unref(d->place_timer);
+        sd_event_source_disable_unref(d->step_defer);
         sd_event_source_disable_unref(d->pass_timer);
         sd_event_source_disable_unref(d->round_timer);
         sd_event_unref(d->event);
@@ -1251,7 +1323,7 @@ int daemon_run(const struct daemon_options *opts) {
                  d.control_socket, d.config->passes, d.pass_interval_us / USEC_PER_MSEC,
                  d.config->dry_run ? ", dry run: no page is moved" : "");
 
-        r = sd_event_loop(d.event);
+        r = loop_turns_run(d.event, &d.turns);
         if (r < 0) {
                 log_error_errno(r, "Event loop failed: %m");
                 r = EXIT_FAILURE;

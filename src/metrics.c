@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cpu-budget.h"
+#include "loop-turns.h"
 #include "metrics.h"
 
 static void header(FILE *f, const char *name, const char *type, const char *help) {
@@ -256,6 +257,16 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                 metric_u64(f, "tierd_cpu_budget_limiting", "gauge",
                            "1 when the CPU budget, not the configuration, sets how often tierd looks.",
                            cpu_budget_limiting(s->cpu));
+        }
+        if (s->loop_turns) {
+                header(f, "tierd_loop_turn_longest_seconds", "gauge",
+                       "Longest turn of the event loop (work between two waits), in the last round and since start.");
+                fprintf(f, "tierd_loop_turn_longest_seconds{scope=\"last_round\"} %.6f\n",
+                        s->loop_turns->last_round.us / 1e6);
+                fprintf(f, "tierd_loop_turn_longest_seconds{scope=\"uptime\"} %.6f\n", s->loop_turns->ever.us / 1e6);
+                metric_u64(f, "tierd_loop_turns_slow_total", "counter",
+                           "Event loop turns over 50 ms: a control request arriving then waits for them.",
+                           s->loop_turns->slow_turns);
         }
         metric_u64(f, "tierd_log_suppressed_total", "counter",
                    "Repeated log messages counted instead of printed.", s->log_suppressed);

@@ -188,32 +188,53 @@ static ssize_t transfer_run(int fd, uint64_t *words, uint64_t first_word, size_t
         return (ssize_t) (done / sizeof(uint64_t));
 }
 
-static ssize_t transfer(int fd, struct page_idle_plan *p, size_t live, bool write) {
-        size_t pos = 0;
-
-        if (fd < 0 || !p || live > p->n_words)
+static ssize_t transfer(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c, size_t max_runs,
+                        bool write) {
+        if (fd < 0 || !p || !c || live > p->n_words || c->run > p->n_runs)
                 return -EINVAL;
 
-        for (size_t k = 0; k < p->n_runs && pos < live; k++) {
-                size_t n = MIN((size_t) p->runs[k].n_words, live - pos);
+        for (size_t done = 0; c->run < p->n_runs && c->pos < live && done < max_runs; done++) {
+                size_t n = MIN((size_t) p->runs[c->run].n_words, live - c->pos);
                 ssize_t moved;
 
-                moved = transfer_run(fd, p->masks + pos, p->runs[k].word, n, write);
+                moved = transfer_run(fd, p->masks + c->pos, p->runs[c->run].word, n, write);
                 if (moved < 0)
                         return moved;
-                if ((size_t) moved < n)
+                if ((size_t) moved < n) {
                         /* Runs ascend, so everything from here on lies beyond the end as well. */
-                        return (ssize_t) (pos + (size_t) moved);
-                pos += n;
+                        c->pos += (size_t) moved;
+                        c->run = p->n_runs;
+                        return (ssize_t) c->pos;
+                }
+                c->pos += n;
+                c->run++;
         }
         return (ssize_t) live;
 }
 
-ssize_t page_idle_write(int fd, const struct page_idle_plan *p, size_t live) {
+bool page_idle_cursor_done(const struct page_idle_plan *p, size_t live, const struct page_idle_cursor *c) {
+        return c->run >= p->n_runs || c->pos >= live;
+}
+
+ssize_t page_idle_write_some(int fd, const struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
+                             size_t max_runs) {
         /* transfer() only reads the masks when writing. */
-        return transfer(fd, (struct page_idle_plan *) p, live, true);
+        return transfer(fd, (struct page_idle_plan *) p, live, c, max_runs, true);
+}
+
+ssize_t page_idle_read_some(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
+                            size_t max_runs) {
+        return transfer(fd, p, live, c, max_runs, false);
+}
+
+ssize_t page_idle_write(int fd, const struct page_idle_plan *p, size_t live) {
+        struct page_idle_cursor c = {};
+
+        return page_idle_write_some(fd, p, live, &c, SIZE_MAX);
 }
 
 ssize_t page_idle_read(int fd, struct page_idle_plan *p, size_t live) {
-        return transfer(fd, p, live, false);
+        struct page_idle_cursor c = {};
+
+        return page_idle_read_some(fd, p, live, &c, SIZE_MAX);
 }

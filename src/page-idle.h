@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -79,3 +80,17 @@ ssize_t page_idle_write(int fd, const struct page_idle_plan *p, size_t live);
  * "still idle"). Returns the new live position as page_idle_write() does (end of file: beyond max_pfn), or a
  * negative errno. */
 ssize_t page_idle_read(int fd, struct page_idle_plan *p, size_t live);
+
+/* The same a few runs at a time, so that a large plan is written or read across several turns of the event loop:
+ * the cursor holds the next run and the position of its first word (start from {}); at most max_runs runs are
+ * moved per call. Returns the new live position as above (the cursor is then done if the kernel's end was
+ * reached), or a negative errno. */
+struct page_idle_cursor {
+        size_t run;
+        size_t pos;
+};
+ssize_t page_idle_write_some(int fd, const struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
+                             size_t max_runs);
+ssize_t page_idle_read_some(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
+                            size_t max_runs);
+bool page_idle_cursor_done(const struct page_idle_plan *p, size_t live, const struct page_idle_cursor *c);

@@ -23,6 +23,12 @@
  * heat_store_sync_target() for every target with its fresh VMAs and dropped dead targets before round_begin,
  * so the backend walks ctx->targets and the trackable VMAs (heat_vma_trackable()).
  *
+ * round_begin, pass_begin and pass_end may do their work in slices, one loop turn each, so that a large target
+ * does not hold the event loop (and with it the control socket and the watchdog) for the whole of it: they return
+ * 1 when work remains, and the engine calls resume, a turn at a time, until that returns 0; only then does the
+ * round go on (the pass interval starts when pass_begin is done). A slice works for about ctx->slice_us (0: one
+ * step). Targets may exit between slices (they leave ctx->targets).
+ *
  * All callbacks return 0 or a negative errno. A process that exits during a callback is normal and not an
  * error: skip it. A failure that affects the whole backend (a sysfs file vanished, the kdamond was stopped by
  * someone else) is returned; the engine logs it once and retries the next round. */
@@ -36,6 +42,7 @@ struct scan_context {
         uint64_t round;            /* round number */
         unsigned sample_scale;     /* >= 1: sample this many times less often than configured (the CPU budget) */
         const struct pfn_map *pfn_map; /* which tier a PFN lies in; NULL when unknown */
+        uint64_t slice_us;             /* how long one slice of a step's work may run (0: one step) */
         unsigned hot_streak;           /* [policy] promote_rounds: the streak that makes a unit hot */
 };
 
@@ -78,6 +85,9 @@ struct scan_backend_ops {
 
         int (*open)(const struct scan_options *opts, void **ret_state);
         int (*round_begin)(void *state, const struct scan_context *ctx);
+        /* The next slice of the step (round_begin, pass_begin or pass_end) that returned 1: 1 while more remains,
+         * 0 when done. NULL for backends whose steps never return 1. */
+        int (*resume)(void *state, const struct scan_context *ctx);
         int (*pass_begin)(void *state, const struct scan_context *ctx);
         int (*pass_end)(void *state, const struct scan_context *ctx);
         int (*round_end)(void *state, const struct scan_context *ctx);

@@ -111,6 +111,28 @@ struct folio_walk {
         bool exclusive; /* every page of the folio seen so far is exclusively mapped */
 };
 
+/* round_begin's walk, resumable: a step is one piece of work (opening a target's pagemap, or one stretch of
+ * BEGIN_STEP_PAGES pages of a VMA), and a slice runs steps until ctx->slice_us has passed, so that resolving a
+ * large target's pages does not hold the event loop for the whole of it. Targets are followed by pid: one that
+ * exits between slices is gone from ctx->targets (the order of the others stays) and is skipped. */
+#define BEGIN_STEP_PAGES ((size_t) 8192)
+_Static_assert(BEGIN_STEP_PAGES % HEAT_THP_PAGES == 0 && BEGIN_STEP_PAGES <= CHUNK_PAGES,
+               "steps must not cut 2 MiB windows nor outgrow a chunk");
+
+struct begin_walk {
+        struct chunk *chunk;
+        pid_t *pids; /* this round's targets, in ctx->targets' order */
+        size_t n_pids, k;
+        int fd;      /* pagemap of pids[k]; -1: not open yet */
+        size_t vma;  /* index into the target's VMAs */
+        bool in_vma; /* the VMA's segment was added; addr is where its next step starts */
+        uint64_t addr;
+        struct folio_walk folio;
+        size_t target_units, target_segments; /* to forget a target that vanishes midway */
+        size_t vma_units, vma_segments;       /* to forget a VMA the heat store does not track */
+        uint64_t steps;
+};
+
 struct page_idle_backend {
         int bitmap_fd;
         int kpageflags_fd;
@@ -127,11 +149,26 @@ struct page_idle_backend {
         size_t live;         /* words below this position are within the kernel's bitmap */
         bool masks_current;  /* plan.masks holds the masks to write, not the idle bits last read */
         struct round_stats stats;
+        struct begin_walk begin; /* round_begin's walk while it lasts (chunk NULL: none) */
+        uint64_t begin_slices;
+        enum {
+                PASS_NONE,
+                PASS_WRITING, /* pass_begin: the runs, marking pages idle */
+                PASS_READING, /* pass_end: the runs back */
+                PASS_RECORDING, /* pass_end: the accessed pages into the heat store, a segment a step */
+        } pass_phase;
+        struct page_idle_cursor pass_cursor;
+        size_t pass_segment;
 
         uint64_t window[RECORD_WINDOW_PAGES / 64];
 };
 
+static void begin_walk_done(struct begin_walk *w);
+
 static void round_reset(struct page_idle_backend *b) {
+        begin_walk_done(&b->begin);
+        b->begin_slices = 0;
+        b->pass_phase = PASS_NONE;
         b->units = mfree(b->units);
         b->pfns = mfree(b->pfns);
         b->n_units = b->allocated_units = 0;
@@ -448,94 +485,128 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
         return 0;
 }
 
-#define TARGET_SKIPPED 1
-
-/* Returns 0, -ENOENT (the heat store does not track the VMA), TARGET_SKIPPED (the process is gone, or its pagemap
- * cannot be read: logged), or a negative errno that stops the round. */
-static int scan_vma(struct page_idle_backend *b, const struct scan_context *ctx, struct chunk *c, int fd, pid_t pid,
-                    const struct vma *v) {
-        struct folio_walk walk = {};
-        int r;
-
-        r = add_segment(b, pid, v->start);
-        if (r < 0)
-                return r;
-
-        for (uint64_t cursor = v->start; cursor < v->end;) {
-                /* Chunks end on 2 MiB boundaries, so no THP window is ever cut in two. */
-                uint64_t end = MIN(v->end, (cursor & ~(HEAT_THP_SIZE - 1)) + CHUNK_PAGES * HEAT_PAGE_SIZE);
-                size_t n = (size_t) ((end - cursor) >> HEAT_PAGE_SHIFT);
-
-                r = pagemap_read(fd, cursor, c->pme, n, false);
-                if (r == -ESRCH) {
-                        log_debug("Process %d exited while its pagemap was read, skipping it.", (int) pid);
-                        return TARGET_SKIPPED;
-                }
-                if (r < 0) {
-                        char key[64];
-
-                        snprintf(key, sizeof(key), "page-idle-pagemap-read:%d", (int) pid);
-                        log_repeat_errno(LOG_WARNING, key, r,
-                                         "Cannot read /proc/%d/pagemap at 0x%" PRIx64 ": %m, ignoring the process",
-                                         (int) pid, cursor);
-                        return TARGET_SKIPPED;
-                }
-
-                r = scan_chunk(b, ctx, c, pid, v->start, cursor, n, &walk);
-                if (r < 0)
-                        return r;
-                cursor = end;
-        }
-        return 0;
+static void begin_walk_done(struct begin_walk *w) {
+        w->chunk = mfree(w->chunk);
+        w->pids = mfree(w->pids);
+        w->fd = safe_close(w->fd);
+        *w = (struct begin_walk) { .fd = -1 };
 }
 
-static int scan_target(struct page_idle_backend *b, const struct scan_context *ctx, struct chunk *c,
-                       const struct target *t) {
-        _cleanup_close_ int fd = -1;
-        size_t units_mark = b->n_units, segments_mark = b->n_segments;
+static void begin_next_target(struct begin_walk *w) {
+        w->fd = safe_close(w->fd);
+        w->k++;
+        w->vma = 0;
+        w->in_vma = false;
+}
+
+/* The process is gone or its pagemap unreadable: what its earlier VMAs told the heat store stays (harmless: the
+ * engine drops the target next round if it is gone), its units are not tracked. */
+static void begin_skip_target(struct page_idle_backend *b, struct begin_walk *w) {
+        b->n_units = w->target_units;
+        b->n_segments = w->target_segments;
+        b->stats.targets_gone++;
+        begin_next_target(w);
+}
+
+/* One step. Returns 1 while steps remain, 0 when every target was walked, or a negative errno that stops the
+ * round. */
+static int begin_step(struct page_idle_backend *b, const struct scan_context *ctx, struct begin_walk *w) {
+        const struct target *t;
+        const struct vma *v;
+        uint64_t end;
+        size_t n;
+        pid_t pid;
         int r;
 
-        fd = pagemap_open(t->pid);
-        if (fd == -ESRCH) {
-                log_debug("Process %d exited before its pagemap was opened, skipping it.", (int) t->pid);
-                b->stats.targets_gone++;
-                return 0;
-        }
-        if (fd < 0) {
-                char key[64];
-
-                snprintf(key, sizeof(key), "page-idle-pagemap-open:%d", (int) t->pid);
-                log_repeat_errno(LOG_WARNING, key, fd, "Cannot open /proc/%d/pagemap: %m, ignoring the process",
-                                 (int) t->pid);
-                return 0;
-        }
-
-        for (size_t j = 0; j < t->n_vmas; j++) {
-                const struct vma *v = &t->vmas[j];
-                size_t vma_units = b->n_units, vma_segments = b->n_segments;
-
-                if (!heat_vma_trackable(v))
-                        continue;
-                r = scan_vma(b, ctx, c, fd, t->pid, v);
-                if (r == -ENOENT) {
-                        log_debug("Heat store does not track 0x%" PRIx64 "-0x%" PRIx64 " of %d, skipping it.",
-                                  v->start, v->end, (int) t->pid);
-                        b->n_units = vma_units;
-                        b->n_segments = vma_segments;
-                        continue;
-                }
-                if (r == TARGET_SKIPPED) {
-                        /* What was learned about its earlier VMAs went to the heat store already; harmless,
-                         * since the engine drops the target next round if it is gone. */
-                        b->n_units = units_mark;
-                        b->n_segments = segments_mark;
-                        b->stats.targets_gone++;
+        /* Moving on to the next target or VMA is no step of its own. */
+        for (;;) {
+                if (w->k >= w->n_pids)
                         return 0;
+                pid = w->pids[w->k];
+                t = target_set_find(ctx->targets, pid);
+                if (!t) {
+                        begin_next_target(w);
+                        continue;
                 }
+                if (w->fd < 0)
+                        break;
+                while (w->vma < t->n_vmas && !w->in_vma && !heat_vma_trackable(&t->vmas[w->vma]))
+                        w->vma++;
+                if (w->vma < t->n_vmas)
+                        break;
+                begin_next_target(w);
+        }
+        w->steps++;
+
+        if (w->fd < 0) {
+                w->fd = pagemap_open(pid);
+                if (w->fd == -ESRCH) {
+                        log_debug("Process %d exited before its pagemap was opened, skipping it.", (int) pid);
+                        b->stats.targets_gone++;
+                        begin_next_target(w);
+                        return 1;
+                }
+                if (w->fd < 0) {
+                        char key[64];
+
+                        snprintf(key, sizeof(key), "page-idle-pagemap-open:%d", (int) pid);
+                        log_repeat_errno(LOG_WARNING, key, w->fd,
+                                         "Cannot open /proc/%d/pagemap: %m, ignoring the process", (int) pid);
+                        begin_next_target(w);
+                        return 1;
+                }
+                w->target_units = b->n_units;
+                w->target_segments = b->n_segments;
+                return 1;
+        }
+
+        v = &t->vmas[w->vma];
+        if (!w->in_vma) {
+                w->vma_units = b->n_units;
+                w->vma_segments = b->n_segments;
+                r = add_segment(b, pid, v->start);
                 if (r < 0)
                         return r;
+                w->in_vma = true;
+                w->addr = v->start;
+                w->folio = (struct folio_walk) {};
         }
-        return 0;
+
+        /* Steps end on 2 MiB boundaries, so no THP window is ever cut in two. */
+        end = MIN(v->end, (w->addr & ~(HEAT_THP_SIZE - 1)) + BEGIN_STEP_PAGES * HEAT_PAGE_SIZE);
+        n = (size_t) ((end - w->addr) >> HEAT_PAGE_SHIFT);
+        r = pagemap_read(w->fd, w->addr, w->chunk->pme, n, false);
+        if (r == -ESRCH) {
+                log_debug("Process %d exited while its pagemap was read, skipping it.", (int) pid);
+                begin_skip_target(b, w);
+                return 1;
+        }
+        if (r < 0) {
+                char key[64];
+
+                snprintf(key, sizeof(key), "page-idle-pagemap-read:%d", (int) pid);
+                log_repeat_errno(LOG_WARNING, key, r,
+                                 "Cannot read /proc/%d/pagemap at 0x%" PRIx64 ": %m, ignoring the process",
+                                 (int) pid, w->addr);
+                begin_skip_target(b, w);
+                return 1;
+        }
+
+        r = scan_chunk(b, ctx, w->chunk, pid, v->start, w->addr, n, &w->folio);
+        if (r == -ENOENT) {
+                log_debug("Heat store does not track 0x%" PRIx64 "-0x%" PRIx64 " of %d, skipping it.", v->start,
+                          v->end, (int) pid);
+                b->n_units = w->vma_units;
+                b->n_segments = w->vma_segments;
+                end = v->end;
+        } else if (r < 0)
+                return r;
+        w->addr = end;
+        if (end >= v->end) {
+                w->vma++;
+                w->in_vma = false;
+        }
+        return 1;
 }
 
 /* The idle bits of the words at positions [from, to) cannot be used: their PFNs lie beyond the kernel's bitmap
@@ -784,6 +855,7 @@ static int page_idle_backend_open(const struct scan_options *opts, void **ret_st
         if (!b)
                 return -ENOMEM;
         b->kpageflags_fd = -1;
+        b->begin.fd = -1;
         b->move_shared = opts->move_shared;
 
         b->bitmap_fd = page_idle_open();
@@ -803,42 +875,22 @@ static int page_idle_backend_open(const struct scan_options *opts, void **ret_st
         return 0;
 }
 
-static int page_idle_backend_round_begin(void *state, const struct scan_context *ctx) {
-        struct page_idle_backend *b = state;
-        _cleanup_free_ struct chunk *c = NULL;
+/* The walk is over: the plan, with each unit's slot written over its PFN; then the PFNs are no longer needed. */
+static int begin_finish(struct page_idle_backend *b, const struct scan_context *ctx) {
         int r;
 
-        /* A round that failed was never ended. */
-        round_reset(b);
-        b->ksm_pages_exist = kpageflags_ksm_pages_exist();
+        if (b->stats.pfn_zero > 0 && b->stats.present == b->stats.pfn_zero)
+                return log_repeat_errno(LOG_ERR, "page-idle-pfn-zero", EPERM,
+                                        "PFNs in /proc/PID/pagemap read as zero (%" PRIu64 " present pages): %m; "
+                                        "CAP_SYS_ADMIN is missing, page_idle cannot track anything",
+                                        b->stats.pfn_zero);
 
-        c = malloc(sizeof(struct chunk));
-        if (!c)
-                return -ENOMEM;
-
-        for (size_t i = 0; i < ctx->targets->n_targets; i++) {
-                r = scan_target(b, ctx, c, &ctx->targets->targets[i]);
-                if (r < 0)
-                        goto fail;
-        }
-
-        if (b->stats.pfn_zero > 0 && b->stats.present == b->stats.pfn_zero) {
-                r = log_repeat_errno(LOG_ERR, "page-idle-pfn-zero", EPERM,
-                                     "PFNs in /proc/PID/pagemap read as zero (%" PRIu64 " present pages): %m; "
-                                     "CAP_SYS_ADMIN is missing, page_idle cannot track anything",
-                                     b->stats.pfn_zero);
-                goto fail;
-        }
-
-        /* The plan, with each unit's slot written over its PFN; then the PFNs are no longer needed. */
         r = page_idle_plan_build(b->pfns, b->n_units, b->pfns, &b->plan);
         if (r < 0)
-                goto fail;
-        if (b->plan.n_words > (UNIT_SLOT_MASK >> 6)) {
-                r = log_repeat_errno(LOG_ERR, "page-idle-too-big", E2BIG, "Too many page_idle bitmap words (%zu): %m",
-                                     b->plan.n_words);
-                goto fail;
-        }
+                return r;
+        if (b->plan.n_words > (UNIT_SLOT_MASK >> 6))
+                return log_repeat_errno(LOG_ERR, "page-idle-too-big", E2BIG,
+                                        "Too many page_idle bitmap words (%zu): %m", b->plan.n_words);
         for (size_t u = 0; u < b->n_units; u++)
                 b->units[u] |= b->pfns[u];
         b->pfns = mfree(b->pfns);
@@ -858,69 +910,164 @@ static int page_idle_backend_round_begin(void *state, const struct scan_context 
         log_debug("page_idle round %" PRIu64 ": %" PRIu64 " present pages, %zu units (%" PRIu64 " THP; %" PRIu64
                   " settled ones left out), %" PRIu64
                   " skipped (%" PRIu64 " shared, %" PRIu64 " unevictable, %" PRIu64 " KSM, %" PRIu64 " zero), %" PRIu64
-                  " lazyfree; %zu words in %zu runs, %" PRIu64 " kpageflags reads, %" PRIu64 " processes gone",
+                  " lazyfree; %zu words in %zu runs, %" PRIu64 " kpageflags reads, %" PRIu64 " processes gone; "
+                  "walked in %" PRIu64 " steps, %" PRIu64 " slices",
                   ctx->round, b->stats.present, b->n_units, b->stats.thp_units, b->stats.unobserved, b->stats.skipped,
                   b->stats.skip[PAGE_SKIP_SHARED], b->stats.skip[PAGE_SKIP_UNEVICTABLE], b->stats.skip[PAGE_SKIP_KSM],
                   b->stats.skip[PAGE_SKIP_ZERO], b->stats.lazyfree, b->plan.n_words, b->plan.n_runs,
-                  b->stats.kpageflags_reads, b->stats.targets_gone);
+                  b->stats.kpageflags_reads, b->stats.targets_gone, b->begin.steps, b->begin_slices);
         return 0;
+}
 
-fail:
-        round_reset(b);
+/* One slice of the walk: steps until ctx->slice_us has passed (0: one step). Returns 1 while the walk goes on,
+ * 0 once the round is planned, or a negative errno (the round is reset). */
+static int begin_slice(struct page_idle_backend *b, const struct scan_context *ctx) {
+        uint64_t start = now_monotonic_us();
+        int r;
+
+        b->begin_slices++;
+        for (;;) {
+                r = begin_step(b, ctx, &b->begin);
+                if (r <= 0)
+                        break;
+                if (now_monotonic_us() - start >= ctx->slice_us)
+                        return 1;
+        }
+        if (r == 0)
+                r = begin_finish(b, ctx);
+        begin_walk_done(&b->begin);
+        if (r < 0)
+                round_reset(b);
         return r;
+}
+
+static int page_idle_backend_round_begin(void *state, const struct scan_context *ctx) {
+        struct page_idle_backend *b = state;
+
+        /* A round that failed or was cut short was never ended. */
+        round_reset(b);
+        b->ksm_pages_exist = kpageflags_ksm_pages_exist();
+
+        b->begin.chunk = malloc(sizeof(struct chunk));
+        b->begin.pids = calloc(MAX(ctx->targets->n_targets, (size_t) 1), sizeof(pid_t));
+        if (!b->begin.chunk || !b->begin.pids) {
+                round_reset(b);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < ctx->targets->n_targets; i++)
+                b->begin.pids[i] = ctx->targets->targets[i].pid;
+        b->begin.n_pids = ctx->targets->n_targets;
+        return begin_slice(b, ctx);
+}
+
+/* A pass's I/O a few runs at a time: one step moves at most PASS_STEP_RUNS runs (up to 8192 bitmap words, whose
+ * pages the kernel walks the mappings of), or records one segment. The runs are read in the order they were
+ * written, so each page's window stays the pass interval plus about what writing took, as in one turn. */
+#define PASS_STEP_RUNS ((size_t) 16)
+
+/* One step of the pass in progress. Returns 1 while steps remain, 0 when the pass is done, or a negative errno. */
+static int pass_step(struct page_idle_backend *b, const struct scan_context *ctx) {
+        ssize_t n;
+        int r;
+
+        switch (b->pass_phase) {
+        case PASS_WRITING:
+        case PASS_READING:
+                if (b->pass_phase == PASS_WRITING)
+                        n = page_idle_write_some(b->bitmap_fd, &b->plan, b->live, &b->pass_cursor, PASS_STEP_RUNS);
+                else
+                        n = page_idle_read_some(b->bitmap_fd, &b->plan, b->live, &b->pass_cursor, PASS_STEP_RUNS);
+                if (n < 0)
+                        return b->pass_phase == PASS_WRITING ?
+                                log_repeat_errno(LOG_ERR, "page-idle-write", (int) n,
+                                                 "Cannot write " PAGE_IDLE_BITMAP_PATH ": %m") :
+                                log_repeat_errno(LOG_ERR, "page-idle-read", (int) n,
+                                                 "Cannot read " PAGE_IDLE_BITMAP_PATH ": %m");
+                if ((size_t) n < b->live) {
+                        mark_unobservable(b, ctx, (size_t) n, b->live);
+                        b->live = (size_t) n;
+                }
+                if (!page_idle_cursor_done(&b->plan, b->live, &b->pass_cursor))
+                        return 1;
+                if (b->pass_phase == PASS_WRITING) {
+                        b->pass_phase = PASS_NONE;
+                        return 0;
+                }
+                b->pass_phase = PASS_RECORDING;
+                b->pass_segment = 0;
+                return 1;
+
+        case PASS_RECORDING:
+                if (b->pass_segment < b->n_segments) {
+                        size_t k = b->pass_segment++;
+
+                        r = record_segment(b, ctx, k);
+                        if (r < 0 && r != -ENOENT) /* -ENOENT: the heat store dropped the process */
+                                return log_repeat_errno(LOG_ERR, "page-idle-record", r,
+                                                        "Cannot record accesses of %d: %m",
+                                                        (int) b->segments[k].pid);
+                }
+                if (b->pass_segment < b->n_segments)
+                        return 1;
+                b->pass_phase = PASS_NONE;
+                return 0;
+
+        default:
+                return 0;
+        }
+}
+
+/* Steps until ctx->slice_us has passed (0: one step). Returns 1 while the pass goes on, 0 when it is done. */
+static int pass_slice(struct page_idle_backend *b, const struct scan_context *ctx) {
+        uint64_t start = now_monotonic_us();
+        int r;
+
+        for (;;) {
+                r = pass_step(b, ctx);
+                if (r < 0)
+                        b->pass_phase = PASS_NONE;
+                if (r <= 0)
+                        return r;
+                if (now_monotonic_us() - start >= ctx->slice_us)
+                        return 1;
+        }
 }
 
 static int page_idle_backend_pass_begin(void *state, const struct scan_context *ctx) {
         struct page_idle_backend *b = state;
-        ssize_t n;
 
-        if (!b->in_round)
+        if (!b->in_round || b->pass_phase != PASS_NONE)
                 return -EINVAL;
         if (b->live == 0)
                 return 0;
         if (!b->masks_current)
                 rebuild_masks(b);
-
-        n = page_idle_write(b->bitmap_fd, &b->plan, b->live);
-        if (n < 0)
-                return log_repeat_errno(LOG_ERR, "page-idle-write", (int) n,
-                                        "Cannot write " PAGE_IDLE_BITMAP_PATH ": %m");
-        if ((size_t) n < b->live) {
-                mark_unobservable(b, ctx, (size_t) n, b->live);
-                b->live = (size_t) n;
-        }
-        return 0;
+        b->pass_phase = PASS_WRITING;
+        b->pass_cursor = (struct page_idle_cursor) {};
+        return pass_slice(b, ctx);
 }
 
 static int page_idle_backend_pass_end(void *state, const struct scan_context *ctx) {
         struct page_idle_backend *b = state;
-        ssize_t n;
-        int r;
 
-        if (!b->in_round)
+        if (!b->in_round || b->pass_phase != PASS_NONE)
                 return -EINVAL;
         if (b->live == 0)
                 return 0;
-
         b->masks_current = false;
-        n = page_idle_read(b->bitmap_fd, &b->plan, b->live);
-        if (n < 0)
-                return log_repeat_errno(LOG_ERR, "page-idle-read", (int) n,
-                                        "Cannot read " PAGE_IDLE_BITMAP_PATH ": %m");
-        if ((size_t) n < b->live) {
-                mark_unobservable(b, ctx, (size_t) n, b->live);
-                b->live = (size_t) n;
-        }
+        b->pass_phase = PASS_READING;
+        b->pass_cursor = (struct page_idle_cursor) {};
+        return pass_slice(b, ctx);
+}
 
-        for (size_t k = 0; k < b->n_segments; k++) {
-                r = record_segment(b, ctx, k);
-                if (r == -ENOENT)
-                        continue; /* the heat store dropped the process */
-                if (r < 0)
-                        return log_repeat_errno(LOG_ERR, "page-idle-record", r, "Cannot record accesses of %d: %m",
-                                                (int) b->segments[k].pid);
-        }
-        return 0;
+static int page_idle_backend_resume(void *state, const struct scan_context *ctx) {
+        struct page_idle_backend *b = state;
+
+        if (b->begin.chunk)
+                return begin_slice(b, ctx);
+        if (b->pass_phase != PASS_NONE)
+                return pass_slice(b, ctx);
+        return -EINVAL;
 }
 
 static int page_idle_backend_round_end(void *state, _unused_ const struct scan_context *ctx) {
@@ -949,6 +1096,7 @@ const struct scan_backend_ops scan_backend_page_idle = {
         .probe = page_idle_backend_probe,
         .open = page_idle_backend_open,
         .round_begin = page_idle_backend_round_begin,
+        .resume = page_idle_backend_resume,
         .pass_begin = page_idle_backend_pass_begin,
         .pass_end = page_idle_backend_pass_end,
         .round_end = page_idle_backend_round_end,

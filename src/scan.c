@@ -19,6 +19,7 @@ struct scan_engine {
         struct scan_context ctx;
         bool in_round;
         bool round_failed;
+        enum scan_step pending; /* a step that goes on in slices (scan_engine_resume()) */
         unsigned sample_scale;
         struct pfn_map pfn_map; /* from the last scan_engine_set_placement(); empty: none */
         unsigned hot_streak;
@@ -237,6 +238,26 @@ static void backend_failed(struct scan_engine *e, const char *step, int r) {
         e->round_failed = true;
 }
 
+static const char *const step_names[] = {
+        [SCAN_STEP_ROUND_BEGIN] = "round_begin",
+        [SCAN_STEP_PASS_BEGIN] = "pass_begin",
+        [SCAN_STEP_PASS_END] = "pass_end",
+};
+
+/* A backend's step returned r: 1 (and it can resume) means it goes on in slices. A failure is logged here and
+ * skips the rest of the round. Returns 1 or 0. */
+static int step_started(struct scan_engine *e, enum scan_step step, int r) {
+        if (r < 0) {
+                backend_failed(e, step_names[step], r);
+                return 0;
+        }
+        if (r > 0 && e->ops->resume) {
+                e->pending = step;
+                return 1;
+        }
+        return 0;
+}
+
 int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targets, uint64_t round, unsigned passes,
                             uint64_t pass_interval_us, unsigned hot_threshold) {
         _cleanup_free_ pid_t *alive = NULL;
@@ -276,14 +297,35 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
                 .sample_scale = MAX(e->sample_scale, 1U),
                 .pfn_map = e->pfn_map.n > 0 ? &e->pfn_map : NULL,
                 .hot_streak = MAX(e->hot_streak, 1U),
+                .slice_us = SCAN_SLICE_US,
         };
         e->in_round = true;
         e->round_failed = false;
+        e->pending = SCAN_STEP_NONE;
 
-        r = e->ops->round_begin(e->state, &e->ctx);
+        return step_started(e, SCAN_STEP_ROUND_BEGIN, e->ops->round_begin(e->state, &e->ctx));
+}
+
+int scan_engine_resume(struct scan_engine *e, enum scan_step *ret_done) {
+        enum scan_step step = e->pending;
+        int r;
+
+        *ret_done = step;
+        if (!e->in_round || step == SCAN_STEP_NONE || e->round_failed) {
+                e->pending = SCAN_STEP_NONE;
+                return 0;
+        }
+        r = e->ops->resume(e->state, &e->ctx);
         if (r < 0)
-                backend_failed(e, "round_begin", r);
+                backend_failed(e, step_names[step], r);
+        if (r > 0)
+                return 1;
+        e->pending = SCAN_STEP_NONE;
         return 0;
+}
+
+enum scan_step scan_engine_pending(const struct scan_engine *e) {
+        return e ? e->pending : SCAN_STEP_NONE;
 }
 
 void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds) {
@@ -311,25 +353,21 @@ int scan_engine_pass_begin(struct scan_engine *e) {
 
         if (!e->in_round || e->round_failed)
                 return 0;
+        if (e->pending != SCAN_STEP_NONE)
+                return -EBUSY;
         r = heat_store_begin_pass(e->heat);
         if (r < 0)
                 return r;
         e->ctx.pass = (unsigned) r;
-        r = e->ops->pass_begin(e->state, &e->ctx);
-        if (r < 0)
-                backend_failed(e, "pass_begin", r);
-        return 0;
+        return step_started(e, SCAN_STEP_PASS_BEGIN, e->ops->pass_begin(e->state, &e->ctx));
 }
 
 int scan_engine_pass_end(struct scan_engine *e) {
-        int r;
-
         if (!e->in_round || e->round_failed)
                 return 0;
-        r = e->ops->pass_end(e->state, &e->ctx);
-        if (r < 0)
-                backend_failed(e, "pass_end", r);
-        return (int) scan_engine_passes_left(e);
+        if (e->pending != SCAN_STEP_NONE)
+                return -EBUSY;
+        return step_started(e, SCAN_STEP_PASS_END, e->ops->pass_end(e->state, &e->ctx));
 }
 
 int scan_engine_round_end(struct scan_engine *e) {
@@ -344,6 +382,7 @@ int scan_engine_round_end(struct scan_engine *e) {
         }
         heat_store_end_round(e->heat);
         e->in_round = false;
+        e->pending = SCAN_STEP_NONE;
         e->ctx.pass = 0;
         e->ctx.targets = NULL;
         return 0;

@@ -58,12 +58,29 @@ unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale);
  * cannot serve. */
 void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds);
 
-/* Syncs the heat store with the targets' fresh VMAs, opens the round and calls the backend. */
+/* How long one loop turn of a backend's round_begin may work: well within what a `tierctl status` may wait. */
+#define SCAN_SLICE_US (10 * 1000)
+
+/* The steps of a round that a backend may do in slices, one loop turn each. */
+enum scan_step {
+        SCAN_STEP_NONE,
+        SCAN_STEP_ROUND_BEGIN,
+        SCAN_STEP_PASS_BEGIN,
+        SCAN_STEP_PASS_END,
+};
+
+/* Syncs the heat store with the targets' fresh VMAs, opens the round and calls the backend. round_begin,
+ * pass_begin and pass_end return 0 when the step is done (a backend failure is logged and ends the round's
+ * passes: scan_engine_passes_left() is then 0), 1 when it goes on in slices: call scan_engine_resume(), one loop
+ * turn each, until it returns 0; or a negative errno (-EBUSY: a step is still pending). */
 int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targets, uint64_t round, unsigned passes,
                             uint64_t pass_interval_us, unsigned hot_threshold);
 int scan_engine_pass_begin(struct scan_engine *e);
-/* Returns the number of passes still to run in this round (0: the round is ready to end). */
 int scan_engine_pass_end(struct scan_engine *e);
+/* The next slice of the pending step: 1 while it goes on, 0 when it is done (*ret_done says which step that
+ * was; SCAN_STEP_NONE when nothing was pending). */
+int scan_engine_resume(struct scan_engine *e, enum scan_step *ret_done);
+enum scan_step scan_engine_pending(const struct scan_engine *e);
 /* Ends the round, also one cut short (pause, reload): the heat store folds the passes that ran. */
 int scan_engine_round_end(struct scan_engine *e);
 /* Forgets a process that exited (its heat data goes); harmless when it is not tracked. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cpu-budget.h"
+#include "loop-turns.h"
 #include "status.h"
 
 static json_object *json_u64(uint64_t v) {
@@ -41,6 +42,32 @@ static json_object *cpu_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "debt_us", json_u64(b->balance_us < 0 ? (uint64_t) -b->balance_us : 0));
         json_object_object_add(o, "round_gap_us", json_u64(s->round_gap_us));
         json_object_object_add(o, "damon_sample_scale", json_object_new_int((int) MAX(s->sample_scale, 1U)));
+        return o;
+}
+
+static json_object *turn_to_json(const struct loop_turn *t) {
+        json_object *o;
+
+        if (!t->what)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "us", json_u64(t->us));
+        json_object_object_add(o, "in", json_object_new_string(t->what));
+        return o;
+}
+
+static json_object *loop_to_json(const struct tierd_status *s) {
+        const struct loop_turns *t = s->loop_turns;
+        json_object *o;
+
+        if (!t)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "turns", json_u64(t->turns));
+        json_object_object_add(o, "slow_turns", json_u64(t->slow_turns));
+        json_object_object_add(o, "slow_turn_us", json_u64(LOOP_TURN_SLOW_US));
+        json_object_object_add(o, "longest_last_round", turn_to_json(&t->last_round));
+        json_object_object_add(o, "longest", turn_to_json(&t->ever));
         return o;
 }
 
@@ -268,6 +295,7 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "round_interval_us", json_u64(s->round_interval_us));
         json_object_object_add(o, "round_busy_us", json_u64(s->round_busy_us));
         json_object_object_add(o, "cpu", cpu_to_json(s));
+        json_object_object_add(o, "loop", loop_to_json(s));
 
         if (t) {
                 json_object_object_add(o, "tier_source",

@@ -15,6 +15,8 @@
 #include "targets.h"
 #include "topology.h"
 
+struct loop_turns;
+
 struct cpu_budget;
 
 /* A [target.NAME] workload as the last plan saw it. */
@@ -78,6 +80,7 @@ struct tierd_status {
         uint64_t round_duration_us;  /* of the last completed round */
         uint64_t round_interval_us;  /* passes x pass interval */
         uint64_t round_busy_us;      /* of the last round, time spent working rather than waiting for passes */
+        const struct loop_turns *loop_turns; /* how long the event loop's turns take; NULL: unknown */
         const struct cpu_budget *cpu; /* tierd's CPU (and its kdamond's) against [scan] cpu_budget; NULL: unknown */
         bool cpu_kernel_thread;       /* a kdamond's CPU is counted */
         uint64_t round_gap_us;        /* the wait the budget put before the next round */

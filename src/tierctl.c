@@ -207,6 +207,32 @@ static void print_cpu(json_object *s) {
         printf("), so changes in the workload show that much later\n");
 }
 
+/* "1.2s (round end)", or "none yet". */
+static const char *turn_text(json_object *loop, const char *key, char *buf, size_t size) {
+        char d[FORMAT_DURATION_MAX];
+        json_object *t;
+
+        if (!json_object_object_get_ex(loop, key, &t) || !t)
+                return "none yet";
+        snprintf(buf, size, "%s (%s)", format_duration(d, sizeof(d), get_u64(t, "us")), strna(get_str(t, "in")));
+        return buf;
+}
+
+static void print_loop(json_object *s) {
+        char t1[FORMAT_DURATION_MAX + 64], t2[FORMAT_DURATION_MAX + 64], d[FORMAT_DURATION_MAX];
+        json_object *loop;
+        uint64_t slow;
+
+        if (!json_object_object_get_ex(s, "loop", &loop) || !loop)
+                return;
+        slow = get_u64(loop, "slow_turns");
+        printf("        Loop: longest turn %s in the last round, %s since start; %" PRIu64 " of %" PRIu64
+               " turns over %s%s\n",
+               turn_text(loop, "longest_last_round", t1, sizeof(t1)), turn_text(loop, "longest", t2, sizeof(t2)),
+               slow, get_u64(loop, "turns"), format_duration(d, sizeof(d), get_u64(loop, "slow_turn_us")),
+               slow > 0 ? " (a request arriving then waits for the turn to end)" : "");
+}
+
 static void print_status(json_object *s) {
         char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], d1[FORMAT_DURATION_MAX], d2[FORMAT_DURATION_MAX];
         char kept[64];
@@ -234,6 +260,7 @@ static void print_status(json_object *s) {
                format_duration(d2, sizeof(d2), get_u64(s, "round_interval_us")), get_u64(s, "passes"),
                format_duration(b1, sizeof(b1), get_u64(s, "pass_interval_us")));
         print_cpu(s);
+        print_loop(s);
 
         if (json_object_object_get_ex(s, "tiers", &tiers)) {
                 size_t n = json_object_array_length(tiers);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -67,6 +68,13 @@ static int parse_scaled(const char *s, const struct unit_suffix *table, size_t n
                         return 0;
                 }
         return -EINVAL;
+}
+
+uint64_t now_monotonic_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
 int parse_size(const char *s, uint64_t *ret_bytes) {

@@ -10,6 +10,9 @@
 /* Value parsers for configuration and kernel files. All are pure and return 0 or -EINVAL/-ERANGE. */
 
 /* "4096", "4K", "256M", "1G", "2T" (binary multiples; an optional trailing "B"/"iB" is accepted). */
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t now_monotonic_us(void);
+
 int parse_size(const char *s, uint64_t *ret_bytes);
 /* "500ms", "2s", "100us", "1min", "1h"; a bare number means seconds, as in systemd. */
 int parse_duration(const char *s, uint64_t *ret_us);

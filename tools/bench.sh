@@ -223,6 +223,10 @@ for sname, senv in scenarios:
                 'ops_per_s': s['ops_per_s'],
                 'ops_vs_baseline': '' if not base_ops or ops is None else f'{ops / base_ops:.3f}',
                 'checksum': s['checksum'], 'duration_s': s['duration_s'],
+                'loop_longest_ms': '' if not s.get('tierd_loop_longest_us') else
+                f"{int(s['tierd_loop_longest_us']) / 1000:.0f}",
+                'loop_longest_in': s.get('tierd_loop_longest_in', '').replace('_', ' '),
+                'loop_slow_turns': s.get('tierd_loop_slow_turns', ''),
             })
         rows.append(r)
     # Tiering CPU against NUMA tiering's in the same scenario, the anchor the cost goal is set against.
@@ -235,7 +239,8 @@ for sname, senv in scenarios:
 fields = ['scenario', 'pattern', 'cap_mib', 'wss_mib', 'hot_mib', 'first_touch_node', 'contender', 'kernel', 'run_status', 'q_steady', 'f_steady',
           'f_star', 'precision', 'recall', 't90_s', 't90_note', 'migrated_mib', 'pingpongs_seen', 'page_moves_seen',
           'tierd_pingpongs', 'daemon_cpu_s', 'tierd_cpu_s', 'kdamond_cpu_s', 'kswapd_cpu_s', 'worker_sys_s',
-          'tiering_cpu_s', 'tiering_vs_numa', 'ops_per_s', 'ops_vs_baseline', 'checksum', 'duration_s']
+          'tiering_cpu_s', 'tiering_vs_numa', 'ops_per_s', 'ops_vs_baseline', 'checksum', 'duration_s',
+          'loop_longest_ms', 'loop_longest_in', 'loop_slow_turns']
 buf = io.StringIO()
 w = csv.DictWriter(buf, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
 w.writeheader()
@@ -266,11 +271,14 @@ if large:
     md.append('- Tiering CPU: the contender\'s daemon, its kdamond(s), kswapd and the workload\'s system time (NUMA '
               'balancing\'s hinting faults), in seconds over the measured run; "vs NUMA" divides it by NUMA '
               'tiering\'s in the same scenario.')
+    md.append('- Longest turn: tierd\'s longest event loop turn of the run (`tierctl status`: Loop), what it was doing, '
+              'and how many turns took over 50 ms; a control request arriving during a turn waits for it.')
 md.append('')
 if large:
     md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
-              '(seen / tierd) | tierd | kdamond | kswapd | worker sys | tiering CPU (vs NUMA) | ops/s (vs baseline) |')
-    md.append('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+              '(seen / tierd) | tierd | kdamond | kswapd | worker sys | tiering CPU (vs NUMA) | ops/s (vs baseline) '
+              '| longest turn (over 50 ms) |')
+    md.append('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 else:
     md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
               '(seen / tierd) | daemon CPU | worker sys | ops/s (vs baseline) |')
@@ -280,7 +288,7 @@ for r in rows:
     label = r['scenario'] if large else r['pattern']
     if 'q_steady' not in r:
         md.append(f"| {label} | {ratio} | {r['contender']} | run failed (exit {r['run_status']}) "
-                  + '| ' * (11 if large else 8))
+                  + '| ' * (12 if large else 8))
         continue
     t90 = ('not reached' if r['t90_s'] == '' else r['t90_s'] + ' s') + (f" ({r['t90_note']})" if r['t90_note'] else '')
     pp = r['pingpongs_seen'] + (f" / {r['tierd_pingpongs']}" if r['tierd_pingpongs'] else '')
@@ -292,8 +300,10 @@ for r in rows:
              f"{float(r['precision']):.2f} / {float(r['recall']):.2f} | {t90} | {r['migrated_mib']} MiB | {pp} | ")
     if large:
         vs = f" ({r['tiering_vs_numa']})" if r.get('tiering_vs_numa') else ''
+        turn = (f"{r['loop_longest_ms']} ms, {r['loop_longest_in']} ({r['loop_slow_turns']})"
+                if r.get('loop_longest_ms') else '')
         cells += (f"{r['tierd_cpu_s']} s | {r['kdamond_cpu_s']} s | {r['kswapd_cpu_s']} s | {r['worker_sys_s']} s | "
-                  f"{r['tiering_cpu_s']} s{vs} | {ops} |")
+                  f"{r['tiering_cpu_s']} s{vs} | {ops} | {turn} |")
     else:
         cells += f"{r['daemon_cpu_s']} s | {r['worker_sys_s']} s | {ops} |"
     md.append(cells)

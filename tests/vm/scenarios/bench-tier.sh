@@ -240,6 +240,10 @@ case "$CONTENDER" in
                 EXTRA="$EXTRA tierd_pingpongs=$(jq '.migrate.promote.pingpongs + .migrate.demote.pingpongs' \
                         $D/tierd-status.json)"
                 EXTRA="$EXTRA tierd_rounds=$(jq .round $D/tierd-status.json)"
+                # The longest event loop turn of the run and what it did (a word per value in the summary).
+                EXTRA="$EXTRA tierd_loop_longest_us=$(jq '.loop.longest.us // 0' $D/tierd-status.json)"
+                EXTRA="$EXTRA tierd_loop_longest_in=$(jq -r '.loop.longest.in // "none"' $D/tierd-status.json | tr ' ' '_')"
+                EXTRA="$EXTRA tierd_loop_slow_turns=$(jq '.loop.slow_turns // 0' $D/tierd-status.json)"
                 kill -TERM $TPID; wait $TPID
                 check_eq "tierd exits 0 on SIGTERM" 0 $?
                 cp $D/tierd-status.* $D/tierd.log $OUT/ 2>/dev/null
