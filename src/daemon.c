@@ -502,6 +502,8 @@ static void daemon_place(struct daemon *d) {
                 .promote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_PROMOTE] ?: UINT64_MAX,
                 .demote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_DEMOTE] ?: UINT64_MAX,
                 .batch_bytes = d->config->batch_bytes,
+                /* Every pass of a round of at least two: one hit alone says little. */
+                .eager_hits = hs.last_passes >= 2 ? hs.last_passes : 0,
                 .tier_skip = d->config->tier_skip,
                 .move_shared = d->config->move_shared,
         };

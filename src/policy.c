@@ -294,6 +294,8 @@ struct plan_ctx {
          * worth_locating() still decides for each unit that passes it. */
         bool filtering;
         struct heat_walk_filter filter;
+
+        bool eager; /* eager units are candidates: eager_hits is set and some faster tier has room above its target */
 };
 
 static void skip_count(struct plan_ctx *c, enum policy_skip why, uint64_t size) {
@@ -638,6 +640,7 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
         while ((cd = set_next(&c->hot[s]))) {
                 uint64_t size = cand_size(cd);
                 bool blocked = fast_max_blocks(c, cd), done = false;
+                bool eager = heat_entry_streak(cd->entry) < c->p->class.promote_rounds;
 
                 if (size > c->promote_left)
                         continue; /* budget: a smaller unit after it may still fit */
@@ -655,6 +658,9 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
 
                         if (to == 0 && blocked)
                                 continue;
+                        /* An eager unit takes only room above the target: the headroom is for what is hot. */
+                        if (eager && c->tier_free[to] < size + c->tier_target[to])
+                                continue;
                         idx = pick_node(c, to, size);
                         if (idx < 0)
                                 continue;
@@ -663,7 +669,7 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
                                 return r;
                         done = true;
                 }
-                if (done)
+                if (done || eager)
                         continue;
 
                 /* The next faster tier is full: an exchange with its coldest. */
@@ -727,6 +733,21 @@ static bool warm_displaceable(uint16_t e) {
         return heat_entry_streak(e) == 0;
 }
 
+/* Hot before its time (policy_params.eager_hits): hit in every pass of the round that started its streak. */
+static bool eager_hot(const struct plan_ctx *c, uint16_t e) {
+        unsigned streak = heat_entry_streak(e);
+
+        return c->eager && !(e & (HEAT_F_LAZYFREE | HEAT_F_SKIP)) && streak >= 1 &&
+                streak < c->p->class.promote_rounds && heat_entry_hits(e) >= c->p->eager_hits;
+}
+
+/* A unit's class as the plan treats it: eager units count as hot. */
+static enum heat_class plan_class(const struct plan_ctx *c, uint16_t e) {
+        enum heat_class cls = heat_entry_class(e, &c->p->class);
+
+        return cls == HEAT_CLASS_WARM && eager_hot(c, e) ? HEAT_CLASS_HOT : cls;
+}
+
 static bool worth_locating(struct plan_ctx *c, const struct heat_unit *u) {
         unsigned key = unit_key(u->entry);
 
@@ -738,7 +759,7 @@ static bool worth_locating(struct plan_ctx *c, const struct heat_unit *u) {
                                 return true;
                 return false;
         }
-        if (u->class == HEAT_CLASS_HOT) {
+        if (plan_class(c, u->entry) == HEAT_CLASS_HOT) {
                 struct cand_set *sets = c->walk_wl >= 0 ? c->wl_hot : c->hot;
 
                 for (size_t t = 1; t < c->n_tiers; t++)
@@ -753,7 +774,7 @@ static bool worth_locating(struct plan_ctx *c, const struct heat_unit *u) {
 }
 
 static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, int node) {
-        enum heat_class cls = heat_entry_class(e, &c->p->class);
+        enum heat_class cls = plan_class(c, e);
         bool candidate = cls == HEAT_CLASS_HOT || cls == HEAT_CLASS_COLD;
         uint64_t size = entry_size(e);
         unsigned key = unit_key(e);
@@ -1213,10 +1234,12 @@ static int plan_warm(struct plan_ctx *c) {
 int policy_plan(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
                 policy_locate_fn locate, void *userdata, struct policy_plan *ret) {
         _cleanup_free_ struct plan_ctx *c = NULL;
+        struct heat_class_params walk_class;
         int r;
 
         if (!heat || !topo || !p || !locate || !ret || !heat_class_params_valid(&p->class))
                 return -EINVAL;
+
         if (p->n_workloads > INT16_MAX || (p->n_workloads > 0 && !p->workloads) || topo->n_nodes > NODE_SET_MAX ||
             (topo->n_nodes > 0 && !topo->nodes))
                 return -EINVAL;
@@ -1239,6 +1262,14 @@ int policy_plan(struct heat_store *heat, const struct topology *topo, const stru
         if (r < 0)
                 goto fail;
 
+        /* Eager units only ever take room above a target: without any, they are not even looked for. The walk
+         * then selects them with the hot ones (a streak of 1), and plan_class() tells them apart. */
+        for (size_t t = 0; t + 1 < c->n_tiers && p->eager_hits > 0; t++)
+                c->eager = c->eager || c->tier_free[t] > c->tier_target[t];
+        walk_class = p->class;
+        if (c->eager)
+                walk_class.promote_rounds = 1;
+
         /* One tier: nowhere to move anything. */
         if (c->n_tiers < 2)
                 goto done;
@@ -1250,7 +1281,7 @@ int policy_plan(struct heat_store *heat, const struct topology *topo, const stru
          * settled, what it locates follows what changed rather than what is tracked. */
         filter_refresh(c);
         c->filtering = true;
-        r = heat_store_foreach_unit_filtered(heat, 0, &p->class,
+        r = heat_store_foreach_unit_filtered(heat, 0, &walk_class,
                                              HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_CLASS_MASK(HEAT_CLASS_COLD) |
                                                      HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) | HEAT_WALK_UNSETTLED,
                                              &c->filter, on_unit, c);

@@ -179,6 +179,12 @@ struct policy_params {
 
         uint64_t batch_bytes; /* exchanges are ordered for batches of this size (see "Executing a plan") */
 
+        /* Clearly hot units need not wait promote_rounds while there is free room for them: a unit hit in every
+         * pass of the last round (a streak of 1 and at least eager_hits hits, normally the round's passes) is
+         * promoted too, but only into room the next faster tier has above its free target, never by exchange or
+         * displacement, so it costs nothing but the move. 0: off (units wait their promote_rounds). */
+        unsigned eager_hits;
+
         bool tier_skip;   /* moves may skip a tier (see above); default false: one tier at a time */
         bool move_shared; /* only sets policy_plan.move_flags: the heat store's skip flag decides what is shared */
 

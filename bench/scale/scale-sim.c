@@ -15,7 +15,7 @@
  *             the page_idle backend hands them over (the source that fills the windows is timed apart); a page
  *             the heat store left out of the round is not recorded, as page_idle would not have tracked it
  *   end       heat_store_end_round()
- *   census    census_take() (move_pages queries, sampled past 2^20 units)
+ *   census    census_take() (move_pages queries, sampled past 2^16 units)
  *   plan      policy_plan() with placement_locate() (move_pages queries)
  *   execute   placement_run() with no rate limit (move_pages moves, heat_store_note_move() per unit)
  *
@@ -500,6 +500,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
                 .round = hs.round,
                 .promote_budget_bytes = c->promote_round_max_bytes ?: UINT64_MAX,
                 .demote_budget_bytes = c->demote_round_max_bytes ?: UINT64_MAX,
+                .eager_hits = hs.last_passes >= 2 ? hs.last_passes : 0,
                 .tier_skip = c->tier_skip,
                 .move_shared = c->move_shared,
         };

@@ -428,6 +428,56 @@ static void test_promote_never_below_min(void **state _unused_) {
         fixture_done(&f);
 }
 
+/* Eager units (hit in every pass of the round that started their streak) come up before their promote_rounds,
+ * but only into room above the fast tier's target and after the hot ones: never by exchange. */
+static void test_eager_into_free_room(void **state _unused_) {
+        struct fixture f;
+        struct topo_fixture t;
+        const struct node_spec nodes[] = { { 0, 0, 100, 50 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "h1 H1 h3 w c5 c6", .nodes = "1 1 1 1 0 0" },
+        };
+        struct policy_params p = params_default();
+        struct policy_plan pl;
+
+        fixture_build(&f, procs, ELEMENTSOF(procs));
+        topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+        headroom(&p, 0, 10, 20);
+
+        /* Off: only the unit hot for promote_rounds. */
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 1);
+        assert_true(move_is(&pl, 0, 1, 2, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
+        policy_plan_done(&pl);
+
+        /* On: the streak-1 unit with a hit in every pass follows it; the one with 2 of 3 hits waits. */
+        p.eager_hits = PASSES;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 2);
+        assert_true(move_is(&pl, 0, 1, 2, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
+        assert_true(move_is(&pl, 1, 1, 0, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
+        assert_int_equal(heat_entry_streak(pl.moves[1].entry), 1);
+        policy_plan_done(&pl);
+
+        /* Room for one above the target: the hot unit takes it, the eager one does not go into the headroom. */
+        t.nodes[0].free_bytes = 21 * PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 1);
+        assert_true(move_is(&pl, 0, 1, 2, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
+        policy_plan_done(&pl);
+
+        /* A full fast tier: the hot unit is exchanged for the coldest, the eager one is not. */
+        t.nodes[0].free_bytes = 10 * PG;
+        headroom(&p, 0, 10, 10);
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 2);
+        assert_true(move_is(&pl, 0, 1, 5, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+        assert_true(move_is(&pl, 1, 1, 2, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        policy_plan_done(&pl);
+
+        fixture_done(&f);
+}
+
 /* A full fast tier: each hot unit comes in against the coldest unit going out. */
 static void test_one_for_one(void **state _unused_) {
         struct fixture f;
@@ -1246,6 +1296,7 @@ int main(void) {
                 cmocka_unit_test(test_fixture_histories),
                 cmocka_unit_test(test_promote_into_headroom),
                 cmocka_unit_test(test_promote_never_below_min),
+                cmocka_unit_test(test_eager_into_free_room),
                 cmocka_unit_test(test_one_for_one),
                 cmocka_unit_test(test_one_for_one_rollback),
                 cmocka_unit_test(test_demote_coldest_first),
