@@ -233,10 +233,12 @@ static uint64_t vma_word_tails(const struct heat_vma *v, uint64_t w) {
  * so that heat arriving in a settled word is noticed without looking at all of it. A sampled THP tail shows
  * nothing (the head holds the unit's heat): a THP is sampled when its head's turn comes, once in 64 rounds like
  * any slot. */
-static uint64_t vma_sample_slot(const struct heat_vma *v, uint64_t w, uint64_t round) {
-        uint64_t len = vma_word_len(v, w);
+static inline unsigned sample_offset(uint64_t w, uint64_t round, uint64_t len) {
+        return (unsigned) (len == 64 ? (round + w * 23) & 63 : (round + w * 23) % len);
+}
 
-        return w * 64 + (len == 64 ? (round + w * 23) & 63 : (round + w * 23) % len);
+static uint64_t vma_sample_slot(const struct heat_vma *v, uint64_t w, uint64_t round) {
+        return w * 64 + sample_offset(w, round, vma_word_len(v, w));
 }
 
 /* The words [from, to) of v that round re-verifies: a slice that rotates through the VMA in
@@ -272,11 +274,12 @@ static inline uint64_t observation_word(const struct observation *o, uint64_t w)
 
         if (!v->observation)
                 return UINT64_MAX;
+        /* Full words spelled out: this runs for every word of every VMA, in the fold and the record. */
         if (w < o->full_words) {
-                sample = UINT64_C(1) << ((o->round + w * 23) & 63);
+                sample = UINT64_C(1) << sample_offset(w, o->round, 64);
                 valid = UINT64_MAX;
         } else {
-                sample = UINT64_C(1) << (vma_sample_slot(v, w, o->round) % 64);
+                sample = UINT64_C(1) << sample_offset(w, o->round, vma_word_len(v, w));
                 valid = vma_word_valid(v, w);
         }
         if (!vma_word_due(v, w))
