@@ -188,26 +188,33 @@ static ssize_t transfer_run(int fd, uint64_t *words, uint64_t first_word, size_t
         return (ssize_t) (done / sizeof(uint64_t));
 }
 
-static ssize_t transfer(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c, size_t max_runs,
+static ssize_t transfer(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c, size_t max_words,
                         bool write) {
-        if (fd < 0 || !p || !c || live > p->n_words || c->run > p->n_runs)
+        if (fd < 0 || !p || !c || live > p->n_words || c->run > p->n_runs ||
+            (c->run < p->n_runs && c->word >= p->runs[c->run].n_words))
                 return -EINVAL;
 
-        for (size_t done = 0; c->run < p->n_runs && c->pos < live && done < max_runs; done++) {
-                size_t n = MIN((size_t) p->runs[c->run].n_words, live - c->pos);
+        while (c->run < p->n_runs && c->pos < live && max_words > 0) {
+                size_t n = MIN(MIN((size_t) p->runs[c->run].n_words - c->word, live - c->pos), max_words);
                 ssize_t moved;
 
-                moved = transfer_run(fd, p->masks + c->pos, p->runs[c->run].word, n, write);
+                moved = transfer_run(fd, p->masks + c->pos, p->runs[c->run].word + c->word, n, write);
                 if (moved < 0)
                         return moved;
                 if ((size_t) moved < n) {
                         /* Runs ascend, so everything from here on lies beyond the end as well. */
                         c->pos += (size_t) moved;
                         c->run = p->n_runs;
+                        c->word = 0;
                         return (ssize_t) c->pos;
                 }
                 c->pos += n;
-                c->run++;
+                c->word += n;
+                max_words -= n;
+                if (c->word == p->runs[c->run].n_words) {
+                        c->run++;
+                        c->word = 0;
+                }
         }
         return (ssize_t) live;
 }
@@ -217,14 +224,14 @@ bool page_idle_cursor_done(const struct page_idle_plan *p, size_t live, const st
 }
 
 ssize_t page_idle_write_some(int fd, const struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
-                             size_t max_runs) {
+                             size_t max_words) {
         /* transfer() only reads the masks when writing. */
-        return transfer(fd, (struct page_idle_plan *) p, live, c, max_runs, true);
+        return transfer(fd, (struct page_idle_plan *) p, live, c, max_words, true);
 }
 
 ssize_t page_idle_read_some(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
-                            size_t max_runs) {
-        return transfer(fd, p, live, c, max_runs, false);
+                            size_t max_words) {
+        return transfer(fd, p, live, c, max_words, false);
 }
 
 ssize_t page_idle_write(int fd, const struct page_idle_plan *p, size_t live) {

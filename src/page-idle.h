@@ -81,16 +81,18 @@ ssize_t page_idle_write(int fd, const struct page_idle_plan *p, size_t live);
  * negative errno. */
 ssize_t page_idle_read(int fd, struct page_idle_plan *p, size_t live);
 
-/* The same a few runs at a time, so that a large plan is written or read across several turns of the event loop:
- * the cursor holds the next run and the position of its first word (start from {}); at most max_runs runs are
- * moved per call. Returns the new live position as above (the cursor is then done if the kernel's end was
- * reached), or a negative errno. */
+/* The same a few words at a time, so that a large plan is written or read across several turns of the event
+ * loop (the kernel walks the mappings of every page marked or read: a run of 512 words is 32768 pages): the cursor
+ * holds the next run, the word within it and that word's position in masks[] (start from {}); at most max_words
+ * words are moved per call, a run split where it must be. Returns the new live position as above (the cursor is
+ * then done if the kernel's end was reached), or a negative errno. */
 struct page_idle_cursor {
         size_t run;
+        size_t word; /* within the run */
         size_t pos;
 };
 ssize_t page_idle_write_some(int fd, const struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
-                             size_t max_runs);
+                             size_t max_words);
 ssize_t page_idle_read_some(int fd, struct page_idle_plan *p, size_t live, struct page_idle_cursor *c,
-                            size_t max_runs);
+                            size_t max_words);
 bool page_idle_cursor_done(const struct page_idle_plan *p, size_t live, const struct page_idle_cursor *c);
