@@ -770,7 +770,7 @@ static int on_step_continue(sd_event_source *s, void *userdata) {
         enum scan_step done;
         int r;
 
-        d->turns.doing = scan_engine_pending(d->scan) == SCAN_STEP_ROUND_BEGIN ? "round start" : "pass";
+        d->turns.doing = scan_engine_pending(d->scan) == SCAN_STEP_ROUND_BEGIN ? "round start slice" : "pass slice";
         r = scan_engine_resume(d->scan, &done);
         d->round_busy_us += now_us() - start;
         if (r > 0)
