@@ -798,8 +798,9 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         if (c->walk_wl >= 0 && t == 0)
                 c->wl[c->walk_wl].fast_bytes += size;
 
-        /* Where its trend wants it: the walks of the next rounds need not locate it again. */
-        if (t == 0 && cls == HEAT_CLASS_HOT)
+        /* Where its trend wants it: the walks of the next rounds need not locate it again. Not an eager unit: a
+         * settled unit is only sampled, and one settled on a streak of 1 would never be seen to build it up. */
+        if (t == 0 && cls == HEAT_CLASS_HOT && !eager_hot(c, e))
                 (void) heat_store_settle(c->heat, pid, addr, HEAT_SETTLE_FASTEST);
         else if ((size_t) t + 1 == c->n_tiers && (e & HEAT_IDLE_MASK))
                 (void) heat_store_settle(c->heat, pid, addr, HEAT_SETTLE_SLOWEST);

@@ -435,7 +435,7 @@ static void test_eager_into_free_room(void **state _unused_) {
         struct topo_fixture t;
         const struct node_spec nodes[] = { { 0, 0, 100, 50 }, { 1, 1, 1000, 900 } };
         const struct proc procs[] = {
-                { .pid = 1, .base = BASE, .heat = "h1 H1 h3 w c5 c6", .nodes = "1 1 1 1 0 0" },
+                { .pid = 1, .base = BASE, .heat = "h1 H1 h3 w c5 c6 h1 h3", .nodes = "1 1 1 1 0 0 0 0" },
         };
         struct policy_params p = params_default();
         struct policy_plan pl;
@@ -458,6 +458,10 @@ static void test_eager_into_free_room(void **state _unused_) {
         assert_true(move_is(&pl, 1, 1, 0, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
         assert_int_equal(heat_entry_streak(pl.moves[1].entry), 1);
         policy_plan_done(&pl);
+        /* On the fast tier a hot unit settles, an eager one does not: settled, it would only be sampled and never
+         * be seen to build up its streak. */
+        assert_true(heat_store_is_settled(f.heat, 1, BASE + 7 * PG));
+        assert_false(heat_store_is_settled(f.heat, 1, BASE + 6 * PG));
 
         /* Room for one above the target: the hot unit takes it, the eager one does not go into the headroom. */
         t.nodes[0].free_bytes = 21 * PG;
