@@ -75,12 +75,15 @@ struct heat_store {
         uint64_t observed_pages; /* slots the last folded round observed (a THP's head counts for 512) */
 
         struct heat_move_params move_params;
-        struct heat_move *moves; /* open addressing, linear probing; capacity a power of two, load <= 1/2 */
+        struct heat_move *moves; /* open addressing, linear probing; load <= 3/4, see moves_grow() */
         size_t n_moves, moves_capacity;
         uint64_t moves_evicted_rounds; /* times the table was full and forgot early (moves_make_room()) */
+        size_t moves_inserted; /* entries added since the last heat_store_end_round(): the round's moves */
 };
 
 #define MOVES_CAPACITY_MIN 64
+/* Enough slots for HEAT_MOVES_MAX entries at a load of 3/4: 21 MiB. */
+#define MOVES_CAPACITY_MAX ((size_t) (HEAT_MOVES_MAX / 3 * 4 + MOVES_CAPACITY_MIN))
 #define MOVE_PARAM_MAX (1U << 20)
 
 static const char *const heat_class_names[_HEAT_CLASS_MAX] = {
@@ -780,13 +783,20 @@ static uint64_t move_hash(pid_t pid, uint64_t addr) {
         return x;
 }
 
-static struct heat_move *moves_find(const struct heat_store *s, pid_t pid, uint64_t addr) {
-        size_t mask;
+/* The home slot: the hash scaled to the capacity, which therefore need not be a power of two (the table grows by
+ * half, not by doubling, and stops at MOVES_CAPACITY_MAX). */
+static size_t move_home(pid_t pid, uint64_t addr, size_t capacity) {
+        return (size_t) (((unsigned __int128) move_hash(pid, addr) * capacity) >> 64);
+}
 
+static size_t move_next(size_t i, size_t capacity) {
+        return i + 1 == capacity ? 0 : i + 1;
+}
+
+static struct heat_move *moves_find(const struct heat_store *s, pid_t pid, uint64_t addr) {
         if (s->moves_capacity == 0)
                 return NULL;
-        mask = s->moves_capacity - 1;
-        for (size_t i = move_hash(pid, addr) & mask;; i = (i + 1) & mask) {
+        for (size_t i = move_home(pid, addr, s->moves_capacity);; i = move_next(i, s->moves_capacity)) {
                 struct heat_move *m = &s->moves[i];
 
                 if (m->pid == 0)
@@ -798,10 +808,10 @@ static struct heat_move *moves_find(const struct heat_store *s, pid_t pid, uint6
 
 /* The empty slot where a key that is not in the table goes. */
 static struct heat_move *moves_free_slot(struct heat_move *table, size_t capacity, pid_t pid, uint64_t addr) {
-        size_t mask = capacity - 1, i = move_hash(pid, addr) & mask;
+        size_t i = move_home(pid, addr, capacity);
 
         while (table[i].pid != 0)
-                i = (i + 1) & mask;
+                i = move_next(i, capacity);
         return &table[i];
 }
 
@@ -821,18 +831,41 @@ static int moves_resize(struct heat_store *s, size_t capacity) {
         return 0;
 }
 
+/* By half, up to MOVES_CAPACITY_MAX: while the old table is rehashed into the new one both are held, and at 1 TiB
+ * tracked the move of the last step to the full size would otherwise set the daemon's peak memory (doubling held
+ * 48 MiB for a moment where growing by half holds 35 MiB, and the full table at a load of 1/2 was 32 MiB). */
+static int moves_grow(struct heat_store *s) {
+        size_t capacity = MIN(MAX(s->moves_capacity / 2 * 3, (size_t) MOVES_CAPACITY_MIN), MOVES_CAPACITY_MAX);
+
+        if (capacity <= s->moves_capacity)
+                return -ENOSPC;
+        return moves_resize(s, capacity);
+}
+
+/* At the end of a round, room for as many new entries as the last round added: the next plan's moves then find
+ * the table grown already, instead of growing it while the plan itself is held. At 1 TiB tracked that moment set
+ * the peak memory (the plan's 16 MiB, the old table and the new one at once). A guess, not a limit: a round that
+ * moves more grows the table as before. */
+static void moves_reserve(struct heat_store *s) {
+        size_t want = MIN(s->n_moves + s->moves_inserted, (size_t) HEAT_MOVES_MAX);
+
+        s->moves_inserted = 0;
+        if (want * 4 <= s->moves_capacity * 3)
+                return;
+        (void) moves_resize(s, MIN(MAX(want / 3 * 4 + MOVES_CAPACITY_MIN, s->moves_capacity / 2 * 3),
+                                   MOVES_CAPACITY_MAX)); /* may fail: the moves then grow it */
+}
+
 /* Backward-shift deletion: the entries after the hole that may move closer to their home slot do, so lookups
  * never need tombstones. */
 static void moves_delete_at(struct heat_store *s, size_t hole) {
-        size_t mask = s->moves_capacity - 1;
-
         for (size_t j = hole;;) {
                 size_t home;
 
-                j = (j + 1) & mask;
+                j = move_next(j, s->moves_capacity);
                 if (s->moves[j].pid == 0)
                         break;
-                home = move_hash((pid_t) s->moves[j].pid, move_addr(&s->moves[j])) & mask;
+                home = move_home((pid_t) s->moves[j].pid, move_addr(&s->moves[j]), s->moves_capacity);
                 /* The entry at j stays when its home lies cyclically in (hole, j]. */
                 if (hole <= j ? (hole < home && home <= j) : (hole < home || home <= j))
                         continue;
@@ -894,8 +927,9 @@ static void moves_sweep(struct heat_store *s, uint64_t round_no,
                 moves_delete_at(s, i);
         }
         /* Shrunk only well below the load that grows it: a table whose moves come and go by the round's budget
-         * would otherwise be rebuilt twice a round, paying for every entry and every fresh page each time. */
-        if (s->moves_capacity > MOVES_CAPACITY_MIN && s->n_moves < s->moves_capacity / 32)
+         * would otherwise be rebuilt twice a round, paying for every entry and every fresh page each time. And not
+         * below what moves_reserve() keeps for the round's moves. */
+        if (s->moves_capacity > MOVES_CAPACITY_MIN && s->n_moves + s->moves_inserted < s->moves_capacity / 32)
                 (void) moves_resize(s, MAX(s->moves_capacity / 4, (size_t) MOVES_CAPACITY_MIN)); /* may fail: fine */
         if (s->n_moves == 0 && s->moves_capacity > 0) {
                 s->moves = mfree(s->moves);
@@ -1033,6 +1067,7 @@ void heat_store_end_round(struct heat_store *s) {
 
         if (s->n_moves > 0)
                 moves_sweep(s, s->round, move_drop_expired);
+        moves_reserve(s);
 }
 
 bool heat_store_in_round(const struct heat_store *s) {
@@ -1509,14 +1544,15 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
                         moves_make_room(s, round_no);
                 if (s->n_moves >= HEAT_MOVES_MAX)
                         return -ENOSPC;
-                if ((s->n_moves + 1) * 2 > s->moves_capacity) {
-                        r = moves_resize(s, MAX(s->moves_capacity * 2, (size_t) MOVES_CAPACITY_MIN));
+                if ((s->n_moves + 1) * 4 > s->moves_capacity * 3) {
+                        r = moves_grow(s);
                         if (r < 0)
                                 return r;
                 }
                 m = moves_free_slot(s->moves, s->moves_capacity, pid, addr);
                 *m = (struct heat_move) { .pid = (uint32_t) pid, .page = addr >> HEAT_PAGE_SHIFT };
                 s->n_moves++;
+                s->moves_inserted++;
         }
         m->from_node = (unsigned) from_node;
         m->to_node = (unsigned) to_node;

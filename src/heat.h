@@ -156,7 +156,7 @@
 /* hot_threshold for "accessed in every pass of the round". */
 #define HEAT_HOT_THRESHOLD_ALL_PASSES 0U
 
-/* The move table holds at most this many pages (32 MiB with its load factor): 4 GiB moved within a window; past
+/* The move table holds at most this many pages (21 MiB at its load of 3/4): 4 GiB moved within a window; past
  * that it forgets the oldest history first. */
 #define HEAT_MOVES_MAX (UINT64_C(1) << 20)
 

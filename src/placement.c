@@ -164,11 +164,13 @@ const char *placement_errno_name(int error, char *buf, size_t size) {
         return buf;
 }
 
-/* Carries out one batch [p->next, p->next + n). Returns 0 or -ENOMEM. */
 /* A hot unit promoted into the fastest tier, or a cold one demoted into the slowest, is where the policy wants it
- * until its heat turns: the next walks need not locate it (heat.h, "Settled units"). An over-budget demotion
- * may take any class, so heat_store_settle() checks the unit's trend itself. */
+ * until its heat turns: the next walks need not locate it (heat.h, "Settled units"). The plan says which moves
+ * those are (an eager promotion is not one), and an over-budget demotion may take any class, so heat_store_settle()
+ * checks the unit's trend itself. */
 static void settle_moved(struct placement *p, struct heat_store *heat, const struct policy_move *m) {
+        if (!m->settles)
+                return;
         if (m->direction == POLICY_PROMOTE && m->to_tier == 0)
                 (void) heat_store_settle(heat, m->pid, m->addr, HEAT_SETTLE_FASTEST);
         else if (m->direction == POLICY_DEMOTE && p->plan.summary.n_tiers > 0 &&
@@ -176,6 +178,7 @@ static void settle_moved(struct placement *p, struct heat_store *heat, const str
                 (void) heat_store_settle(heat, m->pid, m->addr, HEAT_SETTLE_SLOWEST);
 }
 
+/* Carries out one batch [p->next, p->next + n). Returns 0 or -ENOMEM. */
 static int batch_execute(struct placement *p, struct heat_store *heat, size_t n, uint64_t bytes) {
         const struct policy_move *moves = &p->plan.moves[p->next];
         enum policy_direction dir = moves[0].direction;

@@ -73,13 +73,20 @@ static uint64_t entry_size(uint16_t e) {
  * gets in only if it is strictly better than the worst bucket, and then the last unit of the worst bucket goes.
  * Within a bucket, units stay in the order they came, which is the walk's (pid, address) order: the first come
  * are kept and taken first. */
+/* 16 bytes: the sets of a round hold some (promote + demote budget) / 4 KiB of them at their fullest, and user
+ * addresses stay below 2^57, so the page number fits 45 bits. */
 struct cand {
-        uint64_t addr;
+        uint64_t page : 48; /* address >> HEAT_PAGE_SHIFT */
+        uint64_t entry : 16;
         pid_t pid;
         int16_t node;     /* index into topology.nodes */
         int16_t workload; /* index into policy_params.workloads, -1: none */
-        uint16_t entry;
 };
+_Static_assert(sizeof(struct cand) == 16, "a candidate set's memory is counted in 16-byte candidates");
+
+static uint64_t cand_addr(const struct cand *c) {
+        return (uint64_t) c->page << HEAT_PAGE_SHIFT;
+}
 
 struct cand_vec {
         struct cand *v;
@@ -198,8 +205,20 @@ static int set_insert(struct cand_set *s, unsigned key, const struct cand *c) {
                 w->n--;
                 s->bytes -= size;
                 s->units--;
-                if (w->n == 0)
+                if (w->n == 0) {
+                        /* Better units pushed the bucket out: its storage goes too, or a set that narrowed through
+                         * many buckets would hold several times its budget (at 1 TiB, 13 MiB for a 4 MiB set). */
+                        free(w->v);
+                        *w = (struct cand_vec) {};
                         s->worst = set_find_worst(s, s->worst);
+                } else if (w->n_allocated >= 1024 && w->n < w->n_allocated / 4) {
+                        struct cand *v = reallocarray(w->v, w->n_allocated / 2, sizeof(struct cand));
+
+                        if (v) { /* else it keeps the larger array, which is no error */
+                                w->v = v;
+                                w->n_allocated /= 2;
+                        }
+                }
         }
         return 0;
 }
@@ -346,7 +365,7 @@ static int unit_key_ref_cmp(const void *a, const void *b) {
 }
 
 static bool planned_already(const struct plan_ctx *c, const struct cand *cd) {
-        struct unit_key_ref k = { cd->pid, cd->addr };
+        struct unit_key_ref k = { cd->pid, cand_addr(cd) };
 
         return c->n_planned > 0 &&
                 bsearch(&k, c->planned, c->n_planned, sizeof(k), unit_key_ref_cmp) != NULL;
@@ -408,7 +427,7 @@ static int plan_add(struct plan_ctx *c, const struct cand *cd, int to_idx, enum 
         }
         c->plan.moves[c->plan.n_moves++] = (struct policy_move) {
                 .pid = cd->pid,
-                .addr = cd->addr,
+                .addr = cand_addr(cd),
                 .size_bytes = size,
                 .from_node = c->topo->nodes[cd->node].id,
                 .to_node = c->topo->nodes[to_idx].id,
@@ -418,6 +437,8 @@ static int plan_add(struct plan_ctx *c, const struct cand *cd, int to_idx, enum 
                 .reason = reason,
                 .workload = cd->workload,
                 .entry = cd->entry,
+                /* An eager unit on the fast tier must stay in view until its streak says it is hot. */
+                .settles = dir == POLICY_DEMOTE || heat_entry_streak(cd->entry) >= c->p->class.promote_rounds,
         };
 
         if (!source_released) {
@@ -518,7 +539,7 @@ static int planned_push(struct plan_ctx *c, const struct cand *cd) {
                 c->planned = v;
                 c->n_planned_allocated = a;
         }
-        c->planned[c->n_planned++] = (struct unit_key_ref) { cd->pid, cd->addr };
+        c->planned[c->n_planned++] = (struct unit_key_ref) { cd->pid, cand_addr(cd) };
         return 0;
 }
 
@@ -824,7 +845,7 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         }
 
         cd = (struct cand) {
-                .addr = addr,
+                .page = addr >> HEAT_PAGE_SHIFT,
                 .pid = pid,
                 .node = (int16_t) idx,
                 .workload = (int16_t) workload_of(c, pid),
@@ -1154,7 +1175,7 @@ static int plan_order_exchanges(struct plan_ctx *c) {
         struct policy_move *moves = c->plan.moves;
         uint64_t chunk_max = MAX(c->p->batch_bytes, HEAT_PAGE_SIZE);
         _cleanup_free_ struct policy_move *tmp = NULL;
-        size_t i = 0;
+        size_t i = 0, n_tmp = 0;
 
         while (i < c->plan.n_moves) {
                 size_t start = i, end, k = 0;
@@ -1173,10 +1194,14 @@ static int plan_order_exchanges(struct plan_ctx *c) {
                                         break;
                                 }
                         }
-                if (!tmp) {
-                        tmp = malloc(c->plan.n_moves * sizeof(struct policy_move));
-                        if (!tmp)
+                /* A chunk, not the plan: a copy of the whole would add half a plan to the round's peak memory. */
+                if (end - start > n_tmp) {
+                        struct policy_move *m = reallocarray(tmp, end - start, sizeof(struct policy_move));
+
+                        if (!m)
                                 return -ENOMEM;
+                        tmp = m;
+                        n_tmp = end - start;
                 }
                 for (size_t j = start; j < end; j++)
                         if (moves[j].direction == POLICY_DEMOTE)

@@ -202,17 +202,22 @@ void policy_params_set_headroom(struct policy_params *p, const struct topology *
  * when the process is gone (its units are then not present), or another negative errno, which aborts the plan. */
 typedef int (*policy_locate_fn)(pid_t pid, void **addrs, size_t n, int *nodes, void *userdata);
 
+/* 32 bytes: a plan holds up to (promote + demote budget) / 4 KiB of them, 512 Ki moves and 16 MiB at the default
+ * round caps, and the fields are as wide as their ranges (nodes below NODE_SET_MAX, tiers below TIERD_MAX_TIERS,
+ * workloads below INT16_MAX: policy_plan() refuses more). */
 struct policy_move {
         pid_t pid;
+        uint32_t size_bytes; /* HEAT_PAGE_SIZE or HEAT_THP_SIZE */
         uint64_t addr;       /* the unit's address (a THP's head) */
-        uint64_t size_bytes; /* HEAT_PAGE_SIZE or HEAT_THP_SIZE */
-        int from_node, to_node;
-        int from_tier, to_tier;
-        enum policy_direction direction;
-        enum policy_reason reason;
-        int workload;        /* index into policy_params.workloads, or -1 */
+        int16_t from_node, to_node;
+        int8_t from_tier, to_tier;
+        uint8_t direction;   /* enum policy_direction */
+        uint8_t reason;      /* enum policy_reason */
+        int16_t workload;    /* index into policy_params.workloads, or -1 */
         uint16_t entry;      /* heat entry when planned: heat_entry_*() */
+        bool settles;        /* where it lands is where it stays: the executor may settle it (heat.h) */
 };
+_Static_assert(sizeof(struct policy_move) == 32, "a plan's memory is counted in 32-byte moves");
 
 struct policy_tier_summary {
         uint64_t free_bytes;         /* at the start (the topology's) */

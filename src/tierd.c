@@ -8,6 +8,7 @@
 #include "fsroot.h"
 #include "log.h"
 #include "tierd-build.h"
+#include "util.h"
 
 static void help(void) {
         printf("Usage: tierd [OPTIONS]\n\n"
@@ -79,6 +80,8 @@ int main(int argc, char *argv[]) {
         };
         bool do_check = false;
         int c, r;
+
+        memory_return_freed();
 
         while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
                 switch (c) {

@@ -88,4 +88,8 @@ bool strv_contains(char *const *l, const char *s);
 bool strv_fnmatch(char *const *globs, const char *s);
 
 char *strstrip(char *s);
+
+/* Hands every allocation of 128 KiB or more to its own mapping, so that what a round frees goes back to the system
+ * (tierd.c and bench/scale call it first thing). */
+void memory_return_freed(void);
 bool startswith(const char *s, const char *prefix);

@@ -166,9 +166,11 @@ def section_run(title, cmd, res, dt):
     lines.append('')
     lines.append(f"Memory: heat store {fmt_bytes(mem['heat_store_bytes'])} (heat_store_memory_bytes(), move table "
                  f"included); peak RSS (VmHWM) {fmt_bytes(mem['peak_hwm_bytes'])}, of which the synthetic source's "
-                 f"own state {fmt_bytes(mem['source_bytes'])} (a bit per unit for its placement) and "
-                 f"{fmt_bytes(mem['baseline_hwm_bytes'])} before anything was allocated; the rest is the census, "
-                 f"the plan and the policy's candidate sets. Setup (first sync"
+                 f"own state {fmt_bytes(mem['source_bytes'])} (a bit per unit for its placement, a bit per page for "
+                 f"what it observes) and {fmt_bytes(mem['baseline_hwm_bytes'])} before anything was allocated: "
+                 f"**tierd's peak {fmt_bytes(int(mem['peak_hwm_bytes']) - int(mem['source_bytes']))}**, first reached "
+                 f"after `{mem.get('peak_phase', '?')}` of round {mem.get('peak_round', '?')} (beyond the heat store: "
+                 f"the plan, the policy's candidate sets, the census). Setup (first sync"
                  f"{', THP units formed' if int(cfg['unit_bytes']) > 4096 else ''}): {float(res['setup']['cpu_ms']):.0f} "
                  f"ms CPU.")
     lines.append('')

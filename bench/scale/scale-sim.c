@@ -87,6 +87,10 @@ struct sim {
 
         /* counted by the fake move_pages */
         uint64_t queried, moved;
+
+        uint64_t peak_hwm_bytes; /* note_peak() */
+        const char *peak_phase;
+        unsigned peak_round;
 };
 
 static struct sim sim;
@@ -434,6 +438,17 @@ static int sync_targets(struct heat_store *heat, const struct vma *vmas) {
         return 0;
 }
 
+/* Which phase first reached the peak memory (VmHWM), read after each phase, outside the timed part. */
+static void note_peak(const char *phase) {
+        uint64_t hwm, rss;
+
+        memory_now(&hwm, &rss);
+        if (hwm > sim.peak_hwm_bytes) {
+                sim.peak_hwm_bytes = hwm;
+                sim.peak_phase = phase;
+                sim.peak_round = sim.round;
+        }
+}
 static int run_round(struct heat_store *heat, const struct tierd_config *c, struct placement *pl,
                      const struct vma *vmas, uint64_t t_ns[static _PHASE_MAX], struct policy_summary *ret_summary,
                      struct heat_histogram *ret_histogram) {
@@ -473,6 +488,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
         if (r < 0)
                 return log_error_errno(r, "Cannot settle by placement: %m");
         t_ns[PHASE_UPKEEP_PLACE] += cpu_ns() - c0;
+        note_peak("place");
 
         for (unsigned p = 0; p < c->passes; p++) {
                 r = run_pass(heat, t_ns);
@@ -483,6 +499,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
         c0 = cpu_ns();
         heat_store_end_round(heat);
         t_ns[PHASE_END] += cpu_ns() - c0;
+        note_peak("end");
 
         topology_fill(&topo, nodes);
         c0 = cpu_ns();
@@ -491,6 +508,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
                 return log_error_errno(r, "Cannot take the census: %m");
         census_done(&census);
         t_ns[PHASE_CENSUS] += cpu_ns() - c0;
+        note_peak("census");
 
         /* As daemon_place() does it. */
         c0 = cpu_ns();
@@ -509,6 +527,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
         if (r < 0)
                 return log_error_errno(r, "Cannot plan: %m");
         t_ns[PHASE_PLAN] += cpu_ns() - c0;
+        note_peak("plan");
         *ret_summary = plan.summary;
 
         c0 = cpu_ns();
@@ -523,6 +542,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
                         break;
         }
         t_ns[PHASE_EXECUTE] += cpu_ns() - c0;
+        note_peak("execute");
 
         /* Not timed: what the round left behind, for the report. */
         *ret_histogram = (struct heat_histogram) {};
@@ -675,6 +695,7 @@ int main(int argc, char **argv) {
         int r;
 
         log_set_max_level(LOG_WARNING);
+        memory_return_freed(); /* as tierd does */
         r = parse_options(argc, argv, &sim.opt);
         if (r < 0)
                 return EXIT_FAILURE;
@@ -812,10 +833,11 @@ int main(int argc, char **argv) {
                        (double) heat_ns / steady_rounds / (double) sim.units);
         }
         printf("SCALE memory heat_store_bytes=%" PRIu64 " source_bytes=%zu baseline_hwm_bytes=%" PRIu64
-               " peak_hwm_bytes=%" PRIu64 " rss_bytes=%" PRIu64 " queried=%" PRIu64 " moved=%" PRIu64 "\n",
+               " peak_hwm_bytes=%" PRIu64 " rss_bytes=%" PRIu64 " queried=%" PRIu64 " moved=%" PRIu64
+               " peak_phase=%s peak_round=%u\n",
                heat_store_memory_bytes(heat),
                (size_t) (((sim.units + 63) / 64 + (sim.pages + 63) / 64) * sizeof(uint64_t) + sizeof(sim)),
-               hwm0, hwm, rss, sim.queried, sim.moved);
+               hwm0, hwm, rss, sim.queried, sim.moved, sim.peak_phase ?: "setup", sim.peak_round);
 
         free(sim.slow);
         free(sim.observed);

@@ -820,6 +820,35 @@ static void test_move_table(void **state _unused_) {
                 assert_false(entry_at(s, 3, BASE + (uint64_t) i * PG) & HEAT_F_MOVED);
 }
 
+/* The end of a round makes room for as many moves as the round before it made, so that the next plan's moves, whose
+ * plan is held while they are noted, do not grow the table then. */
+static void test_move_table_reserves(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = 4000;
+        struct heat_store_stats st;
+        uint64_t mem;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + 2 * n * PG);
+        for (uint64_t i = 0; i < n; i++)
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 1, 0, 1), 0);
+        end_rounds(s, 2, 2);
+        mem = heat_store_memory_bytes(s);
+        for (uint64_t i = n; i < 2 * n; i++)
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 1, 0, 2), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, 2 * n);
+        assert_int_equal(heat_store_memory_bytes(s), mem);
+        for (uint64_t i = 0; i < 2 * n; i += 97)
+                assert_true(heat_store_get_move(s, 1, BASE + i * PG, &(struct heat_move_info) {}));
+
+        /* Quiet rounds: it shrinks back once the entries expire. */
+        end_rounds(s, 3, 100);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves, 0);
+        assert_true(heat_store_memory_bytes(s) < mem);
+}
+
 /* A full move table forgets early rather than stopping moves: first what is past its wait, then what is older than
  * the round; only a round that alone filled it is refused. */
 static void test_move_table_full(void **state _unused_) {
@@ -1579,6 +1608,7 @@ int main(void) {
                 cmocka_unit_test(test_moves),
                 cmocka_unit_test(test_move_entry_limits),
                 cmocka_unit_test(test_move_table),
+                cmocka_unit_test(test_move_table_reserves),
                 cmocka_unit_test(test_move_table_full),
                 cmocka_unit_test(test_drop_targets),
                 cmocka_unit_test(test_memory_per_page),

@@ -98,6 +98,7 @@ static void plan_make(struct policy_plan *plan, const int (*spec)[3], size_t n) 
                         .from_tier = spec[i][2] == 0 ? 1 : 0,
                         .direction = spec[i][2] == 0 ? POLICY_PROMOTE : POLICY_DEMOTE,
                         .workload = -1,
+                        .settles = true,
                 };
         plan->n_moves = n;
 }
@@ -423,6 +424,36 @@ static void test_heat_notes_and_pingpong(void **state) {
         heat_store_free(heat);
 }
 
+/* A promoted unit on a streak settles on the fast tier unless the plan says it must stay in view (an eager one). */
+static void test_settles_as_planned(void **state) {
+        static const int promote[][3] = { { 10, 0, 0 }, { 10, 1, 0 } };
+        struct placement_settings s = settings(0, PG, false);
+        struct vma v = { .start = BASE, .end = BASE + FAKE_PAGES * PG, .perms = "rw-p" };
+        uint64_t hits = 3; /* pages 0 and 1 accessed: a streak of 1 after one round of one pass */
+        struct heat_store *heat = NULL;
+        struct policy_plan plan;
+        struct placement p;
+
+        assert_int_equal(heat_store_new(&heat), 0);
+        assert_int_equal(heat_store_sync_target(heat, 10, &v, 1), 0);
+        assert_int_equal(heat_store_begin_round(heat, 1, HEAT_HOT_THRESHOLD_ALL_PASSES), 0);
+        assert_true(heat_store_begin_pass(heat) >= 0);
+        assert_int_equal(heat_store_record_bitmap(heat, 10, BASE, 2, &hits), 0);
+        heat_store_end_round(heat);
+        placement_init(&p, &s, T0);
+
+        plan_make(&plan, promote, 2);
+        plan.moves[1].settles = false;
+        placement_start(&p, &plan);
+        run_to_end(&p, heat);
+        assert_int_equal(p.stats.dir[POLICY_PROMOTE].bytes, 2 * PG);
+        assert_true(heat_store_is_settled(heat, 10, BASE));
+        assert_false(heat_store_is_settled(heat, 10, BASE + PG));
+
+        placement_done(&p);
+        heat_store_free(heat);
+}
+
 static void test_errno_names(void **state) {
         char buf[16];
 
@@ -442,6 +473,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_page_failure_refunds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_heat_notes_and_pingpong, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_settles_as_planned, setup, teardown),
                 cmocka_unit_test(test_errno_names),
         };
 

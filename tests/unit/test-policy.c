@@ -457,6 +457,9 @@ static void test_eager_into_free_room(void **state _unused_) {
         assert_true(move_is(&pl, 0, 1, 2, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
         assert_true(move_is(&pl, 1, 1, 0, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
         assert_int_equal(heat_entry_streak(pl.moves[1].entry), 1);
+        /* Nor does the executor settle it once it is up. */
+        assert_true(pl.moves[0].settles);
+        assert_false(pl.moves[1].settles);
         policy_plan_done(&pl);
         /* On the fast tier a hot unit settles, an eager one does not: settled, it would only be sampled and never
          * be seen to build up its streak. */
