@@ -79,6 +79,7 @@ struct heat_store {
         size_t n_moves, moves_capacity;
         uint64_t moves_evicted_rounds; /* times the table was full and forgot early (moves_make_room()) */
         size_t moves_inserted; /* entries added since the last heat_store_end_round(): the round's moves */
+        uint32_t moves_drop_age; /* moves_make_room()'s cut: entries at least this many rounds old go */
 };
 
 #define MOVES_CAPACITY_MIN 64
@@ -910,7 +911,8 @@ static bool move_expired(const struct heat_store *s, const struct heat_move *m, 
 
 /* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
 static void moves_sweep(struct heat_store *s, uint64_t round_no,
-                        bool (*drop)(const struct heat_store *s, const struct heat_move *m, uint64_t round_no)) {
+                        bool (*drop)(const struct heat_store *s, const struct heat_move *m, uint64_t round_no),
+                        bool may_shrink) {
         for (size_t i = 0; i < s->moves_capacity;) {
                 struct heat_move *m = &s->moves[i];
                 uint16_t *e;
@@ -928,7 +930,10 @@ static void moves_sweep(struct heat_store *s, uint64_t round_no,
         }
         /* Shrunk only well below the load that grows it: a table whose moves come and go by the round's budget
          * would otherwise be rebuilt twice a round, paying for every entry and every fresh page each time. And not
-         * below what moves_reserve() keeps for the round's moves. */
+         * below what moves_reserve() keeps for the round's moves. Nor while moves are being noted
+         * (moves_make_room()): they would only grow it again, a step at a time. */
+        if (!may_shrink)
+                return;
         if (s->moves_capacity > MOVES_CAPACITY_MIN && s->n_moves + s->moves_inserted < s->moves_capacity / 32)
                 (void) moves_resize(s, MAX(s->moves_capacity / 4, (size_t) MOVES_CAPACITY_MIN)); /* may fail: fine */
         if (s->n_moves == 0 && s->moves_capacity > 0) {
@@ -952,18 +957,35 @@ static bool move_drop_waited(const struct heat_store *s, const struct heat_move 
         return move_age(m, round_no) >= move_wait(&s->move_params, m->backoff_shift);
 }
 
-static bool move_drop_older(_unused_ const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
-        return move_age(m, round_no) >= 1;
+static bool move_drop_aged(const struct heat_store *s, const struct heat_move *m, uint64_t round_no) {
+        return move_age(m, round_no) >= s->moves_drop_age;
 }
 
+#define MOVE_AGE_BUCKETS 64
+
 /* The table is full: make room by forgetting what matters least, so that moves never stop for want of it. Entries
- * past their wait go first (ping-pong detection then has a shorter memory for them), then everything older than
- * this round; the moves of this round stay. */
+ * past their wait go first (ping-pong detection then has a shorter memory for them), then the oldest, a round at a
+ * time, until half the table is free; the moves of this round stay. Forgetting every round but this one instead
+ * would lift the wait of units moved a round ago, which is what the wait is for, whenever a round's moves fill
+ * half the table (at 1 TiB: every other round). */
 static void moves_make_room(struct heat_store *s, uint64_t round_no) {
+        uint64_t by_age[MOVE_AGE_BUCKETS] = {}, dropped = 0;
+        uint32_t age;
+
         s->moves_evicted_rounds++;
-        moves_sweep(s, round_no, move_drop_waited);
-        if (s->n_moves >= HEAT_MOVES_MAX / 2)
-                moves_sweep(s, round_no, move_drop_older);
+        moves_sweep(s, round_no, move_drop_waited, false);
+        if (s->n_moves <= HEAT_MOVES_MAX / 2)
+                return;
+        for (size_t i = 0; i < s->moves_capacity; i++)
+                if (s->moves[i].pid != 0)
+                        by_age[MIN(move_age(&s->moves[i], round_no), MOVE_AGE_BUCKETS - 1U)]++;
+        for (age = MOVE_AGE_BUCKETS - 1; age > 1; age--) {
+                dropped += by_age[age];
+                if (s->n_moves - dropped <= HEAT_MOVES_MAX / 2)
+                        break;
+        }
+        s->moves_drop_age = age;
+        moves_sweep(s, round_no, move_drop_aged, false);
 }
 
 /* The store */
@@ -1066,7 +1088,7 @@ void heat_store_end_round(struct heat_store *s) {
         }
 
         if (s->n_moves > 0)
-                moves_sweep(s, s->round, move_drop_expired);
+                moves_sweep(s, s->round, move_drop_expired, true);
         moves_reserve(s);
 }
 
@@ -1193,7 +1215,7 @@ size_t heat_store_drop_missing_targets(struct heat_store *s, const pid_t *alive,
         dropped = s->n_targets - kept;
         s->n_targets = kept;
         if (dropped > 0 && s->n_moves > 0)
-                moves_sweep(s, s->round, move_drop_untracked_pid);
+                moves_sweep(s, s->round, move_drop_untracked_pid, true);
         return dropped;
 }
 
@@ -1209,7 +1231,7 @@ int heat_store_drop_target(struct heat_store *s, pid_t pid) {
         memmove(s->targets + i, s->targets + i + 1, (s->n_targets - i - 1) * sizeof(struct heat_target));
         s->n_targets--;
         if (s->n_moves > 0)
-                moves_sweep(s, s->round, move_drop_untracked_pid);
+                moves_sweep(s, s->round, move_drop_untracked_pid, true);
         return 0;
 }
 

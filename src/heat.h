@@ -53,8 +53,9 @@
  * are rate limited, so it stays small; an entry lives while it can still affect a decision, i.e. for max(ping-pong
  * window, current wait) rounds after the last move, and is swept at the end of every round. It holds at most
  * HEAT_MOVES_MAX entries; when a move finds it full, it forgets early instead of refusing the move: first the
- * entries past their residency wait (they only serve ping-pong detection), then, if that freed less than half, every
- * entry older than the round. Moves are only refused (-ENOSPC) when one round alone moved HEAT_MOVES_MAX units.
+ * entries past their residency wait (they only serve ping-pong detection), then, if that freed less than half, the
+ * oldest entries a round at a time until half is free; this round's stay. Moves are only refused (-ENOSPC) when one
+ * round alone moved HEAT_MOVES_MAX units.
  *
  * Settled units
  * =============

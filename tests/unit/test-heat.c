@@ -849,6 +849,32 @@ static void test_move_table_reserves(void **state _unused_) {
         assert_true(heat_store_memory_bytes(s) < mem);
 }
 
+/* When what is past its wait is not enough, a full table forgets the oldest rounds first: a unit moved a round
+ * ago keeps its wait. */
+static void test_move_table_full_oldest_first(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        struct heat_move_params p = { .min_residency_rounds = 4, .pingpong_window_rounds = 8,
+                                      .max_backoff_rounds = 8 };
+        const uint64_t n = HEAT_MOVES_MAX;
+        struct heat_store_stats st;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        assert_int_equal(heat_store_set_move_params(s, &p), 0);
+        sync1(s, 1, BASE, BASE + 2 * n * PG);
+        /* Half in round 1, a quarter each in rounds 2 and 3: nothing is past its wait of 4 in round 3. */
+        for (uint64_t i = 0; i < n; i++)
+                assert_int_equal(heat_store_note_move(s, 1, BASE + i * PG, 0, 1, i < n / 2 ? 1 : i < 3 * n / 4 ? 2 : 3),
+                                 0);
+        assert_int_equal(heat_store_note_move(s, 1, BASE + n * PG, 0, 1, 3), 0);
+        heat_store_get_stats(s, &st);
+        assert_int_equal(st.moves_evictions, 1);
+        assert_int_equal(st.moves, n / 2 + 1);
+        assert_false(heat_store_get_move(s, 1, BASE, &(struct heat_move_info) {}));
+        assert_true(heat_store_get_move(s, 1, BASE + (n / 2) * PG, &(struct heat_move_info) {}));
+        assert_false(heat_store_may_move(s, 1, BASE + (n / 2) * PG, 3));
+        assert_true(heat_store_may_move(s, 1, BASE, 3));
+}
+
 /* A full move table forgets early rather than stopping moves: first what is past its wait, then what is older than
  * the round; only a round that alone filled it is refused. */
 static void test_move_table_full(void **state _unused_) {
@@ -1610,6 +1636,7 @@ int main(void) {
                 cmocka_unit_test(test_move_table),
                 cmocka_unit_test(test_move_table_reserves),
                 cmocka_unit_test(test_move_table_full),
+                cmocka_unit_test(test_move_table_full_oldest_first),
                 cmocka_unit_test(test_drop_targets),
                 cmocka_unit_test(test_memory_per_page),
                 cmocka_unit_test(test_iteration),
