@@ -173,6 +173,14 @@ def section_run(title, cmd, res, dt):
                  f"the plan, the policy's candidate sets, the census). Setup (first sync"
                  f"{', THP units formed' if int(cfg['unit_bytes']) > 4096 else ''}): {float(res['setup']['cpu_ms']):.0f} "
                  f"ms CPU.")
+    if 'floor' in res:
+        fl = res['floor']
+        rmw = float(fl['rmw_ms'])
+        lines.append('')
+        lines.append(f"Floor, measured in the same run after the rounds: one pass over an array the size of the heat "
+                     f"store's entries ({fmt_bytes(int(fl['entries_bytes']))}) takes {float(fl['read_ms']):.1f} ms "
+                     f"reading a word per cache line and {rmw:.1f} ms rewriting every entry 8 at a time (SSE2). "
+                     f"The round above costs {float(st['tierd_ms']) / rmw:.1f} such rewrite passes.")
     lines.append('')
     lines.append('Per round (CPU ms; classes after the round; moves planned):')
     lines.append('')
