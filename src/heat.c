@@ -469,6 +469,15 @@ static void vma_record(struct heat_vma *v, uint64_t first, uint64_t count, const
  * x86-64, NEON on arm64) bring it to memory bandwidth. Comparisons give all-ones lanes, so "x + (x < max)" is
  * written "x - (x < max)", and selects are masks. */
 typedef uint16_t u16x8 __attribute__((vector_size(16)));
+/* Signed lanes for comparisons: every field compared is below 2^15, and SSE2 compares signed 16-bit lanes in one
+ * instruction where an unsigned comparison takes two or three. */
+typedef int16_t s16x8 __attribute__((vector_size(16)));
+
+static inline s16x8 s16x8_splat(int v) {
+        return (s16x8) { (int16_t) v, (int16_t) v, (int16_t) v, (int16_t) v,
+                         (int16_t) v, (int16_t) v, (int16_t) v, (int16_t) v };
+}
+
 
 static inline u16x8 u16x8_splat(unsigned v) {
         return (u16x8) { v, v, v, v, v, v, v, v };
@@ -478,24 +487,26 @@ static inline u16x8 u16x8_splat(unsigned v) {
  * returns a bit per entry: settled_keeps() of it. */
 static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned threshold, bool want_keep,
                                      unsigned lanes) {
-        const u16x8 lane_bits = { 1, 2, 4, 8, 16, 32, 64, 128 };
-        const u16x8 passes_v = u16x8_splat(passes), threshold_v = u16x8_splat(threshold);
-        const u16x8 streak_max = u16x8_splat(HEAT_STREAK_MAX), idle_max = u16x8_splat(HEAT_IDLE_MAX);
-        const u16x8 zero = u16x8_splat(0);
-        u16x8 old, x, hits, streak, idle, m, at_threshold, no_hit, keep, fold;
+        typedef s16x8 v8;
+        const v8 lane_bits = { 1, 2, 4, 8, 16, 32, 64, 128 };
+        const v8 zero = { 0 }, passes_v = zero + (int16_t) passes, threshold_m1 = zero + (int16_t) (threshold - 1);
+        const v8 streak_max = zero + HEAT_STREAK_MAX, idle_max = zero + HEAT_IDLE_MAX;
+        v8 old, x, hits, streak, idle, m, at_threshold, no_hit, keep, fold;
         unsigned bits = 0;
 
         memcpy(&x, e, sizeof(x));
         old = x;
         hits = x & HEAT_HITS_MASK;
-        m = (u16x8) (hits > passes_v);
+        m = (v8) (hits > passes_v);
         hits = (hits & ~m) | (passes_v & m);
         streak = (x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT;
         idle = (x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT;
-        at_threshold = (u16x8) (hits >= threshold_v);
-        no_hit = (u16x8) (hits == zero);
+        at_threshold = (v8) (hits > threshold_m1);
+        no_hit = (v8) (hits == zero);
         if (want_keep) {
-                keep = ((u16x8) (streak != zero) & at_threshold) | ((u16x8) (streak == zero) & ~at_threshold);
+                v8 on_streak = (v8) (streak > zero);
+
+                keep = (on_streak & at_threshold) | (~on_streak & ~at_threshold);
 #ifdef __SSE2__
                 bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) keep, _mm_setzero_si128())) & 0xff;
 #else
@@ -503,10 +514,11 @@ static inline unsigned entries_fold8(uint16_t *e, unsigned passes, unsigned thre
                         bits |= (keep[j] & 1U) << j;
 #endif
         }
-        streak = at_threshold & (streak - (u16x8) (streak < streak_max));
-        idle = no_hit & (idle - (u16x8) (idle < idle_max));
-        x = (x & HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT | idle << HEAT_IDLE_SHIFT;
-        fold = (u16x8) ((u16x8_splat(lanes) & lane_bits) != zero);
+        streak = at_threshold & (streak - (v8) (streak < streak_max));
+        idle = no_hit & (idle - (v8) (idle < idle_max));
+        x = (x & (int16_t) HEAT_FLAGS_MASK) | hits << HEAT_HITS_SHIFT | streak << HEAT_STREAK_SHIFT |
+                idle << HEAT_IDLE_SHIFT;
+        fold = (v8) (((zero + (int16_t) lanes) & lane_bits) != zero);
         x = (x & fold) | (old & ~fold);
         memcpy(e, &x, sizeof(x));
         return bits;
@@ -1678,15 +1690,16 @@ struct trend8 {
 };
 
 static inline struct trend8 entries_trend8(const uint16_t *e, unsigned hot_streak) {
-        const u16x8 zero = u16x8_splat(0), hot = u16x8_splat(hot_streak << HEAT_STREAK_SHIFT);
-        u16x8 x, ok;
+        const s16x8 zero = s16x8_splat(0), hot_m1 = s16x8_splat((int) (hot_streak << HEAT_STREAK_SHIFT) - 1);
+        s16x8 x, ok, streak;
 
         memcpy(&x, e, sizeof(x));
-        ok = (u16x8) ((x & (HEAT_F_LAZYFREE | HEAT_F_SKIP)) == zero);
+        ok = (s16x8) ((x & (int16_t) (HEAT_F_LAZYFREE | HEAT_F_SKIP)) == zero);
+        streak = x & (int16_t) HEAT_STREAK_MASK;
         return (struct trend8) {
-                .hot = u16x8_bits(ok & (u16x8) ((x & HEAT_STREAK_MASK) >= hot)),
-                .streak = u16x8_bits(ok & (u16x8) ((x & HEAT_STREAK_MASK) != zero)),
-                .idle = u16x8_bits(ok & (u16x8) ((x & HEAT_IDLE_MASK) != zero)),
+                .hot = u16x8_bits((u16x8) (ok & (s16x8) (streak > hot_m1))),
+                .streak = u16x8_bits((u16x8) (ok & (s16x8) (streak > zero))),
+                .idle = u16x8_bits((u16x8) (ok & (s16x8) ((x & (int16_t) HEAT_IDLE_MASK) > zero))),
         };
 }
 
@@ -1911,39 +1924,65 @@ static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64
         return 0;
 }
 
-/* 8 entries: bit j of the result is set when entry j is selected. */
-static inline unsigned walk_select8(const struct walk *w, const uint16_t *e) {
-        const u16x8 zero = u16x8_splat(0);
-        const u16x8 promote = u16x8_splat(w->p->promote_rounds), cold_rounds = u16x8_splat(w->p->cold_rounds);
-        const u16x8 rank_min = u16x8_splat(w->filter ? MIN(w->filter->hot_rank_min, 0xffffU) : 0);
-        const u16x8 idle_min = u16x8_splat(w->filter ? MIN(w->filter->cold_idle_min, 0xffffU) : 0);
-        u16x8 x, flagged, hot, cold, warm, sel;
-        unsigned bits = 0;
+/* What walk_select8() compares against, as vectors: made once per word, since the filter may narrow between
+ * words. Comparisons are signed (s16x8), each as "greater than the bound minus one". */
+struct walk_bounds {
+        s16x8 hot_m1;      /* streak field of promote_rounds, minus 1 */
+        s16x8 cold_m1;     /* idle field of cold_rounds, minus 1 */
+        s16x8 rank_m1;     /* hot units: the filter's least rank, minus 1 */
+        s16x8 cold_f_m1;   /* cold units: idle field of the larger of cold_rounds and the filter's, minus 1 */
+        s16x8 want_hot, want_cold, want_warm, want_skipped; /* all ones or all zeros, from the class mask */
+};
+
+static void walk_bounds_make(const struct walk *w, struct walk_bounds *ret) {
+        /* Bounds past every value of a field select nothing: a rank above 0x7f, an idle age above 31. */
+        unsigned rank_min = w->filter ? MIN(w->filter->hot_rank_min, HEAT_HOT_RANK_MASK + 1U) : 0;
+        unsigned idle_min = w->filter ? MIN(w->filter->cold_idle_min, HEAT_IDLE_MAX + 1U) : 0;
+
+        *ret = (struct walk_bounds) {
+                .hot_m1 = s16x8_splat((int) (w->p->promote_rounds << HEAT_STREAK_SHIFT) - 1),
+                .cold_m1 = s16x8_splat((int) (w->p->cold_rounds << HEAT_IDLE_SHIFT) - 1),
+                .rank_m1 = s16x8_splat((int) rank_min - 1),
+                .cold_f_m1 = s16x8_splat((int) (MAX(w->p->cold_rounds, idle_min) << HEAT_IDLE_SHIFT) - 1),
+                .want_hot = s16x8_splat(w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_HOT) ? -1 : 0),
+                .want_cold = s16x8_splat(w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_COLD) ? -1 : 0),
+                .want_warm = s16x8_splat(w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_WARM) ? -1 : 0),
+                .want_skipped = s16x8_splat(w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) ? -1 : 0),
+        };
+}
+
+/* 8 entries: bit j of the result is set when entry j is selected. Classes as heat_entry_class(): flagged entries
+ * are skipped; of the others, a streak of promote_rounds is hot, else an idle age of cold_rounds is cold, else
+ * warm; the filter narrows hot and cold. */
+static inline unsigned walk_select8(const struct walk_bounds *b, const uint16_t *e) {
+        const s16x8 zero = s16x8_splat(0);
+        s16x8 x, unflagged, hot, cold, warm, sel;
 
         memcpy(&x, e, sizeof(x));
-        flagged = (u16x8) ((x & (HEAT_F_LAZYFREE | HEAT_F_SKIP)) != zero);
-        hot = ~flagged & (u16x8) (((x & HEAT_STREAK_MASK) >> HEAT_STREAK_SHIFT) >= promote);
-        cold = ~flagged & ~hot & (u16x8) (((x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT) >= cold_rounds);
-        warm = ~flagged & ~hot & ~cold;
-        hot &= (u16x8) ((x & HEAT_HOT_RANK_MASK) >= rank_min);
-        cold &= (u16x8) (((x & HEAT_IDLE_MASK) >> HEAT_IDLE_SHIFT) >= idle_min);
-        sel = (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_HOT) ? hot : zero) |
-                (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_COLD) ? cold : zero) |
-                (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_WARM) ? warm : zero) |
-                (w->class_mask & HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) ? flagged : zero);
+        unflagged = (s16x8) ((x & (int16_t) (HEAT_F_LAZYFREE | HEAT_F_SKIP)) == zero);
+        hot = (s16x8) ((x & (int16_t) HEAT_STREAK_MASK) > b->hot_m1);
+        cold = ~hot & (s16x8) ((x & (int16_t) HEAT_IDLE_MASK) > b->cold_m1);
+        warm = ~hot & ~cold;
+        sel = (b->want_hot & hot & (s16x8) ((x & (int16_t) HEAT_HOT_RANK_MASK) > b->rank_m1)) |
+                (b->want_cold & cold & (s16x8) ((x & (int16_t) HEAT_IDLE_MASK) > b->cold_f_m1)) |
+                (b->want_warm & warm);
+        sel = (unflagged & sel) | (~unflagged & b->want_skipped);
 #ifdef __SSE2__
-        bits = (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) sel, _mm_setzero_si128())) & 0xff;
+        return (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) sel, _mm_setzero_si128())) & 0xff;
 #else
+        unsigned bits = 0;
+
         for (unsigned j = 0; j < 8; j++)
                 bits |= (sel[j] & 1U) << j;
-#endif
         return bits;
+#endif
 }
 
 /* Base pages only: 64 entries (one settled word) at a time, selected without a branch per entry, so that a walk
  * over 2^28 entries for a few thousand candidates costs memory bandwidth rather than mispredictions. */
 static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
         uint64_t n = vma_n_pages(v), words = n / 64;
+        struct walk_bounds b;
         int r;
 
         for (uint64_t k = 0; k < words; k++) {
@@ -1952,8 +1991,9 @@ static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
                 /* Once placement has settled, most words are all settled: 64 units for one load. */
                 if (settled == UINT64_MAX)
                         continue;
+                walk_bounds_make(w, &b);
                 for (unsigned j = 0; j < 64; j += 8)
-                        sel |= (uint64_t) walk_select8(w, v->entries + k * 64 + j) << j;
+                        sel |= (uint64_t) walk_select8(&b, v->entries + k * 64 + j) << j;
                 sel &= ~settled;
                 for (; sel; sel &= sel - 1) {
                         uint64_t i = k * 64 + (uint64_t) __builtin_ctzll(sel);
