@@ -820,6 +820,80 @@ static void test_move_table(void **state _unused_) {
                 assert_false(entry_at(s, 3, BASE + (uint64_t) i * PG) & HEAT_F_MOVED);
 }
 
+/* The walk's vectorized selection against the class of every unit: for each class mask and filter, exactly the
+ * units of a selected class that pass the filter are visited. The units cover every streak and idle age, a warm
+ * one, never-hit ones and flagged ones, in a VMA of whole 64-slot words (the vectorized path). */
+struct walk_seen {
+        uint64_t bits[2];
+};
+
+static int walk_seen_on_unit(const struct heat_unit *u, void *userdata) {
+        struct walk_seen *seen = userdata;
+        uint64_t i = (u->addr - BASE) / PG;
+
+        seen->bits[i / 64] |= UINT64_C(1) << (i % 64);
+        return 0;
+}
+
+static void test_walk_selection_exhaustive(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const struct heat_class_params p = { .promote_rounds = 2, .cold_rounds = 3 };
+        const unsigned rounds = 40, n = 128;
+        const unsigned rank_mins[] = { 0, 0x21, 0x72, 0x80, 0xffff }, idle_mins[] = { 0, 5, 31, 32, 1000 };
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        /* Slots 0-6: a streak of 1..7; 7-37: idle 1..31; 38: warm (one pass of two); the rest never hit. */
+        for (unsigned r = 1; r <= rounds; r++) {
+                assert_int_equal(heat_store_begin_round(s, r, HEAT_HOT_THRESHOLD_ALL_PASSES), 0);
+                for (unsigned pass = 0; pass < 2; pass++) {
+                        uint64_t bm[2] = {};
+
+                        assert_true(heat_store_begin_pass(s) >= 0);
+                        for (unsigned k = 0; k < 7; k++)
+                                if (r + k + 1 > rounds)
+                                        bm[0] |= UINT64_C(1) << k;
+                        for (unsigned j = 1; j <= 31; j++)
+                                if (pass == 0 && r == rounds - j)
+                                        bm[(6 + j) / 64] |= UINT64_C(1) << ((6 + j) % 64);
+                        if (pass == 0 && r == rounds)
+                                bm[0] |= UINT64_C(1) << 38;
+                        assert_int_equal(heat_store_record_bitmap(s, 1, BASE, n, bm), 0);
+                }
+                heat_store_end_round(s);
+        }
+        /* Flagged: a hot, a cold and a never-hit one lazyfree, a warm-looking never-hit one skip. */
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + 6 * PG, PG, HEAT_F_LAZYFREE, true), 0);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + 20 * PG, PG, HEAT_F_LAZYFREE, true), 0);
+        assert_int_equal(heat_store_set_flags(s, 1, BASE + 70 * PG, PG, HEAT_F_SKIP, true), 0);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + 3 * PG), &p), HEAT_CLASS_HOT);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + 38 * PG), &p), HEAT_CLASS_WARM);
+        assert_int_equal(heat_entry_class(entry_at(s, 1, BASE + 37 * PG), &p), HEAT_CLASS_COLD);
+
+        for (unsigned mask = 0; mask <= HEAT_CLASS_MASK_ALL; mask++)
+                for (size_t ri = 0; ri < ELEMENTSOF(rank_mins); ri++)
+                        for (size_t ii = 0; ii < ELEMENTSOF(idle_mins); ii++) {
+                                const struct heat_walk_filter f = { rank_mins[ri], idle_mins[ii] };
+                                struct walk_seen seen = {};
+
+                                assert_int_equal(heat_store_foreach_unit_filtered(s, 1, &p, mask, &f, walk_seen_on_unit,
+                                                                                  &seen),
+                                                 0);
+                                for (unsigned i = 0; i < n; i++) {
+                                        uint16_t e = entry_at(s, 1, BASE + i * PG);
+                                        enum heat_class c = heat_entry_class(e, &p);
+                                        bool want = (mask & HEAT_CLASS_MASK(c)) &&
+                                                (c != HEAT_CLASS_HOT || (e & HEAT_HOT_RANK_MASK) >= f.hot_rank_min) &&
+                                                (c != HEAT_CLASS_COLD || heat_entry_idle_rounds(e) >= f.cold_idle_min);
+
+                                        if (want != !!(seen.bits[i / 64] & (UINT64_C(1) << (i % 64))))
+                                                fail_msg("slot %u (entry %#x, class %d): mask %#x, rank >= %u, idle >= %u: "
+                                                         "walk %s it", i, e, c, mask, f.hot_rank_min, f.cold_idle_min,
+                                                         want ? "missed" : "selected");
+                                }
+                        }
+}
+
 /* The end of a round makes room for as many moves as the round before it made, so that the next plan's moves, whose
  * plan is held while they are noted, do not grow the table then. */
 static void test_move_table_reserves(void **state _unused_) {
@@ -1634,6 +1708,7 @@ int main(void) {
                 cmocka_unit_test(test_moves),
                 cmocka_unit_test(test_move_entry_limits),
                 cmocka_unit_test(test_move_table),
+                cmocka_unit_test(test_walk_selection_exhaustive),
                 cmocka_unit_test(test_move_table_reserves),
                 cmocka_unit_test(test_move_table_full),
                 cmocka_unit_test(test_move_table_full_oldest_first),
