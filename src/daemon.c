@@ -739,7 +739,8 @@ static void daemon_round_start(struct daemon *d) {
         daemon_refresh(d);
 
         if (daemon_should_scan(d)) {
-                scan_engine_set_placement(d->scan, &d->topology, d->config->promote_rounds);
+                scan_engine_set_placement(d->scan, &d->topology, d->config->promote_rounds,
+                                          d->config->cold_rounds);
                 r = scan_engine_round_begin(d->scan, &d->targets, d->round + 1, d->config->passes,
                                             d->pass_interval_us, d->config->hot_threshold);
                 if (r < 0)

@@ -17,9 +17,10 @@ struct heat_vma {
         uint64_t n_thp;      /* THP heads among the entries */
         uint16_t *entries;   /* one per 4 KiB page */
         uint64_t *settled;   /* one bit per slot, see "Settled units" in heat.h; a THP's is its head's */
-        /* Partial observation (heat.h), NULL when off: three bitmaps of a bit per settled word, one after the other
-         * (vma_due(), vma_look(), vma_turned()): the word is observed in the open round; it is observed in full
-         * in the open round; a unit its sample saw turned (for the next round). */
+        /* Partial observation (heat.h), NULL when off: four bitmaps of a bit per settled word, one after the other
+         * (vma_due(), vma_look(), vma_turned(), vma_parked()): the word is observed in the open round; it is
+         * observed in full in the open round; a unit its sample saw turned (for the next round); the last
+         * heat_store_settle_bitmap() parked a unit of it (heat.h, "Parked units"). */
         uint64_t *observation;
         uint16_t flags_seen; /* HEAT_F_LAZYFREE/HEAT_F_SKIP if any entry may have it: clearing a flag nobody
                               * has, every round for every page, then reads nothing */
@@ -72,6 +73,8 @@ struct heat_store {
         unsigned passes;        /* begun in the open round */
         unsigned last_passes, last_hot_threshold;
         bool partial;            /* heat_store_set_partial_observation() */
+        bool parking_held;       /* heat_store_hold_parking() */
+        uint64_t parked_units;   /* parked by the open (or last) round's heat_store_settle_bitmap() calls */
         uint64_t observed_pages; /* slots the last folded round observed (a THP's head counts for 512) */
 
         struct heat_move_params move_params;
@@ -195,6 +198,14 @@ static uint64_t *vma_turned(const struct heat_vma *v) {
         return v->observation + 2 * vma_observation_words(v);
 }
 
+static uint64_t *vma_parked(const struct heat_vma *v) {
+        return v->observation + 3 * vma_observation_words(v);
+}
+
+static bool vma_word_parked(const struct heat_vma *v, uint64_t w) {
+        return v->observation && ((vma_parked(v)[w / 64] >> (w % 64)) & 1);
+}
+
 static bool vma_word_due(const struct heat_vma *v, uint64_t w) {
         return !v->observation || ((vma_due(v)[w / 64] >> (w % 64)) & 1);
 }
@@ -306,7 +317,7 @@ static void vma_plan_observation(struct heat_vma *v) {
         uint64_t words = vma_settled_words(v), n = vma_observation_words(v);
 
         if (!v->observation) {
-                v->observation = calloc(3 * n, sizeof(uint64_t));
+                v->observation = calloc(4 * n, sizeof(uint64_t));
                 if (!v->observation)
                         return;
         } else
@@ -1054,7 +1065,12 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
                         memset(v->settled + from, 0, (to - from) * sizeof(uint64_t));
                         if (s->partial)
                                 vma_plan_observation(v);
-                        else {
+                        else if (v->observation) {
+                                /* Parked units are only visible to walks through their words' bits: without
+                                 * those, they must be looked at (and located) again. */
+                                for (uint64_t w = 0; w < vma_settled_words(v); w++)
+                                        if (vma_word_parked(v, w))
+                                                v->settled[w] = 0;
                                 v->observation = mfree(v->observation);
                         }
                         vma_clear_hits(v, round_no);
@@ -1062,6 +1078,7 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
         s->in_round = true;
         s->round = round_no;
         s->hot_threshold = hot_threshold;
+        s->parked_units = 0;
         s->passes = 0;
         return 0;
 }
@@ -1671,6 +1688,19 @@ static uint64_t bits_get(const uint64_t *bitmap, uint64_t bit, uint64_t len) {
         return len == 64 ? w : w & ((UINT64_C(1) << len) - 1);
 }
 
+/* Two masks in one: bits 0..7 from a, 8..15 from b. */
+static inline unsigned u16x8_bits2(u16x8 a, u16x8 b) {
+#ifdef __SSE2__
+        return (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) a, (__m128i) b)) & 0xffff;
+#else
+        unsigned bits = 0;
+
+        for (unsigned j = 0; j < 8; j++)
+                bits |= (a[j] & 1U) << j | (b[j] & 1U) << (j + 8);
+        return bits;
+#endif
+}
+
 static inline unsigned u16x8_bits(u16x8 m) {
 #ifdef __SSE2__
         return (unsigned) _mm_movemask_epi8(_mm_packs_epi16((__m128i) m, _mm_setzero_si128())) & 0xff;
@@ -1683,79 +1713,119 @@ static inline unsigned u16x8_bits(u16x8 m) {
 #endif
 }
 
-/* 8 entries, a bit per entry in each: hot (a streak of at least hot_streak), streak (any), idle; flagged entries
- * in none. */
-struct trend8 {
-        unsigned hot, streak, idle;
+/* What settles, in heat_store_settle_bitmap()'s terms: a streak of hot_streak on the fastest tier, an idle age of
+ * park_idle there without a streak (0: never). */
+struct settle_rules {
+        unsigned hot_streak, park_idle;
 };
 
-static inline struct trend8 entries_trend8(const uint16_t *e, unsigned hot_streak) {
-        const s16x8 zero = s16x8_splat(0), hot_m1 = s16x8_splat((int) (hot_streak << HEAT_STREAK_SHIFT) - 1);
-        s16x8 x, ok, streak;
+/* 8 entries, a bit per entry in each: hot (a streak of at least hot_streak), streak (any), idle, parkable (an idle
+ * age of at least park_idle and no streak); flagged entries in none. */
+struct trend8 {
+        unsigned hot, streak, idle, cold;
+};
+
+static inline struct trend8 entries_trend8(const uint16_t *e, const struct settle_rules *rules) {
+        /* An idle field can never exceed 0x0f80: park_idle 0 compares against 0x7fff and parks nothing. */
+        const s16x8 zero = s16x8_splat(0), hot_m1 = s16x8_splat((int) (rules->hot_streak << HEAT_STREAK_SHIFT) - 1),
+                    cold_m1 = s16x8_splat(rules->park_idle == 0 ? INT16_MAX :
+                                                                  (int) (rules->park_idle << HEAT_IDLE_SHIFT) - 1);
+        s16x8 x, ok, streak, idle;
+        unsigned a, b;
 
         memcpy(&x, e, sizeof(x));
         ok = (s16x8) ((x & (int16_t) (HEAT_F_LAZYFREE | HEAT_F_SKIP)) == zero);
         streak = x & (int16_t) HEAT_STREAK_MASK;
-        return (struct trend8) {
-                .hot = u16x8_bits((u16x8) (ok & (s16x8) (streak > hot_m1))),
-                .streak = u16x8_bits((u16x8) (ok & (s16x8) (streak > zero))),
-                .idle = u16x8_bits((u16x8) (ok & (s16x8) ((x & (int16_t) HEAT_IDLE_MASK) > zero))),
-        };
+        idle = x & (int16_t) HEAT_IDLE_MASK;
+        a = u16x8_bits2((u16x8) (ok & (s16x8) (streak > hot_m1)), (u16x8) (ok & (s16x8) (streak > zero)));
+        b = u16x8_bits2((u16x8) (ok & (s16x8) (idle > zero)),
+                        (u16x8) (ok & (s16x8) (streak == zero) & (s16x8) (idle > cold_m1)));
+        return (struct trend8) { .hot = a & 0xff, .streak = a >> 8, .idle = b & 0xff, .cold = b >> 8 };
 }
 
-/* Settled bits of len slots from slot i (within one word), given where they are. */
-static void vma_settle_piece(struct heat_vma *v, uint64_t i, uint64_t len, uint64_t fastest, uint64_t slowest,
-                             unsigned hot_streak) {
+/* Settled bits of len slots from slot i (within one word), given where they are. Returns the units parked. */
+static unsigned vma_settle_piece(struct heat_vma *v, uint64_t i, uint64_t len, uint64_t fastest, uint64_t slowest,
+                                 const struct settle_rules *rules) {
         uint64_t w = i / 64, off = i % 64, mask = (len == 64 ? UINT64_MAX : (UINT64_C(1) << len) - 1) << off;
-        uint64_t old = v->settled[w], hot = 0, streak = 0, idle = 0, now;
+        uint64_t old = v->settled[w], hot = 0, streak = 0, idle = 0, cold = 0, now, parked;
 
         fastest <<= off;
         slowest <<= off;
         if (((fastest | slowest | old) & mask) == 0)
-                return;
+                return 0;
         if (len == 64)
                 for (unsigned j = 0; j < 64; j += 8) {
-                        struct trend8 t = entries_trend8(v->entries + i + j, hot_streak);
+                        struct trend8 t = entries_trend8(v->entries + i + j, rules);
 
                         hot |= (uint64_t) t.hot << j;
                         streak |= (uint64_t) t.streak << j;
                         idle |= (uint64_t) t.idle << j;
+                        cold |= (uint64_t) t.cold << j;
                 }
         else
                 for (uint64_t k = 0; k < len; k++) {
                         uint16_t e = v->entries[i + k];
                         bool ok = !(e & (HEAT_F_LAZYFREE | HEAT_F_SKIP));
 
-                        hot |= (uint64_t) (ok && heat_entry_streak(e) >= hot_streak) << (off + k);
+                        hot |= (uint64_t) (ok && heat_entry_streak(e) >= rules->hot_streak) << (off + k);
                         streak |= (uint64_t) (ok && (e & HEAT_STREAK_MASK)) << (off + k);
                         idle |= (uint64_t) (ok && (e & HEAT_IDLE_MASK)) << (off + k);
+                        cold |= (uint64_t) (ok && rules->park_idle > 0 && !(e & HEAT_STREAK_MASK) &&
+                                            heat_entry_idle_rounds(e) >= rules->park_idle)
+                                << (off + k);
                 }
         /* On the fastest tier: hot (a unit merely on a streak may still be displaced, and a settled one is not
-         * watched). On the slowest: idle, and once settled there, without a streak (settled_keeps()). */
-        now = (fastest & hot) | (slowest & ((old & ~streak) | (~old & idle)));
+         * watched), or parked. On the slowest: idle, and once settled there, without a streak (settled_keeps()). */
+        parked = fastest & cold & mask;
+        now = (fastest & hot) | parked | (slowest & ((old & ~streak) | (~old & idle)));
         v->settled[w] = (old & ~mask) | (now & mask);
+        /* The word's bit says where walks for demotion must look past the settled bits; a word split between
+         * pieces keeps it if any piece parks. */
+        if (v->observation) {
+                uint64_t bit = UINT64_C(1) << (w % 64);
+
+                if (parked)
+                        vma_parked(v)[w / 64] |= bit;
+                else if (len == 64)
+                        vma_parked(v)[w / 64] &= ~bit;
+        }
+        return parked ? (unsigned) __builtin_popcountll(parked) : 0;
 }
 
 int heat_store_settle_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
-                             const uint64_t *fastest, const uint64_t *slowest, unsigned hot_streak) {
+                             const uint64_t *fastest, const uint64_t *slowest, unsigned hot_streak,
+                             unsigned park_idle_rounds) {
         struct range_walk w;
         struct range_piece p;
         int r;
 
-        if (!s || (n_pages > 0 && (!fastest || !slowest)) || hot_streak < 1 || hot_streak > HEAT_STREAK_MAX)
+        if (!s || (n_pages > 0 && (!fastest || !slowest)) || hot_streak < 1 || hot_streak > HEAT_STREAK_MAX ||
+            park_idle_rounds > HEAT_IDLE_MAX)
                 return -EINVAL;
         r = range_walk_begin(s, pid, start, n_pages, &w);
         if (r < 0)
                 return r;
-        while (range_walk_next(&w, &p))
+        while (range_walk_next(&w, &p)) {
+                /* Parking needs the word bits, which live with partial observation. */
+                const struct settle_rules rules = {
+                        .hot_streak = hot_streak,
+                        .park_idle = s->parking_held || !p.v->observation ? 0 : park_idle_rounds,
+                };
+
                 for (uint64_t i = p.first; i < p.first + p.n;) {
                         uint64_t len = MIN(64 - i % 64, p.first + p.n - i), bit = p.bit0 + (i - p.first);
 
-                        vma_settle_piece(p.v, i, len, bits_get(fastest, bit, len), bits_get(slowest, bit, len),
-                                         hot_streak);
+                        s->parked_units += vma_settle_piece(p.v, i, len, bits_get(fastest, bit, len),
+                                                            bits_get(slowest, bit, len), &rules);
                         i += len;
                 }
+        }
         return 0;
+}
+
+void heat_store_hold_parking(struct heat_store *s, bool hold) {
+        if (s)
+                s->parking_held = hold;
 }
 
 bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr) {
@@ -1879,6 +1949,8 @@ struct walk {
         const struct heat_class_params *p;
         unsigned class_mask;
         bool unsettled_only;
+        bool parked_too;  /* unsettled only, for cold units: parked ones the last round observed are walked */
+        uint64_t round;   /* the store's last round, whose observation tells which parked units are fresh */
         const struct heat_walk_filter *filter;
         uint8_t sel[1 << CLASS_KEY_BITS]; /* 1: selected class; 2: hot or cold, also subject to the filter */
         heat_unit_func_t f;
@@ -1900,8 +1972,25 @@ static int walk_call(const struct walk *w, const struct heat_vma *v, uint64_t i,
         return w->f(&u, w->userdata);
 }
 
+/* The settled slots of word k that the walk leaves out. A parked unit (heat.h, "Parked units") is settled but
+ * still a candidate for demotion, as long as what the store knows of it is fresh: the round that just ended
+ * observed it. */
+static inline uint64_t walk_settled_word(const struct walk *w, const struct heat_vma *v,
+                                         const struct observation *o, uint64_t k) {
+        uint64_t settled;
+
+        if (!w->unsettled_only)
+                return 0;
+        settled = v->settled[k];
+        /* Once the filter wants no cold unit any more, parked ones have nothing to offer. */
+        if (w->parked_too && vma_word_parked(v, k) && (!w->filter || w->filter->cold_idle_min <= HEAT_IDLE_MAX))
+                settled &= ~observation_word(o, k);
+        return settled;
+}
+
 /* One unit at a time: VMAs with THPs, and the last partial word of the others. */
 static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64_t i, uint64_t n) {
+        const struct observation o = observation_of(v, w->round);
         int r;
 
         /* THP flags exist only on heads, so a unit is 512 slots exactly when its first has it. */
@@ -1912,7 +2001,7 @@ static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64
 
                 if (s == 2 && !walk_passes_filter(w, e))
                         s = 0;
-                if (s != 0 && w->unsettled_only && vma_settled_test(v, i))
+                if (s != 0 && ((walk_settled_word(w, v, &o, i / 64) >> (i % 64)) & 1))
                         s = 0;
                 if (s != 0) {
                         r = walk_call(w, v, i, e);
@@ -1981,20 +2070,31 @@ static inline unsigned walk_select8(const struct walk_bounds *b, const uint16_t 
 /* Base pages only: 64 entries (one settled word) at a time, selected without a branch per entry, so that a walk
  * over 2^28 entries for a few thousand candidates costs memory bandwidth rather than mispredictions. */
 static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
+        const struct observation o = observation_of(v, w->round);
         uint64_t n = vma_n_pages(v), words = n / 64;
         struct walk_bounds b;
         int r;
 
         for (uint64_t k = 0; k < words; k++) {
-                uint64_t sel = 0, settled = w->unsettled_only ? v->settled[k] : 0;
+                uint64_t sel = 0, settled = walk_settled_word(w, v, &o, k);
 
                 /* Once placement has settled, most words are all settled: 64 units for one load. */
                 if (settled == UINT64_MAX)
                         continue;
                 walk_bounds_make(w, &b);
-                for (unsigned j = 0; j < 64; j += 8)
-                        sel |= (uint64_t) walk_select8(&b, v->entries + k * 64 + j) << j;
-                sel &= ~settled;
+                if (__builtin_popcountll(~settled) <= 2)
+                        /* A parked word left to its sample: read the 8 entries around it, not all 64. */
+                        for (uint64_t c = ~settled; c; c &= c - 1) {
+                                unsigned j = (unsigned) __builtin_ctzll(c);
+
+                                sel |= (uint64_t) ((walk_select8(&b, v->entries + k * 64 + (j & ~7U)) >> (j & 7)) & 1)
+                                        << j;
+                        }
+                else {
+                        for (unsigned j = 0; j < 64; j += 8)
+                                sel |= (uint64_t) walk_select8(&b, v->entries + k * 64 + j) << j;
+                        sel &= ~settled;
+                }
                 for (; sel; sel &= sel - 1) {
                         uint64_t i = k * 64 + (uint64_t) __builtin_ctzll(sel);
 
@@ -2030,6 +2130,8 @@ int heat_store_foreach_unit_filtered(const struct heat_store *s, pid_t pid, cons
                 .p = p,
                 .class_mask = class_mask & HEAT_CLASS_MASK_ALL,
                 .unsettled_only = class_mask & HEAT_WALK_UNSETTLED,
+                .parked_too = (class_mask & HEAT_WALK_UNSETTLED) && (class_mask & HEAT_CLASS_MASK(HEAT_CLASS_COLD)),
+                .round = s->round,
                 .filter = filter,
                 .f = f,
                 .userdata = userdata,
@@ -2247,7 +2349,7 @@ uint64_t heat_store_memory_bytes(const struct heat_store *s) {
                 for (size_t j = 0; j < t->n_vmas; j++)
                         bytes += vma_n_pages(&t->vmas[j]) * sizeof(uint16_t) +
                                 vma_settled_words(&t->vmas[j]) * sizeof(uint64_t) +
-                                (t->vmas[j].observation ? 3 * vma_observation_words(&t->vmas[j]) * sizeof(uint64_t) : 0);
+                                (t->vmas[j].observation ? 4 * vma_observation_words(&t->vmas[j]) * sizeof(uint64_t) : 0);
         }
         return bytes;
 }
@@ -2276,5 +2378,7 @@ void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *r
         ret->last_passes = s->last_passes;
         ret->last_hot_threshold = s->last_hot_threshold;
         ret->observed_pages = s->observed_pages;
+        ret->parked_units = s->parked_units;
+        ret->parking_held = s->parking_held;
         ret->moves_evictions = s->moves_evicted_rounds;
 }

@@ -103,6 +103,26 @@
  * rmap walks) and in the store (clearing, recording, folding), follows the slots that are not settled, i.e. what
  * changed or still waits for a move, rather than what is tracked.
  *
+ * Parked units
+ * ============
+ *
+ * One population is neither settled nor changing: cold units on the fastest tier. tierd demotes only to make
+ * room (free_target, exchanges), at most a round's demotion budget at a time, so on a large host most of the
+ * fast tier is cold memory that stays there for many rounds, and watching all of it every round (rmap walks in
+ * the kernel, record and fold in the store) would be most of what a round costs. With partial observation on,
+ * heat_store_settle_bitmap() therefore also settles ("parks") a unit on the fastest tier that has no streak and
+ * an idle age of at least park_idle_rounds (the daemon passes cold_rounds): it is then observed like any settled
+ * unit, by sample, by the rotating slice and when its word turns, and keeps its bit until its fold sees it reach
+ * the hot threshold (settled_keeps(): no streak) or the next settle_bitmap finds it no longer cold. A fourth
+ * observation bitmap marks the words holding a parked unit, and walks that ask for cold units among the unsettled
+ * ones (HEAT_WALK_UNSETTLED with HEAT_CLASS_COLD) also get the parked units their word's last round observed:
+ * demotion candidates whose idle age is fresh, 1/HEAT_SETTLED_VERIFY_ROUNDS of them (the slice) plus the samples
+ * each round, so that a page that heated up unseen is never demoted on stale counts. A walk that finds fewer
+ * cold units on the fastest tier than a round may demote holds parking (heat_store_hold_parking()): the next
+ * settle_bitmap parks nothing, every cold unit there is observed and offered again, and parking resumes once the
+ * candidates outnumber the budget. Parking thus only takes effect where cold memory on the fast tier is more
+ * than a round can move, which is where its cost lay.
+ *
  * Rounds
  * ======
  *
@@ -356,10 +376,15 @@ int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_
  * (slowest) set when the unit at start + k * 4 KiB lies on the fastest (slowest) tier, with a THP's bit at its
  * head. Sets and clears the settled bits of every unit of the range: settled when on the fastest tier and hot (a
  * streak of at least hot_streak, i.e. promote_rounds), or on the slowest tier with an idle age (once settled
- * there: without a streak); not settled anywhere else, flagged, or not found in either bitmap. Returns 0,
- * -ENOENT for an unknown pid, -EINVAL. */
+ * there: without a streak); with partial observation on and park_idle_rounds > 0, also on the fastest tier
+ * without a streak and with an idle age of at least park_idle_rounds (parked, see "Parked units"); not settled
+ * anywhere else, flagged, or not found in either bitmap. Returns 0, -ENOENT for an unknown pid, -EINVAL. */
 int heat_store_settle_bitmap(struct heat_store *s, pid_t pid, uint64_t start, uint64_t n_pages,
-                             const uint64_t *fastest, const uint64_t *slowest, unsigned hot_streak);
+                             const uint64_t *fastest, const uint64_t *slowest, unsigned hot_streak,
+                             unsigned park_idle_rounds);
+/* While held, heat_store_settle_bitmap() parks nothing (and so lets go of what it parked before): the policy holds
+ * parking when a round's walk found fewer cold units on the fastest tier than it could demote. */
+void heat_store_hold_parking(struct heat_store *s, bool hold);
 bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr);
 void heat_store_unsettle_all(struct heat_store *s);
 /* Counts the settled units (one pass over the bitmaps: for status and the benchmarks). */
@@ -457,6 +482,8 @@ struct heat_store_stats {
         unsigned last_passes;  /* passes of the last folded round */
         unsigned last_hot_threshold; /* its effective threshold */
         uint64_t observed_pages;     /* pages the last folded round observed ("Partial observation") */
+        uint64_t parked_units;       /* units the open or last round parked ("Parked units") */
+        bool parking_held;           /* heat_store_hold_parking() */
 };
 void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *ret);
 

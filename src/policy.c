@@ -1316,6 +1316,10 @@ int policy_plan(struct heat_store *heat, const struct topology *topo, const stru
         c->filtering = false;
         if (r < 0)
                 goto fail;
+        /* Parked units reach the walk only where their words were observed (heat.h, "Parked units"): when that left
+         * the fastest tier short of cold candidates for a full round of demotion, all of them are looked at next
+         * round. */
+        heat_store_hold_parking(heat, c->cold[0].cap_bytes > 0 && !set_full(&c->cold[0]));
 
         for (size_t t = 0; t < c->n_tiers; t++)
                 c->plan.summary.candidate_units += c->cold[t].units + c->hot[t].units;

@@ -44,6 +44,7 @@ struct scan_context {
         const struct pfn_map *pfn_map; /* which tier a PFN lies in; NULL when unknown */
         uint64_t slice_us;             /* how long one slice of a step's work may run (0: one step) */
         unsigned hot_streak;           /* [policy] promote_rounds: the streak that makes a unit hot */
+        unsigned park_idle;            /* [policy] cold_rounds: the idle age that parks a unit (heat.h) */
 };
 
 /* Backend-specific options come from [scan] in tierd.conf; the engine passes them through. */

@@ -460,7 +460,8 @@ static int scan_chunk(struct page_idle_backend *b, const struct scan_context *ct
                 r = heat_store_set_flags_bitmap(ctx->heat, pid, addr, n, HEAT_F_LAZYFREE, c->lazyfree);
         /* Where every unit is, from its PFN: the policy need not ask move_pages(2) about settled ones. */
         if (r >= 0 && ctx->pfn_map)
-                r = heat_store_settle_bitmap(ctx->heat, pid, addr, n, c->fastest, c->slowest, ctx->hot_streak);
+                r = heat_store_settle_bitmap(ctx->heat, pid, addr, n, c->fastest, c->slowest, ctx->hot_streak,
+                                             ctx->park_idle);
         if (r < 0)
                 return r;
 

@@ -23,6 +23,7 @@ struct scan_engine {
         unsigned sample_scale;
         struct pfn_map pfn_map; /* from the last scan_engine_set_placement(); empty: none */
         unsigned hot_streak;
+        unsigned park_idle;
 };
 
 /* The order auto tries them in: idle_pages is the cheapest (one read per pass, no PFN lookups), page_idle is
@@ -297,6 +298,7 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
                 .sample_scale = MAX(e->sample_scale, 1U),
                 .pfn_map = e->pfn_map.n > 0 ? &e->pfn_map : NULL,
                 .hot_streak = MAX(e->hot_streak, 1U),
+                .park_idle = e->park_idle,
                 .slice_us = SCAN_SLICE_US,
         };
         e->in_round = true;
@@ -328,12 +330,14 @@ enum scan_step scan_engine_pending(const struct scan_engine *e) {
         return e ? e->pending : SCAN_STEP_NONE;
 }
 
-void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds) {
+void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds,
+                               unsigned cold_rounds) {
         int r;
 
         if (!e || !t)
                 return;
         e->hot_streak = MIN(MAX(promote_rounds, 1U), (unsigned) HEAT_STREAK_MAX);
+        e->park_idle = MIN(MAX(cold_rounds, 1U), (unsigned) HEAT_IDLE_MAX);
         pfn_map_done(&e->pfn_map);
         /* Only a backend that observes partially resolves PFNs; the others have no use for the map. */
         if (!e->ops || !e->ops->observes_partially || t->n_tiers < 2)

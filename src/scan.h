@@ -53,10 +53,11 @@ pid_t scan_engine_kernel_thread(const struct scan_engine *e);
  * the scale in effect (1 for backends whose sampling is tierd's passes). */
 unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale);
 
-/* The tiers as the next round will see them, and the streak that makes a unit hot: a backend that resolves PFNs
- * (page_idle) also tells the heat store where each page is (pfn-map.h). Logs once when the nodes' PFN spans
- * cannot serve. */
-void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds);
+/* The tiers as the next round will see them, the streak that makes a unit hot and the idle age that makes it cold:
+ * a backend that resolves PFNs (page_idle) also tells the heat store where each page is (pfn-map.h), and parks cold
+ * units on the fastest tier (heat.h, "Parked units"). Logs once when the nodes' PFN spans cannot serve. */
+void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds,
+                               unsigned cold_rounds);
 
 /* How long one loop turn of a backend's round_begin may work: well within what a `tierctl status` may wait. */
 #define SCAN_SLICE_US (10 * 1000)

@@ -185,13 +185,14 @@ def section_run(title, cmd, res, dt):
     lines.append('Per round (CPU ms; classes after the round; moves planned):')
     lines.append('')
     lines.append('| round | ' + ' | '.join(PHASES) + ' | tierd | hot | cold | promote | demote | located '
-                 '| observed | settled | move table |')
-    lines.append('|' + ' ---: |' * (len(PHASES) + 10))
+                 '| observed | settled | parked | move table |')
+    lines.append('|' + ' ---: |' * (len(PHASES) + 11))
     for r in rounds:
         lines.append(f"| {r['round']} | " + ' | '.join(f"{float(r[p + '_ms']):.0f}" for p in PHASES) +
                      f" | {float(r['tierd_ms']):.0f} | {int(r['hot']):,} | {int(r['cold']):,} | "
                      f"{int(r['promote']):,} | {int(r['demote']):,} | {int(r['located']):,} | "
-                     f"{int(r['observed']):,} | {int(r['settled']):,} | {int(r['move_table']):,} |")
+                     f"{int(r['observed']):,} | {int(r['settled']):,} | {int(r.get('parked', 0)):,} | "
+                     f"{int(r['move_table']):,} |")
     lines.append('')
     return lines
 
@@ -226,7 +227,8 @@ def observations(results):
         last = rounds[-1]
         lines.append(f"  The last round observed {int(last['observed']):,} of {int(res['config']['pages']):,} pages "
                      f"({100 * int(last['observed']) / int(res['config']['pages']):.0f}%; the rest were settled and "
-                     f"left to their samples) and ended with {int(last['settled']):,} units settled.")
+                     f"left to their samples) and ended with {int(last['settled']):,} units settled, "
+                     f"{int(last.get('parked', 0)):,} of them parked (cold on the fast tier).")
         evicted = [r for r in rounds if int(r['move_table_evictions']) > 0]
         if evicted:
             lines.append(f"  The move table filled and forgot early in {int(last['move_table_evictions'])} rounds "

@@ -379,7 +379,7 @@ static int run_upkeep(struct heat_store *heat, bool thp) {
 /* page_idle's heat_store_settle_bitmap() per chunk (unless --no-pfn-map): the unit at each page's (or THP head's)
  * bit, on node 0 or 1; then heat_store_observed_bitmap() for the chunk, whose pages are the ones the passes record
  * this round. */
-static int run_upkeep_place(struct heat_store *heat, unsigned promote_rounds) {
+static int run_upkeep_place(struct heat_store *heat, unsigned promote_rounds, unsigned cold_rounds) {
         for (unsigned t = 0; t < sim.opt.targets; t++)
                 for (unsigned v = 0; v < sim.opt.vmas; v++) {
                         uint64_t start = vma_start(v), vma_pages = sim.vma_bytes >> HEAT_PAGE_SHIFT;
@@ -416,7 +416,7 @@ static int run_upkeep_place(struct heat_store *heat, unsigned promote_rounds) {
                                         }
                                 }
                                 r = heat_store_settle_bitmap(heat, pid, start + (p << HEAT_PAGE_SHIFT), n, sim.fastest,
-                                                             sim.slowest, promote_rounds);
+                                                             sim.slowest, promote_rounds, cold_rounds);
                                 if (r < 0)
                                         return r;
                         observe:
@@ -516,7 +516,7 @@ static int run_round(struct heat_store *heat, const struct tierd_config *c, stru
         t_ns[PHASE_UPKEEP_FLAGS] += cpu_ns() - c0;
 
         c0 = cpu_ns();
-        r = run_upkeep_place(heat, c->promote_rounds);
+        r = run_upkeep_place(heat, c->promote_rounds, c->cold_rounds);
         if (r < 0)
                 return log_error_errno(r, "Cannot settle by placement: %m");
         t_ns[PHASE_UPKEEP_PLACE] += cpu_ns() - c0;
@@ -834,11 +834,12 @@ int main(int argc, char **argv) {
                 printf(" tierd_ms=%.1f tierd_ns_per_page=%.2f hot=%" PRIu64 " warm=%" PRIu64 " cold=%" PRIu64
                        " promote=%" PRIu64 " demote=%" PRIu64 " located=%" PRIu64 " candidates=%" PRIu64
                        " moves_live=%" PRIu64 " move_table=%" PRIu64 " move_table_evictions=%" PRIu64
-                       " observed=%" PRIu64 " settled=%" PRIu64 "\n",
+                       " observed=%" PRIu64 " settled=%" PRIu64 " parked=%" PRIu64 "\n",
                        heat_ns / 1e6, (double) heat_ns / (double) sim.opt.pages, h.class_units[HEAT_CLASS_HOT],
                        h.class_units[HEAT_CLASS_WARM], h.class_units[HEAT_CLASS_COLD], sum.moves[POLICY_PROMOTE],
                        sum.moves[POLICY_DEMOTE], sum.units_located, sum.candidate_units, h.moved_units,
-                       hs.moves, hs.moves_evictions, hs.observed_pages, heat_store_settled_units(heat));
+                       hs.moves, hs.moves_evictions, hs.observed_pages, heat_store_settled_units(heat),
+                       hs.parked_units);
                 fflush(stdout);
 
                 if (sim.round >= steady_from || sim.opt.rounds < steady_from) {

@@ -1387,7 +1387,7 @@ static void test_settle_bitmap(void **state _unused_) {
 
         /* Pages 0..99 on the fastest tier, 100..197 on the slowest, 198 and 199 nowhere (not present). */
         tiers_split(fastest, slowest, 100, 198);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1, 0), 0);
         for (uint64_t i = 0; i < n; i++) {
                 bool want = i < 100 ? i % 2 == 0 && i != 4 : i < 198 && i % 2 == 1;
 
@@ -1398,7 +1398,7 @@ static void test_settle_bitmap(void **state _unused_) {
         /* The kernel swapped the tiers of pages 0..99 and 100..197: what was settled is no longer, and the other
          * half settles. */
         tiers_split(slowest, fastest, 100, 198);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1, 0), 0);
         for (uint64_t i = 0; i < n; i++) {
                 bool want = i < 100 ? i % 2 == 1 : i < 198 && i % 2 == 0;
 
@@ -1409,7 +1409,7 @@ static void test_settle_bitmap(void **state _unused_) {
          * settled (no idle age). */
         round_with(s, 4, 2, 2, 1, start, n, acc_pass0_of_odd, NULL);
         assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, start + PG)), 0);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 1, 0), 0);
         assert_true(heat_store_is_settled(s, 1, start + PG));
 
         /* On the fastest tier only hot units settle: with promote_rounds 3, a streak of 2 is not enough (and a
@@ -1417,17 +1417,17 @@ static void test_settle_bitmap(void **state _unused_) {
         round_with(s, 6, 1, 1, 1, start, n, acc_even, NULL);
         round_with(s, 8, 1, 1, 1, start, n, acc_even, NULL);
         assert_int_equal(heat_entry_streak(entry_at(s, 1, start + 100 * PG)), 2);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 3), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 3, 0), 0);
         assert_false(heat_store_is_settled(s, 1, start + 100 * PG));
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 2), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 2, 0), 0);
         assert_true(heat_store_is_settled(s, 1, start + 100 * PG));
 
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 0), -EINVAL);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, HEAT_STREAK_MAX + 1), -EINVAL);
-        assert_int_equal(heat_store_settle_bitmap(s, 2, start, n, fastest, slowest, 1), -ENOENT);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, NULL, slowest, 1), -EINVAL);
-        assert_int_equal(heat_store_settle_bitmap(NULL, 1, start, n, fastest, slowest, 1), -EINVAL);
-        assert_int_equal(heat_store_settle_bitmap(s, 1, start + 1, n, fastest, slowest, 1), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, 0, 0), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, fastest, slowest, HEAT_STREAK_MAX + 1, 0), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 2, start, n, fastest, slowest, 1, 0), -ENOENT);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start, n, NULL, slowest, 1, 0), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(NULL, 1, start, n, fastest, slowest, 1, 0), -EINVAL);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, start + 1, n, fastest, slowest, 1, 0), -EINVAL);
 }
 
 static uint64_t popcount_bits(const uint64_t *bitmap, uint64_t n) {
@@ -1647,6 +1647,111 @@ static void test_settled_walk(void **state _unused_) {
         assert_int_equal(heat_store_settled_units(s), 0);
 }
 
+/* A round as page_idle runs it: where every unit is (settling and parking) before asking what to observe. */
+static void round_placed(struct heat_store *s, uint64_t round_no, uint64_t n, const uint64_t *fastest,
+                         const uint64_t *slowest, unsigned park_idle, bool (*accessed)(uint64_t i, unsigned pass, void *u),
+                         uint64_t *ret_observed) {
+        uint64_t observed[4] = {}, bitmap[4];
+
+        assert_true(n <= 256);
+        assert_int_equal(heat_store_begin_round(s, round_no, 0), 0);
+        assert_int_equal(heat_store_settle_bitmap(s, 1, BASE, n, fastest, slowest, 1, park_idle), 0);
+        assert_int_equal(heat_store_observed_bitmap(s, 1, BASE, n, observed), 0);
+        *ret_observed = popcount_bits(observed, n);
+        for (unsigned p = 0; p < 2; p++) {
+                assert_int_equal(heat_store_begin_pass(s), (int) p + 1);
+                memset(bitmap, 0, sizeof(bitmap));
+                for (uint64_t i = 0; i < n; i++)
+                        if (accessed(i, p, NULL) && ((observed[i / 64] >> (i % 64)) & 1))
+                                bit_set(bitmap, i);
+                assert_int_equal(heat_store_record_bitmap(s, 1, BASE, n, bitmap), 0);
+        }
+        heat_store_end_round(s);
+}
+
+static uint64_t parked_units(const struct heat_store *s) {
+        struct heat_store_stats st;
+
+        heat_store_get_stats(s, &st);
+        return st.parked_units;
+}
+
+/* Cold units on the fastest tier are parked: observed like settled ones, offered to walks for cold units only
+ * where the last round observed them, and all looked at again while the policy holds parking. */
+static void test_parked_units(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const unsigned cold = HEAT_CLASS_MASK(HEAT_CLASS_COLD) | HEAT_WALK_UNSETTLED;
+        /* 4 words: 0..2 on the fastest tier, 3 on the slowest. With 4 words, round 8k + 2w + 1 re-verifies
+         * word w (its slice) and even rounds none. */
+        const uint64_t n = 256;
+        uint64_t fastest[4], slowest[4], observed;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        heat_store_set_partial_observation(s, true);
+        tiers_split(fastest, slowest, 192, n);
+
+        /* Nothing is parked before cold_rounds (3) rounds without a hit; the slowest tier settles at 1. */
+        for (unsigned r = 2; r <= 6; r += 2) {
+                round_placed(s, r, n, fastest, slowest, 3, acc_none, &observed);
+                assert_int_equal(parked_units(s), 0);
+        }
+        assert_int_equal(heat_store_settled_units(s), 64);
+        assert_int_equal(walk_count(s, cold), 192);
+
+        /* Round 8 parks them: each word is left to its sample. */
+        round_placed(s, 8, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(parked_units(s), 192);
+        assert_int_equal(observed, 4);
+        assert_int_equal(heat_store_settled_units(s), n);
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + 8 * PG)), 4); /* word 0's sample */
+        assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + 9 * PG)), 3);
+        /* Only what the round observed is offered for demotion; the slowest tier's settled units are not. */
+        assert_int_equal(walk_count(s, cold), 3);
+        assert_int_equal(walk_count(s, HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_WALK_UNSETTLED), 0);
+        /* All 192 are cold; the slowest tier's units settled at an idle age of 1 and have only been sampled since. */
+        assert_int_equal(walk_count(s, HEAT_CLASS_MASK(HEAT_CLASS_COLD)), 192);
+
+        /* Round 9 re-verifies word 0: looked at in full, it is offered whole. */
+        round_placed(s, 9, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(observed, 64 + 3);
+        assert_int_equal(walk_count(s, cold), 64 + 2);
+
+        /* Heat reaches the samples (slot 10 of word 0): they lose the bit, their words get a full look. */
+        round_placed(s, 10, n, fastest, slowest, 3, acc_all, &observed);
+        assert_int_equal(observed, 4);
+        assert_false(heat_store_is_settled(s, 1, BASE + 10 * PG));
+        assert_true(heat_store_is_settled(s, 1, BASE + 11 * PG));
+        round_placed(s, 12, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(observed, n);
+
+        /* Held (too few cold units offered): nothing parks, every unit of the fastest tier is observed. */
+        heat_store_hold_parking(s, true);
+        round_placed(s, 14, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(parked_units(s), 0);
+        assert_int_equal(observed, 192 + 1);
+        assert_int_equal(walk_count(s, HEAT_CLASS_MASK_ALL | HEAT_WALK_UNSETTLED), 192);
+        heat_store_hold_parking(s, false);
+        /* Released, it parks again all but the three samples heated in round 10 (idle for 2 rounds only). */
+        round_placed(s, 16, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(parked_units(s), 189);
+        /* park_idle_rounds 0 parks nothing. */
+        round_placed(s, 18, n, fastest, slowest, 0, acc_none, &observed);
+        assert_int_equal(parked_units(s), 0);
+        assert_int_equal(heat_store_settled_units(s), 64);
+
+        /* Without partial observation the word bits go, and with them the parked units' settled bits. */
+        round_placed(s, 20, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(parked_units(s), 192);
+        heat_store_set_partial_observation(s, false);
+        assert_int_equal(heat_store_begin_round(s, 22, 0), 0);
+        assert_int_equal(heat_store_settled_units(s), 64);
+        heat_store_end_round(s);
+
+        assert_int_equal(heat_store_settle_bitmap(s, 1, BASE, n, fastest, slowest, 1, HEAT_IDLE_MAX + 1), -EINVAL);
+        heat_store_hold_parking(NULL, true);
+}
+
 static void test_settled_thp(void **state _unused_) {
         _cleanup_heat_store_free_ struct heat_store *s = NULL;
         const uint64_t n = 2 * HEAT_THP_PAGES;
@@ -1723,6 +1828,7 @@ int main(void) {
                 cmocka_unit_test(test_partial_observation),
                 cmocka_unit_test(test_partial_observation_thp),
                 cmocka_unit_test(test_settle_bitmap),
+                cmocka_unit_test(test_parked_units),
                 cmocka_unit_test(test_null_safety),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

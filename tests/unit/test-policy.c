@@ -596,6 +596,7 @@ static void test_demote_coldest_first(void **state _unused_) {
                 { .pid = 1, .base = BASE, .heat = "c3 c8 w c8 c5 Lc11 Sn c1 c5", .nodes = "0 0 0 0 0 0 0 0 0" },
         };
         struct policy_params p = params_default();
+        struct heat_store_stats st;
         struct policy_plan pl;
 
         fixture_build(&f, procs, ELEMENTSOF(procs));
@@ -612,6 +613,9 @@ static void test_demote_coldest_first(void **state _unused_) {
         assert_int_equal(pl.summary.skipped_units[POLICY_SKIP_FLAGGED], 1);
         assert_int_equal(pl.summary.skipped_bytes[POLICY_SKIP_LAZYFREE], PG);
         policy_plan_done(&pl);
+        /* Fewer cold units on the fast tier than the round could demote: parking is held (heat.h). */
+        heat_store_get_stats(f.heat, &st);
+        assert_true(st.parking_held);
 
         /* Far below the target: every cold unit goes, still no warm, lazyfree or skipped one. */
         t.nodes[0].free_bytes = 0;
@@ -629,6 +633,8 @@ static void test_demote_coldest_first(void **state _unused_) {
         /* The demotion budget cuts it, coldest first still. */
         p.demote_budget_bytes = 2 * PG;
         assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        heat_store_get_stats(f.heat, &st);
+        assert_false(st.parking_held);
         assert_int_equal(pl.n_moves, 2);
         assert_true(move_is(&pl, 0, 1, 1, 0, 1, D, POLICY_REASON_HEADROOM));
         assert_true(move_is(&pl, 1, 1, 3, 0, 1, D, POLICY_REASON_HEADROOM));
