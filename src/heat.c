@@ -17,10 +17,11 @@ struct heat_vma {
         uint64_t n_thp;      /* THP heads among the entries */
         uint16_t *entries;   /* one per 4 KiB page */
         uint64_t *settled;   /* one bit per slot, see "Settled units" in heat.h; a THP's is its head's */
-        /* Partial observation (heat.h), NULL when off: four bitmaps of a bit per settled word, one after the other
-         * (vma_due(), vma_look(), vma_turned(), vma_parked()): the word is observed in the open round; it is
-         * observed in full in the open round; a unit its sample saw turned (for the next round); the last
-         * heat_store_settle_bitmap() parked a unit of it (heat.h, "Parked units"). */
+        /* Partial observation (heat.h), NULL when off: five bitmaps of a bit per settled word, one after the other
+         * (vma_due(), vma_look(), vma_turned(), vma_parked(), vma_slow_settled()): the word is observed in the
+         * open round; it is observed in full in the open round; a unit its sample saw turned (for the next
+         * round); the last heat_store_settle_bitmap() parked a unit of it (heat.h, "Parked units"); that call
+         * found all 64 units settled on the slowest tier, and none was settled on the fastest since. */
         uint64_t *observation;
         uint16_t flags_seen; /* HEAT_F_LAZYFREE/HEAT_F_SKIP if any entry may have it: clearing a flag nobody
                               * has, every round for every page, then reads nothing */
@@ -74,7 +75,8 @@ struct heat_store {
         unsigned last_passes, last_hot_threshold;
         bool partial;            /* heat_store_set_partial_observation() */
         bool parking_held;       /* heat_store_hold_parking() */
-        uint64_t parked_units;   /* parked by the open (or last) round's heat_store_settle_bitmap() calls */
+        uint64_t parked_units;   /* parked by the last folded round's heat_store_settle_bitmap() calls */
+        uint64_t parking_units;  /* parked so far by the open round's calls: a status mid-round sees the last */
         uint64_t observed_pages; /* slots the last folded round observed (a THP's head counts for 512) */
 
         struct heat_move_params move_params;
@@ -182,6 +184,8 @@ static void vma_settled_clear_range(struct heat_vma *v, uint64_t first, uint64_t
 
 /* Partial observation */
 
+#define OBSERVATION_BITMAPS 5
+
 static uint64_t vma_observation_words(const struct heat_vma *v) {
         return (vma_settled_words(v) + 63) / 64;
 }
@@ -200,6 +204,10 @@ static uint64_t *vma_turned(const struct heat_vma *v) {
 
 static uint64_t *vma_parked(const struct heat_vma *v) {
         return v->observation + 3 * vma_observation_words(v);
+}
+
+static uint64_t *vma_slow_settled(const struct heat_vma *v) {
+        return v->observation + 4 * vma_observation_words(v);
 }
 
 static bool vma_word_parked(const struct heat_vma *v, uint64_t w) {
@@ -312,12 +320,13 @@ static bool observation_slot(const struct observation *o, uint64_t i) {
 }
 
 /* Decides which words the round looks at: those with a unit that is not settled. Without memory for the bits,
- * every word is. */
-static void vma_plan_observation(struct heat_vma *v) {
+ * every word is. look_parked: parking is held, and its settle pass will unpark every unit, which the policy's walk
+ * then offers for demotion: their words are looked at in full first, so none is offered on a stale idle age. */
+static void vma_plan_observation(struct heat_vma *v, bool look_parked) {
         uint64_t words = vma_settled_words(v), n = vma_observation_words(v);
 
         if (!v->observation) {
-                v->observation = calloc(4 * n, sizeof(uint64_t));
+                v->observation = calloc(OBSERVATION_BITMAPS * n, sizeof(uint64_t));
                 if (!v->observation)
                         return;
         } else
@@ -325,6 +334,9 @@ static void vma_plan_observation(struct heat_vma *v) {
         /* What turned last round is looked at in full in this one. */
         memcpy(vma_look(v), vma_turned(v), n * sizeof(uint64_t));
         memset(vma_turned(v), 0, n * sizeof(uint64_t));
+        if (look_parked)
+                for (uint64_t k = 0; k < n; k++)
+                        vma_look(v)[k] |= vma_parked(v)[k];
         for (uint64_t w = 0; w < words; w++) {
                 uint64_t units = vma_word_valid(v, w) & ~vma_word_tails(v, w);
 
@@ -1064,7 +1076,7 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
                          * each round, one slice of every VMA is located afresh, and observed in full. */
                         memset(v->settled + from, 0, (to - from) * sizeof(uint64_t));
                         if (s->partial)
-                                vma_plan_observation(v);
+                                vma_plan_observation(v, s->parking_held);
                         else if (v->observation) {
                                 /* Parked units are only visible to walks through their words' bits: without
                                  * those, they must be looked at (and located) again. */
@@ -1078,7 +1090,7 @@ int heat_store_begin_round(struct heat_store *s, uint64_t round_no, unsigned hot
         s->in_round = true;
         s->round = round_no;
         s->hot_threshold = hot_threshold;
-        s->parked_units = 0;
+        s->parking_units = 0;
         s->passes = 0;
         return 0;
 }
@@ -1112,6 +1124,7 @@ void heat_store_end_round(struct heat_store *s) {
                         for (size_t j = 0; j < s->targets[i].n_vmas; j++)
                                 observed += vma_fold(&s->targets[i].vmas[j], s->passes, threshold, s->round);
                 s->observed_pages = observed;
+                s->parked_units = s->parking_units;
                 s->last_passes = s->passes;
                 s->last_hot_threshold = threshold;
         }
@@ -1676,6 +1689,10 @@ int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_
         if (where == HEAT_SETTLE_FASTEST ? !(e & HEAT_STREAK_MASK) : !(e & HEAT_IDLE_MASK))
                 return 0;
         v->settled[i / 64] |= UINT64_C(1) << (i % 64);
+        /* Settled for the fastest tier, the unit has a streak: its word must be looked at again by
+         * heat_store_settle_bitmap() should the kernel put it back on the slowest. */
+        if (where == HEAT_SETTLE_FASTEST && v->observation)
+                vma_slow_settled(v)[i / 64 / 64] &= ~(UINT64_C(1) << (i / 64 % 64));
         return 1;
 }
 
@@ -1753,6 +1770,13 @@ static unsigned vma_settle_piece(struct heat_vma *v, uint64_t i, uint64_t len, u
         slowest <<= off;
         if (((fastest | slowest | old) & mask) == 0)
                 return 0;
+        /* A word found settled on the slowest tier is still so when every unit is still settled and still there:
+         * its entries changed since only where a fold observed them, and the fold keeps a bit there only while
+         * the unit gains no streak (settled_keeps()), which is this rule too. Most of a large host's memory is
+         * such words; their entries are not even read. */
+        if (len == 64 && old == UINT64_MAX && slowest == UINT64_MAX && v->observation &&
+            ((vma_slow_settled(v)[w / 64] >> (w % 64)) & 1))
+                return 0;
         if (len == 64)
                 for (unsigned j = 0; j < 64; j += 8) {
                         struct trend8 t = entries_trend8(v->entries + i + j, rules);
@@ -1788,6 +1812,10 @@ static unsigned vma_settle_piece(struct heat_vma *v, uint64_t i, uint64_t len, u
                         vma_parked(v)[w / 64] |= bit;
                 else if (len == 64)
                         vma_parked(v)[w / 64] &= ~bit;
+                if (len == 64 && now == UINT64_MAX && slowest == UINT64_MAX)
+                        vma_slow_settled(v)[w / 64] |= bit;
+                else
+                        vma_slow_settled(v)[w / 64] &= ~bit;
         }
         return parked ? (unsigned) __builtin_popcountll(parked) : 0;
 }
@@ -1815,7 +1843,7 @@ int heat_store_settle_bitmap(struct heat_store *s, pid_t pid, uint64_t start, ui
                 for (uint64_t i = p.first; i < p.first + p.n;) {
                         uint64_t len = MIN(64 - i % 64, p.first + p.n - i), bit = p.bit0 + (i - p.first);
 
-                        s->parked_units += vma_settle_piece(p.v, i, len, bits_get(fastest, bit, len),
+                        s->parking_units += vma_settle_piece(p.v, i, len, bits_get(fastest, bit, len),
                                                             bits_get(slowest, bit, len), &rules);
                         i += len;
                 }
@@ -1974,7 +2002,9 @@ static int walk_call(const struct walk *w, const struct heat_vma *v, uint64_t i,
 
 /* The settled slots of word k that the walk leaves out. A parked unit (heat.h, "Parked units") is settled but
  * still a candidate for demotion, as long as what the store knows of it is fresh: the round that just ended
- * observed it. */
+ * looked at its word in full (the slice, or a turned sample). A word's lone sample is not offered: the slices
+ * offer more than a round can demote wherever parking is not held, and a walk that takes samples would read
+ * every parked word's entries to find them. */
 static inline uint64_t walk_settled_word(const struct walk *w, const struct heat_vma *v,
                                          const struct observation *o, uint64_t k) {
         uint64_t settled;
@@ -1983,8 +2013,9 @@ static inline uint64_t walk_settled_word(const struct walk *w, const struct heat
                 return 0;
         settled = v->settled[k];
         /* Once the filter wants no cold unit any more, parked ones have nothing to offer. */
-        if (w->parked_too && vma_word_parked(v, k) && (!w->filter || w->filter->cold_idle_min <= HEAT_IDLE_MAX))
-                settled &= ~observation_word(o, k);
+        if (w->parked_too && vma_word_parked(v, k) && (!w->filter || w->filter->cold_idle_min <= HEAT_IDLE_MAX) &&
+            observation_word(o, k) == vma_word_valid(v, k))
+                settled = 0;
         return settled;
 }
 
@@ -2082,8 +2113,11 @@ static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
                 if (settled == UINT64_MAX)
                         continue;
                 walk_bounds_make(w, &b);
-                if (__builtin_popcountll(~settled) <= 2)
-                        /* A parked word left to its sample: read the 8 entries around it, not all 64. */
+                uint64_t rest = ~settled & (~settled - 1);
+
+                /* One or two slots to look at (clearing the two lowest bits leaves none): read the 8 entries
+                 * around each, not all 64. */
+                if ((rest & (rest - 1)) == 0)
                         for (uint64_t c = ~settled; c; c &= c - 1) {
                                 unsigned j = (unsigned) __builtin_ctzll(c);
 
@@ -2349,7 +2383,7 @@ uint64_t heat_store_memory_bytes(const struct heat_store *s) {
                 for (size_t j = 0; j < t->n_vmas; j++)
                         bytes += vma_n_pages(&t->vmas[j]) * sizeof(uint16_t) +
                                 vma_settled_words(&t->vmas[j]) * sizeof(uint64_t) +
-                                (t->vmas[j].observation ? 4 * vma_observation_words(&t->vmas[j]) * sizeof(uint64_t) : 0);
+                                (t->vmas[j].observation ? OBSERVATION_BITMAPS * vma_observation_words(&t->vmas[j]) * sizeof(uint64_t) : 0);
         }
         return bytes;
 }

@@ -115,13 +115,17 @@
  * unit, by sample, by the rotating slice and when its word turns, and keeps its bit until its fold sees it reach
  * the hot threshold (settled_keeps(): no streak) or the next settle_bitmap finds it no longer cold. A fourth
  * observation bitmap marks the words holding a parked unit, and walks that ask for cold units among the unsettled
- * ones (HEAT_WALK_UNSETTLED with HEAT_CLASS_COLD) also get the parked units their word's last round observed:
- * demotion candidates whose idle age is fresh, 1/HEAT_SETTLED_VERIFY_ROUNDS of them (the slice) plus the samples
- * each round, so that a page that heated up unseen is never demoted on stale counts. A walk that finds fewer
+ * ones (HEAT_WALK_UNSETTLED with HEAT_CLASS_COLD) also get the parked units of the words the last round looked at
+ * in full: demotion candidates whose idle age is fresh, 1/HEAT_SETTLED_VERIFY_ROUNDS of them (the slice) each
+ * round, so that a page that heated up unseen is never demoted on stale counts. A walk that finds fewer
  * cold units on the fastest tier than a round may demote holds parking (heat_store_hold_parking()): the next
- * settle_bitmap parks nothing, every cold unit there is observed and offered again, and parking resumes once the
- * candidates outnumber the budget. Parking thus only takes effect where cold memory on the fast tier is more
+ * round looks at every word holding a parked unit in full, its settle_bitmap parks nothing, every cold unit
+ * there is observed and offered again, and parking resumes once the candidates outnumber the budget. Parking thus only takes effect where cold memory on the fast tier is more
  * than a round can move, which is where its cost lay.
+ *
+ * heat_store_settle_bitmap() reads no entry of a word whose 64 units its last call found settled on the slowest
+ * tier while they are all still settled and still there (a settle for the fastest tier in between makes it
+ * look again): only a fold can have changed those entries since, under the same rule.
  *
  * Rounds
  * ======
@@ -482,7 +486,7 @@ struct heat_store_stats {
         unsigned last_passes;  /* passes of the last folded round */
         unsigned last_hot_threshold; /* its effective threshold */
         uint64_t observed_pages;     /* pages the last folded round observed ("Partial observation") */
-        uint64_t parked_units;       /* units the open or last round parked ("Parked units") */
+        uint64_t parked_units;       /* units the last folded round parked ("Parked units") */
         bool parking_held;           /* heat_store_hold_parking() */
 };
 void heat_store_get_stats(const struct heat_store *s, struct heat_store_stats *ret);

@@ -104,6 +104,9 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                    s->settled_units);
         metric_u64(f, "tierd_observed_pages", "gauge", "Tracked pages the last round observed.",
                    s->heat.observed_pages);
+        metric_u64(f, "tierd_parked_units", "gauge",
+                   "Settled units that are cold on the fastest tier, watched by sample until room is needed.",
+                   s->heat.parked_units);
         if (t && s->census) {
                 header(f, "tierd_tier_class_bytes", "gauge",
                        "Tracked memory in a tier by heat class (hot, warm, cold, skipped).");

@@ -283,6 +283,7 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "tracked_units", json_u64(s->heat.units));
         json_object_object_add(o, "settled_units", json_u64(s->settled_units));
         json_object_object_add(o, "observed_pages", json_u64(s->heat.observed_pages));
+        json_object_object_add(o, "parked_units", json_u64(s->heat.parked_units));
         json_object_object_add(o, "move_table_entries", json_u64(s->heat.moves));
         json_object_object_add(o, "move_table_evictions", json_u64(s->heat.moves_evictions));
         json_object_object_add(o, "census_round", s->census ? json_u64(s->census->round) : NULL);

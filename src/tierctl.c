@@ -329,9 +329,10 @@ static void print_status(json_object *s) {
                format_bytes(b1, sizeof(b1), get_u64(s, "tracked_bytes")), get_u64(s, "tracked_pages"),
                get_u64(s, "tracked_thp_units"), format_bytes(b2, sizeof(b2), get_u64(s, "heat_store_bytes")));
         if (get_u64(s, "tracked_units") > 0)
-                printf("     Settled: %" PRIu64 "%% of units where their trend wants them; last round observed "
-                       "%" PRIu64 "%% of pages\n",
+                printf("     Settled: %" PRIu64 "%% of units where their trend wants them (%" PRIu64 "%% parked: cold "
+                       "on the fast tier); last round observed %" PRIu64 "%% of pages\n",
                        get_u64(s, "settled_units") * 100 / get_u64(s, "tracked_units"),
+                       get_u64(s, "parked_units") * 100 / get_u64(s, "tracked_units"),
                        get_u64(s, "observed_pages") * 100 / MAX(get_u64(s, "tracked_pages"), UINT64_C(1)));
         printf("       Moved: %s promoted (%" PRIu64 " pages), %s demoted (%" PRIu64 " pages)\n",
                format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")), get_u64(s, "promoted_pages"),

@@ -62,6 +62,7 @@ struct options {
         unsigned hot_per_mille;
         unsigned hot_period_rounds;
         unsigned fast_pct;      /* share of the units on node 0 at the start */
+        bool fast_regions;      /* node 0's share in whole 2 MiB regions (first touch) rather than spread by unit */
         unsigned fast_free_pct; /* node 0's free memory at the start, of its total */
         uint64_t seed;
 };
@@ -597,6 +598,8 @@ static void help(void) {
                "  --hot-per-mille N  share of hot 2 MiB regions (default 50)\n"
                "  --hot-period N     rounds between re-draws of a region's hotness (default 4)\n"
                "  --fast-pct N       share of the units on node 0 at the start (default 25)\n"
+               "  --fast-regions     node 0 holds whole 2 MiB regions at the start, as first touch leaves them\n"
+               "                     (default: spread by unit, as interleaving or scattered reclaim leaves them)\n"
                "  --fast-free-pct N  node 0's free memory at the start, %% of its total (default 4)\n"
                "  --seed N\n");
 }
@@ -625,6 +628,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 ARG_PERIOD,
                 ARG_FAST,
                 ARG_FAST_FREE,
+                ARG_FAST_REGIONS,
                 ARG_SEED,
         };
         static const struct option longopts[] = {
@@ -640,6 +644,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 { "hot-period", required_argument, NULL, ARG_PERIOD },
                 { "fast-pct", required_argument, NULL, ARG_FAST },
                 { "fast-free-pct", required_argument, NULL, ARG_FAST_FREE },
+                { "fast-regions", no_argument, NULL, ARG_FAST_REGIONS },
                 { "seed", required_argument, NULL, ARG_SEED },
                 {}
         };
@@ -665,7 +670,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 }
                 if (ch == '?')
                         return -EINVAL;
-                if (ch != ARG_THP && ch != ARG_OBSERVE_ALL && ch != ARG_NO_PFN_MAP && parse_u64(optarg, &v) < 0)
+                if (ch != ARG_THP && ch != ARG_OBSERVE_ALL && ch != ARG_NO_PFN_MAP && ch != ARG_FAST_REGIONS &&
+                    parse_u64(optarg, &v) < 0)
                         return log_error_errno(EINVAL, "Bad number '%s': %m", optarg);
                 switch (ch) {
                 case ARG_PAGES:
@@ -700,6 +706,9 @@ static int parse_options(int argc, char **argv, struct options *o) {
                         break;
                 case ARG_FAST_FREE:
                         o->fast_free_pct = (unsigned) v;
+                        break;
+                case ARG_FAST_REGIONS:
+                        o->fast_regions = true;
                         break;
                 case ARG_SEED:
                         o->seed = v;
@@ -756,11 +765,13 @@ int main(int argc, char **argv) {
         for (unsigned v = 0; v < sim.opt.vmas; v++)
                 vmas[v] = (struct vma) { .start = vma_start(v), .end = vma_start(v) + sim.vma_bytes, .perms = "rw-p" };
 
-        /* Placement at the start: fast_pct of the units on node 0, spread by hash; node 0 sized so that it has
+        /* Placement at the start: fast_pct of the units on node 0, spread by hash (by unit, or by 2 MiB region with
+         * --fast-regions); node 0 sized so that it has
          * fast_free_pct free (between the default fast_free_min and fast_free_target: the policy demotes to
          * restore the target and promotes into what lies above the minimum). Node 1 holds the rest with room. */
         for (uint64_t u = 0; u < sim.units; u++) {
-                bool slow = splitmix64(u ^ (sim.opt.seed << 32)) % 100 >= sim.opt.fast_pct;
+                uint64_t key = sim.opt.fast_regions ? (u << sim.unit_shift) / HEAT_THP_SIZE : u;
+                bool slow = splitmix64(key ^ (sim.opt.seed << 32)) % 100 >= sim.opt.fast_pct;
 
                 unit_set_slow(u, slow);
                 sim.used_bytes[slow] += UINT64_C(1) << sim.unit_shift;
@@ -802,11 +813,11 @@ int main(int argc, char **argv) {
 
         printf("SCALE config pages=%" PRIu64 " units=%" PRIu64 " unit_bytes=%" PRIu64 " targets=%u vmas=%u "
                "vma_bytes=%" PRIu64 " rounds=%u passes=%u hot_per_mille=%u hot_period=%u node0_total=%" PRIu64
-               " node1_total=%" PRIu64 " promote_rounds=%u cold_rounds=%u round_max=%" PRIu64 "\n",
+               " node1_total=%" PRIu64 " promote_rounds=%u cold_rounds=%u round_max=%" PRIu64 " fast_layout=%s\n",
                sim.opt.pages, sim.units, UINT64_C(1) << sim.unit_shift, sim.opt.targets, sim.opt.vmas,
                sim.vma_bytes, sim.opt.rounds, c->passes, sim.opt.hot_per_mille, sim.opt.hot_period_rounds,
                sim.total_bytes[0], sim.total_bytes[1], c->promote_rounds, c->cold_rounds,
-               c->promote_round_max_bytes);
+               c->promote_round_max_bytes, sim.opt.fast_regions ? "regions" : "units");
         printf("SCALE setup cpu_ms=%.1f\n", setup_ns / 1e6);
 
         /* Rounds before this one still fill the streaks and idle ages: the classes settle after

@@ -1669,6 +1669,19 @@ static void round_placed(struct heat_store *s, uint64_t round_no, uint64_t n, co
         heat_store_end_round(s);
 }
 
+/* A store with partial observation on and one VMA of n pages at BASE, of which the first split lie on the fastest
+ * tier and the rest on the slowest (as page_idle would report them). */
+static struct heat_store *placed_store(uint64_t n, uint64_t split, uint64_t fastest[static 4],
+                                       uint64_t slowest[static 4]) {
+        struct heat_store *s = NULL;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        sync1(s, 1, BASE, BASE + n * PG);
+        heat_store_set_partial_observation(s, true);
+        tiers_split(fastest, slowest, split, n);
+        return s;
+}
+
 static uint64_t parked_units(const struct heat_store *s) {
         struct heat_store_stats st;
 
@@ -1686,10 +1699,7 @@ static void test_parked_units(void **state _unused_) {
         const uint64_t n = 256;
         uint64_t fastest[4], slowest[4], observed;
 
-        assert_int_equal(heat_store_new(&s), 0);
-        sync1(s, 1, BASE, BASE + n * PG);
-        heat_store_set_partial_observation(s, true);
-        tiers_split(fastest, slowest, 192, n);
+        s = placed_store(n, 192, fastest, slowest);
 
         /* Nothing is parked before cold_rounds (3) rounds without a hit; the slowest tier settles at 1. */
         for (unsigned r = 2; r <= 6; r += 2) {
@@ -1706,8 +1716,9 @@ static void test_parked_units(void **state _unused_) {
         assert_int_equal(heat_store_settled_units(s), n);
         assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + 8 * PG)), 4); /* word 0's sample */
         assert_int_equal(heat_entry_idle_rounds(entry_at(s, 1, BASE + 9 * PG)), 3);
-        /* Only what the round observed is offered for demotion; the slowest tier's settled units are not. */
-        assert_int_equal(walk_count(s, cold), 3);
+        /* Only words the round looked at in full offer their parked units for demotion (not lone samples);
+         * the slowest tier's settled units are never offered. */
+        assert_int_equal(walk_count(s, cold), 0);
         assert_int_equal(walk_count(s, HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_WALK_UNSETTLED), 0);
         /* All 192 are cold; the slowest tier's units settled at an idle age of 1 and have only been sampled since. */
         assert_int_equal(walk_count(s, HEAT_CLASS_MASK(HEAT_CLASS_COLD)), 192);
@@ -1715,7 +1726,7 @@ static void test_parked_units(void **state _unused_) {
         /* Round 9 re-verifies word 0: looked at in full, it is offered whole. */
         round_placed(s, 9, n, fastest, slowest, 3, acc_none, &observed);
         assert_int_equal(observed, 64 + 3);
-        assert_int_equal(walk_count(s, cold), 64 + 2);
+        assert_int_equal(walk_count(s, cold), 64);
 
         /* Heat reaches the samples (slot 10 of word 0): they lose the bit, their words get a full look. */
         round_placed(s, 10, n, fastest, slowest, 3, acc_all, &observed);
@@ -1735,21 +1746,79 @@ static void test_parked_units(void **state _unused_) {
         /* Released, it parks again all but the three samples heated in round 10 (idle for 2 rounds only). */
         round_placed(s, 16, n, fastest, slowest, 3, acc_none, &observed);
         assert_int_equal(parked_units(s), 189);
+        assert_int_equal(observed, 4 + 3);
+        round_placed(s, 18, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(parked_units(s), 192);
+        assert_int_equal(observed, 4);
+        /* Held while whole words are parked: they are looked at in full in the round that unparks them, so the
+         * walk that offers their units has fresh idle ages. */
+        heat_store_hold_parking(s, true);
+        round_placed(s, 20, n, fastest, slowest, 3, acc_none, &observed);
+        assert_int_equal(parked_units(s), 0);
+        assert_int_equal(observed, 192 + 1);
+        assert_int_equal(walk_count(s, cold), 192);
+        heat_store_hold_parking(s, false);
         /* park_idle_rounds 0 parks nothing. */
-        round_placed(s, 18, n, fastest, slowest, 0, acc_none, &observed);
+        round_placed(s, 22, n, fastest, slowest, 0, acc_none, &observed);
         assert_int_equal(parked_units(s), 0);
         assert_int_equal(heat_store_settled_units(s), 64);
 
         /* Without partial observation the word bits go, and with them the parked units' settled bits. */
-        round_placed(s, 20, n, fastest, slowest, 3, acc_none, &observed);
+        round_placed(s, 24, n, fastest, slowest, 3, acc_none, &observed);
         assert_int_equal(parked_units(s), 192);
         heat_store_set_partial_observation(s, false);
-        assert_int_equal(heat_store_begin_round(s, 22, 0), 0);
+        assert_int_equal(heat_store_begin_round(s, 26, 0), 0);
         assert_int_equal(heat_store_settled_units(s), 64);
         heat_store_end_round(s);
 
         assert_int_equal(heat_store_settle_bitmap(s, 1, BASE, n, fastest, slowest, 1, HEAT_IDLE_MAX + 1), -EINVAL);
         heat_store_hold_parking(NULL, true);
+}
+
+static bool acc_page5(uint64_t i, unsigned pass _unused_, void *u _unused_) {
+        return i == 5;
+}
+
+/* heat_store_settle_bitmap() leaves a word settled on the slowest tier alone while it stays so, and looks again
+ * once a unit of it was settled for the fastest tier or the kernel moved one. */
+static void test_settle_slow_words(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        /* One word: round 8k + 7 re-verifies it. */
+        const uint64_t n = 64;
+        uint64_t fastest[4], slowest[4], observed;
+
+        s = placed_store(n, 0, fastest, slowest);
+
+        round_placed(s, 2, n, fastest, slowest, 0, acc_none, &observed);
+        round_placed(s, 4, n, fastest, slowest, 0, acc_none, &observed);
+        assert_int_equal(heat_store_settled_units(s), n);
+        assert_int_equal(observed, 1);
+
+        /* Looked at in full (round 7), page 5 starts a streak and loses its bit. */
+        round_placed(s, 7, n, fastest, slowest, 0, acc_page5, &observed);
+        assert_int_equal(observed, n);
+        assert_false(heat_store_is_settled(s, 1, BASE + 5 * PG));
+        /* Promoted and settled there by the executor, then put back on the slowest tier by the kernel: not where
+         * its trend wants it, it is settled no longer. */
+        assert_int_equal(heat_store_settle(s, 1, BASE + 5 * PG, HEAT_SETTLE_FASTEST), 1);
+        assert_int_equal(heat_store_settled_units(s), n);
+        round_placed(s, 8, n, fastest, slowest, 0, acc_none, &observed);
+        assert_false(heat_store_is_settled(s, 1, BASE + 5 * PG));
+        assert_int_equal(heat_store_settled_units(s), n - 1);
+
+        /* All settled on the slowest tier again; then the kernel moves page 9 to the fastest, where a unit
+         * without a streak does not settle (nothing parks here). */
+        /* (Unsettled in round 8 after its word's observation was planned, page 5 is observed and folded in
+         * round 10, and idle only from then on.) */
+        round_placed(s, 10, n, fastest, slowest, 0, acc_none, &observed);
+        assert_int_equal(heat_store_settled_units(s), n - 1);
+        round_placed(s, 12, n, fastest, slowest, 0, acc_none, &observed);
+        assert_int_equal(heat_store_settled_units(s), n);
+        fastest[0] = UINT64_C(1) << 9;
+        slowest[0] = ~fastest[0];
+        round_placed(s, 14, n, fastest, slowest, 0, acc_none, &observed);
+        assert_false(heat_store_is_settled(s, 1, BASE + 9 * PG));
+        assert_int_equal(heat_store_settled_units(s), n - 1);
 }
 
 static void test_settled_thp(void **state _unused_) {
@@ -1829,6 +1898,7 @@ int main(void) {
                 cmocka_unit_test(test_partial_observation_thp),
                 cmocka_unit_test(test_settle_bitmap),
                 cmocka_unit_test(test_parked_units),
+                cmocka_unit_test(test_settle_slow_words),
                 cmocka_unit_test(test_null_safety),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

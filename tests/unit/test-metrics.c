@@ -81,7 +81,7 @@ static struct tierd_status make_status(void) {
                 .topology = &topology,
                 .targets = &targets,
                 .census = &census,
-                .heat = { .tracked_bytes = 9 << 20, .memory_bytes = 4608, .observed_pages = 300 },
+                .heat = { .tracked_bytes = 9 << 20, .memory_bytes = 4608, .observed_pages = 300, .parked_units = 700 },
                 .settled_units = 2000,
                 .promoted_bytes = 4096,
                 .demoted_bytes = 8192,
@@ -131,6 +131,7 @@ static void test_values(void **state) {
         expect_line(text, "tierd_tracked_bytes 9437184");
         expect_line(text, "tierd_settled_units 2000");
         expect_line(text, "tierd_observed_pages 300");
+        expect_line(text, "tierd_parked_units 700");
         expect_line(text, "tierd_tier_class_bytes{tier=\"0\",class=\"hot\"} 3145728");
         expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"hot\"} 1048576");
         expect_line(text, "tierd_tier_class_bytes{tier=\"1\",class=\"cold\"} 5242880");

@@ -24,19 +24,8 @@ stq() { st | jq "$@"; }
 start_hot_workload $D 256 64 --first-touch-node 1
 W1=$WPID; BUSY1=$BUSY
 
-cat > $D/tierd.conf <<EOC
-[daemon]
-log_level = debug
-
-[scan]
-# Under TCG CPU work costs 10-50 times what it does on hardware: the budget is cpu-budget.sh's subject.
-cpu_budget = off
-backend = $BACKEND
-passes = 3
-pass_interval = 500ms
-
-[policy]
-pass_interval_auto = no
+place_conf_head "$BACKEND" > $D/tierd.conf
+cat >> $D/tierd.conf <<EOC
 # Promote whenever node 0 has anything free and never demote to make room: the kernel is the one that
 # demotes here, which is the point of part 3.
 fast_free_min = 0

@@ -121,6 +121,35 @@ query_pct() {
     echo $(( ${n:-0} * 100 / $3 ))
 }
 
+# place_conf_head BACKEND: how the place-* scenarios' tierd.conf starts: debug logs, BACKEND, 3 passes of 500 ms,
+# no CPU budget (under TCG CPU work costs 10-50 times what it does on hardware: the budget is cpu-budget.sh's
+# subject), and a fixed pass interval; it ends inside [policy], so that the scenario's own lines can follow.
+place_conf_head() {
+    printf '%s\n' '[daemon]' 'log_level = debug' '' '[scan]' 'cpu_budget = off' "backend = $1" 'passes = 3' \
+        'pass_interval = 500ms' '' '[policy]' 'pass_interval_auto = no'
+}
+
+# wait_more_rounds N: checks that tierd (on SOCK) completes N more rounds within 120 s.
+wait_more_rounds() {
+    local round
+    round=$(tierctl --socket $SOCK status --json | jq .round)
+    check "$1 more rounds" wait_for 120 round_at_least $((round + $1))
+}
+round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
+
+# wait_placed SECONDS WHAT CONDITION...: waits up to SECONDS for CONDITION (a placement goal) and passes or fails
+# "WHAT within SECONDS s"; on success notes how long it took since tierd started (T0) and in which round.
+wait_placed() {
+    local secs=$1 what=$2
+    shift 2
+    if wait_for "$secs" "$@"; then
+        pass "$what within ${secs}s"
+        info "converged after $(( $(uptime_s) - T0 ))s (round $(tierctl --socket $SOCK status --json | jq .round))"
+    else
+        fail "$what within ${secs}s"
+    fi
+}
+
 # finish_placement DIR: the common end of the place-* scenarios: the workload's checksum must be unchanged
 # (SUM0), tierd (TPID) must exit 0 on SIGTERM; logs are shown on failure and DIR's results copied to $OUT.
 finish_placement() {

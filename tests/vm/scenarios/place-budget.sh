@@ -21,19 +21,8 @@ tierd-move --pid $WPID --query --range $START-$END > $D/query0.txt
 show query0 $D/query0.txt
 check "workload starts on node 0" test "$(query_pct $START-$END 0 $((256 * 256)))" -ge 99
 
-cat > $D/tierd.conf <<EOC
-[daemon]
-log_level = debug
-
-[scan]
-# Under TCG CPU work costs 10-50 times what it does on hardware: the budget is cpu-budget.sh's subject.
-cpu_budget = off
-backend = $BACKEND
-passes = 3
-pass_interval = 500ms
-
-[policy]
-pass_interval_auto = no
+place_conf_head "$BACKEND" > $D/tierd.conf
+cat >> $D/tierd.conf <<EOC
 
 [migrate]
 promote_rate = 64M
@@ -52,16 +41,9 @@ tierctl --socket $SOCK targets --json > $D/targets.json
 check_eq "the target belongs to workload app" "$WPID app" "$(jq -r '.[0] | "\(.pid) \(.workload)"' $D/targets.json)"
 
 cold_demoted() { [ "$(query_pct $HOT_END-$END 1 $COLD_PAGES)" -ge 90 ]; }
-if wait_for $DEADLINE cold_demoted; then
-    pass "at least 90% of the cold part on node 1 within ${DEADLINE}s"
-    info "converged after $(( $(uptime_s) - T0 ))s (round $(tierctl --socket $SOCK status --json | jq .round))"
-else
-    fail "at least 90% of the cold part on node 1 within ${DEADLINE}s"
-fi
+wait_placed $DEADLINE "at least 90% of the cold part on node 1" cold_demoted
 # A few more rounds: the workload stays within its budget, and nothing comes back up.
-ROUND=$(tierctl --socket $SOCK status --json | jq .round)
-round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
-check "three more rounds" wait_for 120 round_at_least $((ROUND + 3))
+wait_more_rounds 3
 
 HOT_PCT=$(query_pct $START-$HOT_END 0 $HOT_PAGES)
 COLD_PCT=$(query_pct $HOT_END-$END 1 $COLD_PAGES)

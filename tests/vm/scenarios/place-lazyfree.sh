@@ -34,19 +34,8 @@ show query0-freed $D/query0-freed.txt
 check "kept part starts on node 0" test "$(query_node_pages $START-$COLD_END 0)" -ge $((64 * 256 * 99 / 100))
 grep -E 'MemFree' /proc/meminfo | sed 's/^/INFO: /'
 
-cat > $D/tierd.conf <<EOC
-[daemon]
-log_level = debug
-
-[scan]
-# Under TCG CPU work costs 10-50 times what it does on hardware: the budget is cpu-budget.sh's subject.
-cpu_budget = off
-backend = $BACKEND
-passes = 3
-pass_interval = 500ms
-
-[policy]
-pass_interval_auto = no
+place_conf_head "$BACKEND" > $D/tierd.conf
+cat >> $D/tierd.conf <<EOC
 fast_free_target = 100%
 
 [migrate]
@@ -62,16 +51,9 @@ start_tierd_checked $D $SOCK "$BACKEND"
 check_eq "node 1 is the slow tier" 1 "$(jq '[.nodes[] | select(.node == 1) | .tier][0]' $D/status0.json)"
 
 cold_demoted() { [ $(( $(query_node_pages $HOT_END-$COLD_END 1) * 100 / COLD_PAGES )) -ge 75 ]; }
-if wait_for $DEADLINE cold_demoted; then
-    pass "at least 75% of the cold part on node 1 within ${DEADLINE}s"
-    info "converged after $(( $(uptime_s) - T0 ))s (round $(tierctl --socket $SOCK status --json | jq .round))"
-else
-    fail "at least 75% of the cold part on node 1 within ${DEADLINE}s"
-fi
+wait_placed $DEADLINE "at least 75% of the cold part on node 1" cold_demoted
 # A few more rounds, in which the freed part would be demoted too if tierd did not skip it.
-ROUND=$(tierctl --socket $SOCK status --json | jq .round)
-round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
-check "three more rounds" wait_for 120 round_at_least $((ROUND + 3))
+wait_more_rounds 3
 
 tierctl --socket $SOCK status > $D/status.txt
 tierctl --socket $SOCK status --json > $D/status.json

@@ -53,19 +53,8 @@ show query0 $D/query0.txt
 N1=$(query_node_pages $START-$END 1)
 check "workload starts on node 1 (${N1:-0} of $((MIB * 256)) pages)" test "${N1:-0}" -ge $((MIB * 256 * 99 / 100))
 
-cat > $D/tierd.conf <<EOC
-[daemon]
-log_level = debug
-
-[scan]
-# Under TCG CPU work costs 10-50 times what it does on hardware: the budget is cpu-budget.sh's subject.
-cpu_budget = off
-backend = $BACKEND
-passes = 3
-pass_interval = 500ms
-
-[policy]
-pass_interval_auto = no
+place_conf_head "$BACKEND" > $D/tierd.conf
+cat >> $D/tierd.conf <<EOC
 fast_free_target = $FAST_FREE_TARGET
 $HYSTERESIS
 
