@@ -36,6 +36,7 @@ struct daemon {
         sd_event_source *pass_timer;
         sd_event_source *place_timer; /* resumes a plan the rate limits paused */
         sd_event_source *step_defer; /* the next slice of a scan step that works in slices */
+        sd_event_source *census_defer; /* the census of the round that just ended, in a turn of its own */
         struct control_server *control;
         char *control_socket; /* the path actually bound; changing it needs a restart */
 
@@ -47,6 +48,7 @@ struct daemon {
         struct scan_engine *scan;
         struct census census;
         bool have_census;
+        bool census_due;       /* census_defer is on: the census of the round that ended has not run yet */
         bool round_open;       /* a scanning round is between round_begin and round_end */
         uint64_t round_start_us;
         uint64_t last_tune_round; /* round in which the tuner last changed the pass interval */
@@ -639,7 +641,42 @@ static uint64_t daemon_budget_cycle(struct daemon *d) {
         return d->round_gap_us;
 }
 
-/* Ends the round: folds the scan (also one cut short), takes the census, and schedules the next round. */
+/* The census of the round that ended (where its classes are), then the pass-interval tuner that reads it. Runs in
+ * a turn of its own after the round's end, or before the next round begins if that comes first. */
+static void daemon_census(struct daemon *d) {
+        struct heat_class_params p = daemon_class_params(d);
+        struct census census;
+        uint64_t start = now_us();
+        int r;
+
+        if (!d->census_due)
+                return;
+        d->census_due = false;
+        (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
+        if (!d->scan)
+                return;
+        r = census_take(scan_engine_heat(d->scan), &p, &d->topology, &census);
+        if (r < 0)
+                log_repeat_errno(LOG_WARNING, "census", r, "Cannot find where the tracked pages are: %m, ignoring");
+        else {
+                census_done(&d->census);
+                d->census = census;
+                d->have_census = true;
+        }
+        daemon_tune(d);
+        log_debug("Census of round %" PRIu64 ": %" PRIu64 "ms (%" PRIu64 " units asked)", d->census.round,
+                  (now_us() - start) / USEC_PER_MSEC, d->census.units_queried);
+}
+
+static int on_census_defer(sd_event_source *s, void *userdata) {
+        struct daemon *d = userdata;
+
+        d->turns.doing = "census";
+        daemon_census(d);
+        return 0;
+}
+
+/* Ends the round: folds the scan (also one cut short), plans, schedules the census and the next round. */
 static void daemon_round_finish(struct daemon *d) {
         uint64_t start = now_us(), gap;
         bool scanned = d->round_open;
@@ -649,25 +686,24 @@ static void daemon_round_finish(struct daemon *d) {
         daemon_observe(d);
 
         if (d->round_open) {
-                struct heat_class_params p = daemon_class_params(d);
-                struct census census;
+                uint64_t scan_end_us;
 
                 (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
                 (void) scan_engine_round_end(d->scan);
                 d->round_open = false;
+                scan_end_us = now_us();
 
-                r = census_take(scan_engine_heat(d->scan), &p, &d->topology, &census);
-                if (r < 0)
-                        log_repeat_errno(LOG_WARNING, "census", r,
-                                         "Cannot find where the tracked pages are: %m, ignoring");
-                else {
-                        census_done(&d->census);
-                        d->census = census;
-                        d->have_census = true;
-                }
                 daemon_place(d);
-                daemon_tune(d);
+                /* The plan does not need the census (status and the pass-interval tuner do): it gets a turn of
+                 * its own, so a control request waits for the longer of the two, not their sum. */
+                d->census_due = true;
+                (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_ONESHOT);
+                /* This turn holds the loop longest (tierctl status: Loop); which part is what to split next. */
+                log_debug("Round %" PRIu64 " ended in a turn of %" PRIu64 "ms: scan end %" PRIu64 "ms, plan and "
+                          "its first moves %" PRIu64 "ms",
+                          d->round + 1, (now_us() - start) / USEC_PER_MSEC, (scan_end_us - start) / USEC_PER_MSEC,
+                          (now_us() - scan_end_us) / USEC_PER_MSEC);
         }
 
         d->round++;
@@ -734,6 +770,7 @@ static void daemon_round_start(struct daemon *d) {
         d->procs_pending = false; /* this round's rescan sees what the events announced */
         d->round_start_us = start;
         d->turns.doing = "round start";
+        daemon_census(d); /* the last round's, if its turn has not come yet */
         loop_turns_round_done(&d->turns);
         d->round_busy_us = 0;
         daemon_refresh(d);
@@ -890,6 +927,8 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
                 struct scan_engine *scan = NULL;
 
                 log_notice("Scan settings changed: restarting the scan backend (page history starts over)");
+                d->census_due = false;
+                (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
                 d->scan = scan_engine_free(d->scan);
                 census_done(&d->census);
                 d->have_census = false;
@@ -1264,6 +1303,10 @@ static int daemon_setup(struct daemon *d) {
                 return log_error_errno(r, "Cannot create the scan step source: %m");
         (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
         (void) sd_event_source_set_priority(d->step_defer, SD_EVENT_PRIORITY_IDLE);
+        r = sd_event_add_defer(d->event, &d->census_defer, on_census_defer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the census source: %m");
+        (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
         return 0;
 }
 
@@ -1280,6 +1323,7 @@ static void daemon_done(struct daemon *d) {
         placement_done(&d->placement);
         sd_event_source_disable_unref(d->place_timer);
         sd_event_source_disable_unref(d->step_defer);
+        sd_event_source_disable_unref(d->census_defer);
         sd_event_source_disable_unref(d->pass_timer);
         sd_event_source_disable_unref(d->round_timer);
         sd_event_unref(d->event);

@@ -30,7 +30,7 @@ PHASE_DOC = {
     'record': 'heat_store_begin_pass() + heat_store_record_bitmap() over 32768-page windows, all passes '
               '(the observed pages only)',
     'end': 'heat_store_end_round()',
-    'census': 'census_take() (move_pages queries answered by the simulator; sampled past 2^16 units)',
+    'census': 'census_take() (move_pages queries answered by the simulator; sampled past 2^14 units)',
     'plan': 'policy_plan() with placement_locate() (queries answered by the simulator)',
     'execute': 'placement_run() with no rate limit: moves (simulated) + heat_store_note_move()',
 }

@@ -15,7 +15,7 @@
  *             the page_idle backend hands them over (the source that fills the windows is timed apart); a page
  *             the heat store left out of the round is not recorded, as page_idle would not have tracked it
  *   end       heat_store_end_round()
- *   census    census_take() (move_pages queries, sampled past 2^16 units)
+ *   census    census_take() (move_pages queries, sampled past 2^14 units)
  *   plan      policy_plan() with placement_locate() (move_pages queries)
  *   execute   placement_run() with no rate limit (move_pages moves, heat_store_note_move() per unit)
  *

@@ -68,5 +68,8 @@ if [ "$BACKEND" = page_idle ]; then
     check "at least 80% of the units settled ($SETTLED%)" test "$SETTLED" -ge 80
     check "the last round observed under 50% of the tracked pages ($OBSERVED%)" test "$OBSERVED" -lt 50
 fi
+# What holds the event loop longest at the end of a round (the figures BENCHMARKS.md quotes): the last three rounds.
+grep -E "ended in a turn|Census of round" $D/tierd.log | tail -n 6 > $D/turns.txt
+show turns $D/turns.txt
 
 finish_placement $D
