@@ -6,14 +6,20 @@
 #include "log.h"
 #include "migrate.h"
 
-struct census_walk {
-        struct census *census;
-        uint64_t stride;
+/* One unit of the sample, to be located. */
+struct census_sample {
+        uint64_t addr;
+        uint64_t size_bytes;
         pid_t pid;
-        size_t n;
+        enum heat_class class;
+};
+
+struct census_taker {
+        struct census census;
+        struct census_sample *samples;
+        size_t n_samples, n_allocated;
+        size_t next; /* the first sample not located yet */
         void *addrs[CENSUS_BATCH];
-        uint64_t sizes[CENSUS_BATCH];
-        enum heat_class classes[CENSUS_BATCH];
         int status[CENSUS_BATCH];
 };
 
@@ -24,80 +30,134 @@ static struct census_node *census_node(struct census *c, int node) {
         return NULL;
 }
 
-static int flush(struct census_walk *w) {
-        struct census *c = w->census;
+static int on_unit(const struct heat_unit *u, void *userdata) {
+        struct census_taker *t = userdata;
+
+        if (t->n_samples == t->n_allocated) {
+                size_t a = MAX(t->n_allocated * 2, (size_t) 1024);
+                struct census_sample *v = reallocarray(t->samples, a, sizeof(struct census_sample));
+
+                if (!v)
+                        return -ENOMEM;
+                t->samples = v;
+                t->n_allocated = a;
+        }
+        t->samples[t->n_samples++] = (struct census_sample) {
+                .addr = u->addr,
+                .size_bytes = u->size_bytes,
+                .pid = u->pid,
+                .class = u->class,
+        };
+        return 0;
+}
+
+int census_taker_new(const struct heat_store *heat, const struct heat_class_params *p, const struct topology *topo,
+                     struct census_taker **ret) {
+        _cleanup_(census_taker_freep) struct census_taker *t = NULL;
+        struct heat_store_stats stats;
         int r;
 
-        if (w->n == 0)
-                return 0;
-        r = migrate_query_nodes(w->pid, w->addrs, w->n, w->status);
+        if (!heat || !p || !topo || !ret)
+                return -EINVAL;
+        heat_store_get_stats(heat, &stats);
+        t = calloc(1, sizeof(struct census_taker));
+        if (!t)
+                return -ENOMEM;
+        t->census.nodes = calloc(topo->n_nodes ?: 1, sizeof(struct census_node));
+        if (!t->census.nodes)
+                return -ENOMEM;
+        t->census.n_nodes = topo->n_nodes;
+        for (size_t i = 0; i < topo->n_nodes; i++)
+                t->census.nodes[i].node = topo->nodes[i].id;
+        t->census.sample_stride = stats.units > CENSUS_UNITS_MAX ?
+                (stats.units + CENSUS_UNITS_MAX - 1) / CENSUS_UNITS_MAX : 1;
+        t->census.round = stats.round;
+
+        /* The sample is taken now, from the store as the round left it; locating it is what takes time. */
+        r = heat_store_sample_units(heat, p, t->census.sample_stride, on_unit, t);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+/* Locates samples [from, to), all of one process. */
+static int locate(struct census_taker *t, size_t from, size_t to) {
+        struct census *c = &t->census;
+        int r;
+
+        for (size_t i = from; i < to; i++)
+                t->addrs[i - from] = (void *) (uintptr_t) t->samples[i].addr;
+        r = migrate_query_nodes(t->samples[from].pid, t->addrs, to - from, t->status);
         if (r == -ESRCH || r == -ENOENT)
                 r = 0; /* exited since the round: its units simply are not counted */
         else if (r < 0)
                 return r;
         else
-                for (size_t i = 0; i < w->n; i++) {
-                        struct census_node *n = w->status[i] >= 0 ? census_node(c, w->status[i]) : NULL;
-                        uint64_t bytes = w->sizes[i] * w->stride;
+                for (size_t i = from; i < to; i++) {
+                        int node = t->status[i - from];
+                        struct census_node *n = node >= 0 ? census_node(c, node) : NULL;
+                        uint64_t bytes = t->samples[i].size_bytes * c->sample_stride;
 
                         if (n)
-                                n->class_bytes[w->classes[i]] += bytes;
+                                n->class_bytes[t->samples[i].class] += bytes;
                         else
                                 c->unplaced_bytes += bytes;
                 }
-        c->units_queried += w->n;
-        w->n = 0;
-        return r;
+        c->units_queried += to - from;
+        return 0;
 }
 
-static int on_unit(const struct heat_unit *u, void *userdata) {
-        struct census_walk *w = userdata;
+int census_taker_step(struct census_taker *t, uint64_t units_max, struct census *ret) {
+        uint64_t located = 0;
         int r;
 
-        if (u->pid != w->pid || w->n == CENSUS_BATCH) {
-                r = flush(w);
+        if (!t || !ret || units_max == 0 || !t->census.nodes)
+                return -EINVAL;
+        while (t->next < t->n_samples) {
+                size_t end = t->next;
+
+                if (located >= units_max)
+                        return 1;
+                /* A batch: one process, at most CENSUS_BATCH units and no more than the step has left. */
+                while (end < t->n_samples && end - t->next < MIN((uint64_t) CENSUS_BATCH, units_max - located) &&
+                       t->samples[end].pid == t->samples[t->next].pid)
+                        end++;
+                r = locate(t, t->next, end);
                 if (r < 0)
                         return r;
-                w->pid = u->pid;
+                located += end - t->next;
+                t->next = end;
         }
-        w->addrs[w->n] = (void *) (uintptr_t) u->addr;
-        w->sizes[w->n] = u->size_bytes;
-        w->classes[w->n] = u->class;
-        w->n++;
+        *ret = t->census;
+        t->census = (struct census) {};
         return 0;
+}
+
+uint64_t census_taker_located(const struct census_taker *t) {
+        return t ? t->next : 0;
+}
+
+struct census_taker *census_taker_free(struct census_taker *t) {
+        if (!t)
+                return NULL;
+        census_done(&t->census);
+        free(t->samples);
+        free(t);
+        return NULL;
 }
 
 int census_take(const struct heat_store *heat, const struct heat_class_params *p, const struct topology *topo,
                 struct census *ret) {
-        _cleanup_free_ struct census_walk *w = NULL;
-        struct heat_store_stats stats;
-        struct census c = {};
+        _cleanup_(census_taker_freep) struct census_taker *t = NULL;
         int r;
 
-        heat_store_get_stats(heat, &stats);
-        c.nodes = calloc(topo->n_nodes ?: 1, sizeof(struct census_node));
-        w = calloc(1, sizeof(*w));
-        if (!c.nodes || !w) {
-                free(c.nodes);
-                return -ENOMEM;
-        }
-        c.n_nodes = topo->n_nodes;
-        for (size_t i = 0; i < topo->n_nodes; i++)
-                c.nodes[i].node = topo->nodes[i].id;
-        c.sample_stride = stats.units > CENSUS_UNITS_MAX ? (stats.units + CENSUS_UNITS_MAX - 1) / CENSUS_UNITS_MAX : 1;
-        c.round = stats.round;
-
-        w->census = &c;
-        w->stride = c.sample_stride;
-        r = heat_store_sample_units(heat, p, c.sample_stride, on_unit, w);
-        if (r >= 0)
-                r = flush(w);
-        if (r < 0) {
-                census_done(&c);
+        r = census_taker_new(heat, p, topo, &t);
+        if (r < 0)
                 return r;
-        }
-        *ret = c;
-        return 0;
+        r = census_taker_step(t, UINT64_MAX, ret);
+        /* Never paused: nothing samples UINT64_MAX units. */
+        return MIN(r, 0);
 }
 
 void census_done(struct census *c) {

@@ -39,6 +39,22 @@ int census_take(const struct heat_store *heat, const struct heat_class_params *p
                 struct census *ret);
 void census_done(struct census *c);
 
+/* The same census in steps, so that the daemon's loop is not held for all of it (13 thousand units took 35-100 ms
+ * under TCG): census_taker_new() takes the sample from the store as it is (the store may change afterwards),
+ * census_taker_step() locates up to units_max of it (in batches of one process and CENSUS_BATCH units at most)
+ * and returns 1 while some remain, 0 with *ret written when done (the taker is then only to be freed), or a
+ * negative errno. units_max 0 is -EINVAL. */
+struct census_taker;
+int census_taker_new(const struct heat_store *heat, const struct heat_class_params *p, const struct topology *topo,
+                     struct census_taker **ret);
+int census_taker_step(struct census_taker *t, uint64_t units_max, struct census *ret);
+struct census_taker *census_taker_free(struct census_taker *t);
+/* Units located so far. */
+uint64_t census_taker_located(const struct census_taker *t);
+static inline void census_taker_freep(struct census_taker **t) {
+        census_taker_free(*t);
+}
+
 /* Sums of a tier's nodes. */
 void census_tier_class_bytes(const struct census *c, const struct topology *topo, size_t tier,
                              uint64_t ret_bytes[_HEAT_CLASS_MAX]);

@@ -36,7 +36,10 @@ struct daemon {
         sd_event_source *pass_timer;
         sd_event_source *place_timer; /* resumes a plan the rate limits paused */
         sd_event_source *step_defer; /* the next slice of a scan step that works in slices */
+        sd_event_source *step_timer; /* the same, after the wait a step that waits for the kernel asked for */
         sd_event_source *census_defer; /* the census of the round that just ended, in a turn of its own */
+        sd_event_source *plan_defer;   /* the next step of the plan in progress */
+        sd_event_source *round_end_defer; /* the end of a round whose last pass just ended, in a turn of its own */
         struct control_server *control;
         char *control_socket; /* the path actually bound; changing it needs a restart */
 
@@ -49,6 +52,8 @@ struct daemon {
         struct census census;
         bool have_census;
         bool census_due;       /* census_defer is on: the census of the round that ended has not run yet */
+        struct census_taker *census_taker; /* that census, part taken (NULL: not begun) */
+        uint64_t census_units_max;         /* units a census step locates, paced as the plan's steps */
         bool round_open;       /* a scanning round is between round_begin and round_end */
         uint64_t round_start_us;
         uint64_t last_tune_round; /* round in which the tuner last changed the pass interval */
@@ -75,6 +80,15 @@ struct daemon {
         unsigned sample_scale;           /* DAMON samples this many times less often than configured */
 
         struct placement placement;
+
+        /* The plan of the round that ended, built a step per loop turn (policy_planner_step()); what it plans
+         * with is kept here until it is done. No round begins meanwhile. */
+        struct policy_planner *planner;
+        struct policy_params plan_params;
+        struct policy_workload *plan_workloads;
+        pid_t *plan_workload_pids;
+        uint64_t plan_located_max;  /* units a step locates: what fits LOCATE_STEP_US at the last step's pace */
+        bool round_after_plan;      /* the round timer fired while planning: the round begins once it is done */
 
         struct workload_status *workloads; /* [target.NAME] workloads as the last plan saw them */
         size_t n_workloads;
@@ -477,17 +491,104 @@ static void daemon_full_nodes(struct daemon *d) {
         }
 }
 
-/* Plans the moves for the round just folded and starts carrying them out. */
+/* What a step of the plan or the census should take: the units it locates are paced to it. */
+#define LOCATE_STEP_US (10 * USEC_PER_MSEC)
+/* Most units a step locates: 2^20 is ~0.2 s of move_pages() on real hardware, never reached at LOCATE_STEP_US. */
+#define LOCATE_STEP_UNITS_MAX (UINT64_C(1) << 20)
+
+/* The units the next step may locate: as many as the last step's pace fits into LOCATE_STEP_US, at least min,
+ * and at most twice what it located (the pace varies from one part of a target to the next: 5-50 us a unit
+ * under TCG, ~0.2 us on real hardware). */
+static uint64_t locate_pace(uint64_t located, uint64_t took_us, uint64_t min) {
+        uint64_t n;
+
+        if (located == 0)
+                return min;
+        n = (uint64_t) ((unsigned __int128) located * LOCATE_STEP_US / MAX(took_us, (uint64_t) 1));
+        return MIN(MAX(MIN(n, 2 * located), min), LOCATE_STEP_UNITS_MAX);
+}
+
+static void daemon_round_start(struct daemon *d);
+
+/* Forgets the plan in progress (none is fine). A round that waited for it may begin. */
+static void daemon_plan_drop(struct daemon *d) {
+        d->planner = policy_planner_free(d->planner);
+        d->plan_workloads = mfree(d->plan_workloads);
+        d->plan_workload_pids = mfree(d->plan_workload_pids);
+        d->plan_params = (struct policy_params) {};
+        (void) sd_event_source_set_enabled(d->plan_defer, SD_EVENT_OFF);
+        if (d->round_after_plan) {
+                int r;
+
+                d->round_after_plan = false;
+                r = daemon_arm(d->round_timer, 0);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot re-arm the round timer: %m");
+                        (void) sd_event_exit(d->event, EXIT_FAILURE);
+                }
+        }
+}
+
+/* The plan is done: start carrying it out. */
+static void daemon_plan_ready(struct daemon *d, struct policy_plan *plan) {
+        if (plan->n_moves > 0 || plan->summary.skipped_units[POLICY_SKIP_NO_ROOM] > 0)
+                log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB, %" PRIu64
+                          " KiB one for one), %" PRIu64 " demotions (%" PRIu64 " KiB); fast tier usable free %" PRIu64
+                          " KiB, planned %" PRIu64 " KiB; %" PRIu64 " KiB hot found no room%s",
+                          plan->round, plan->summary.moves[POLICY_PROMOTE],
+                          plan->summary.bytes[POLICY_PROMOTE] >> 10,
+                          plan->summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] >> 10,
+                          plan->summary.moves[POLICY_DEMOTE], plan->summary.bytes[POLICY_DEMOTE] >> 10,
+                          plan->summary.tiers[0].free_bytes >> 10, plan->summary.tiers[0].planned_free_bytes >> 10,
+                          plan->summary.skipped_bytes[POLICY_SKIP_NO_ROOM] >> 10,
+                          d->config->dry_run ? " (dry run: not moved)" : "");
+        daemon_note_workloads(d, &d->plan_params, plan);
+        placement_start(&d->placement, plan);
+        /* The first moves in a turn of their own: this one has had the plan's last step. */
+        if (daemon_arm(d->place_timer, 0) < 0)
+                daemon_place_continue(d);
+}
+
+/* One step of the plan in progress; the next gets a turn of its own, and locates what the pace of this one fits
+ * into LOCATE_STEP_US (a step pauses at a batch's end, so at least one batch). */
+static void daemon_plan_step(struct daemon *d) {
+        struct policy_plan plan;
+        uint64_t start = now_us();
+        int r;
+
+        if (!d->planner)
+                return;
+        r = policy_planner_step(d->planner, d->plan_located_max, &plan);
+        d->plan_located_max = locate_pace(policy_planner_step_located(d->planner), now_us() - start,
+                                          POLICY_LOCATE_BATCH);
+        if (r > 0) {
+                (void) sd_event_source_set_enabled(d->plan_defer, SD_EVENT_ONESHOT);
+                return;
+        }
+        if (r < 0)
+                log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
+        else
+                daemon_plan_ready(d, &plan);
+        daemon_plan_drop(d);
+}
+
+static int on_plan_defer(sd_event_source *s, void *userdata) {
+        struct daemon *d = userdata;
+
+        d->turns.doing = "plan";
+        daemon_plan_step(d);
+        return 0;
+}
+
+/* Plans the moves for the round just folded, a step at a time (the first in this turn), and then carries them
+ * out. What the last plan had left to move is dropped: this plan sees where things are now. */
 static void daemon_place(struct daemon *d) {
-        _cleanup_free_ struct policy_workload *workloads = NULL;
-        _cleanup_free_ pid_t *workload_pids = NULL;
         struct heat_class_params cp = daemon_class_params(d);
         struct heat_store_stats hs;
-        struct policy_params pp;
-        struct policy_plan plan;
         struct topology topo = {};
         int r;
 
+        daemon_plan_drop(d);
         if (d->paused || d->topology.n_tiers < 2 || !d->scan || !scan_engine_active(d->scan))
                 return;
 
@@ -498,7 +599,7 @@ static void daemon_place(struct daemon *d) {
         daemon_full_nodes(d);
 
         heat_store_get_stats(scan_engine_heat(d->scan), &hs);
-        pp = (struct policy_params) {
+        d->plan_params = (struct policy_params) {
                 .class = cp,
                 .round = hs.round,
                 .promote_budget_bytes = d->placement.settings.round_max_bytes[POLICY_PROMOTE] ?: UINT64_MAX,
@@ -509,34 +610,25 @@ static void daemon_place(struct daemon *d) {
                 .tier_skip = d->config->tier_skip,
                 .move_shared = d->config->move_shared,
         };
-        policy_params_set_headroom(&pp, &d->topology, &d->config->fast_free_min, &d->config->fast_free_target);
-        r = daemon_policy_workloads(d, &workloads, &workload_pids);
+        policy_params_set_headroom(&d->plan_params, &d->topology, &d->config->fast_free_min,
+                                   &d->config->fast_free_target);
+        r = daemon_policy_workloads(d, &d->plan_workloads, &d->plan_workload_pids);
+        if (r >= 0) {
+                d->plan_params.workloads = d->plan_workloads;
+                d->plan_params.n_workloads = d->config->n_workloads;
+                r = policy_planner_new(scan_engine_heat(d->scan), &d->topology, &d->plan_params, placement_locate,
+                                       NULL, &d->planner);
+        }
         if (r < 0) {
                 log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
+                daemon_plan_drop(d);
                 return;
         }
-        pp.workloads = workloads;
-        pp.n_workloads = d->config->n_workloads;
-
-        r = policy_plan(scan_engine_heat(d->scan), &d->topology, &pp, placement_locate, NULL, &plan);
-        if (r < 0) {
-                log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
-                return;
-        }
-        if (plan.n_moves > 0 || plan.summary.skipped_units[POLICY_SKIP_NO_ROOM] > 0)
-                log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB, %" PRIu64
-                          " KiB one for one), %" PRIu64 " demotions (%" PRIu64 " KiB); fast tier usable free %" PRIu64
-                          " KiB, planned %" PRIu64 " KiB; %" PRIu64 " KiB hot found no room%s",
-                          hs.round, plan.summary.moves[POLICY_PROMOTE], plan.summary.bytes[POLICY_PROMOTE] >> 10,
-                          plan.summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] >> 10,
-                          plan.summary.moves[POLICY_DEMOTE], plan.summary.bytes[POLICY_DEMOTE] >> 10,
-                          plan.summary.tiers[0].free_bytes >> 10, plan.summary.tiers[0].planned_free_bytes >> 10,
-                          plan.summary.skipped_bytes[POLICY_SKIP_NO_ROOM] >> 10,
-                          d->config->dry_run ? " (dry run: not moved)" : "");
-        daemon_note_workloads(d, &pp, &plan);
         (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
-        placement_start(&d->placement, &plan);
-        daemon_place_continue(d);
+        placement_abort(&d->placement);
+        if (d->plan_located_max == 0)
+                d->plan_located_max = POLICY_LOCATE_BATCH;
+        daemon_plan_step(d);
 }
 
 /* What of the fast tier the targets can have: what they hold there and its usable free memory. Memory that other
@@ -641,38 +733,70 @@ static uint64_t daemon_budget_cycle(struct daemon *d) {
         return d->round_gap_us;
 }
 
-/* The census of the round that ended (where its classes are), then the pass-interval tuner that reads it. Runs in
- * a turn of its own after the round's end, or before the next round begins if that comes first. */
-static void daemon_census(struct daemon *d) {
+/* The fewest units a census step locates. */
+#define CENSUS_STEP_UNITS_MIN UINT64_C(256)
+
+/* Forgets the census in progress, if any. */
+static void daemon_census_drop(struct daemon *d) {
+        d->census_due = false;
+        d->census_taker = census_taker_free(d->census_taker);
+        (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
+}
+
+/* The census of the round that ended (where its classes are), then the pass-interval tuner that reads it. Taken
+ * a step per loop turn after the round's end, paced as the plan's steps (daemon_plan_step()); all at once when
+ * the next round begins first (finish). */
+static void daemon_census(struct daemon *d, bool finish) {
         struct heat_class_params p = daemon_class_params(d);
         struct census census;
-        uint64_t start = now_us();
+        uint64_t start = now_us(), took, located;
         int r;
 
         if (!d->census_due)
                 return;
-        d->census_due = false;
-        (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
-        if (!d->scan)
+        if (!d->scan) {
+                daemon_census_drop(d);
                 return;
-        r = census_take(scan_engine_heat(d->scan), &p, &d->topology, &census);
-        if (r < 0)
-                log_repeat_errno(LOG_WARNING, "census", r, "Cannot find where the tracked pages are: %m, ignoring");
-        else {
-                census_done(&d->census);
-                d->census = census;
-                d->have_census = true;
         }
+        if (!d->census_taker) {
+                r = census_taker_new(scan_engine_heat(d->scan), &p, &d->topology, &d->census_taker);
+                if (r < 0) {
+                        log_repeat_errno(LOG_WARNING, "census", r,
+                                         "Cannot find where the tracked pages are: %m, ignoring");
+                        daemon_census_drop(d);
+                        return;
+                }
+        }
+        if (d->census_units_max == 0)
+                d->census_units_max = CENSUS_STEP_UNITS_MIN;
+        located = census_taker_located(d->census_taker);
+        r = census_taker_step(d->census_taker, finish ? UINT64_MAX : d->census_units_max, &census);
+        took = now_us() - start;
+        if (!finish)
+                d->census_units_max = locate_pace(census_taker_located(d->census_taker) - located, took,
+                                                  CENSUS_STEP_UNITS_MIN);
+        if (r > 0) {
+                (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_ONESHOT);
+                return;
+        }
+        daemon_census_drop(d);
+        if (r < 0) {
+                log_repeat_errno(LOG_WARNING, "census", r, "Cannot find where the tracked pages are: %m, ignoring");
+                return;
+        }
+        census_done(&d->census);
+        d->census = census;
+        d->have_census = true;
         daemon_tune(d);
-        log_debug("Census of round %" PRIu64 ": %" PRIu64 "ms (%" PRIu64 " units asked)", d->census.round,
-                  (now_us() - start) / USEC_PER_MSEC, d->census.units_queried);
+        log_debug("Census of round %" PRIu64 " done: last step %" PRIu64 "ms (%" PRIu64 " units asked in all)",
+                  d->census.round, took / USEC_PER_MSEC, d->census.units_queried);
 }
 
 static int on_census_defer(sd_event_source *s, void *userdata) {
         struct daemon *d = userdata;
 
         d->turns.doing = "census";
-        daemon_census(d);
+        daemon_census(d, /* finish= */ false);
         return 0;
 }
 
@@ -683,6 +807,7 @@ static void daemon_round_finish(struct daemon *d) {
         int r;
 
         d->turns.doing = "round end";
+        (void) sd_event_source_set_enabled(d->round_end_defer, SD_EVENT_OFF);
         daemon_observe(d);
 
         if (d->round_open) {
@@ -690,18 +815,20 @@ static void daemon_round_finish(struct daemon *d) {
 
                 (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
+                (void) sd_event_source_set_enabled(d->step_timer, SD_EVENT_OFF);
                 (void) scan_engine_round_end(d->scan);
                 d->round_open = false;
                 scan_end_us = now_us();
 
                 daemon_place(d);
-                /* The plan does not need the census (status and the pass-interval tuner do): it gets a turn of
-                 * its own, so a control request waits for the longer of the two, not their sum. */
+                /* The plan does not need the census (status and the pass-interval tuner do): it gets turns of
+                 * its own, so a control request waits for the longest step, not the sum of all. */
+                daemon_census_drop(d);
                 d->census_due = true;
                 (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_ONESHOT);
                 /* This turn holds the loop longest (tierctl status: Loop); which part is what to split next. */
-                log_debug("Round %" PRIu64 " ended in a turn of %" PRIu64 "ms: scan end %" PRIu64 "ms, plan and "
-                          "its first moves %" PRIu64 "ms",
+                log_debug("Round %" PRIu64 " ended in a turn of %" PRIu64 "ms: scan end %" PRIu64 "ms, the plan's "
+                          "first step %" PRIu64 "ms",
                           d->round + 1, (now_us() - start) / USEC_PER_MSEC, (scan_end_us - start) / USEC_PER_MSEC,
                           (now_us() - scan_end_us) / USEC_PER_MSEC);
         }
@@ -723,6 +850,22 @@ static void daemon_round_finish(struct daemon *d) {
         }
 }
 
+/* The next slice of the pending scan step: in the next turn, or after the wait the backend asked for. */
+static void daemon_step_later(struct daemon *d) {
+        uint64_t wait = scan_engine_resume_wait_us(d->scan);
+        int r;
+
+        if (wait > 0) {
+                r = daemon_arm(d->step_timer, wait);
+                if (r >= 0) {
+                        (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
+                        return;
+                }
+                log_repeat_errno(LOG_WARNING, "step-timer", r, "Cannot arm the scan step timer: %m, going on at once");
+        }
+        (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+}
+
 /* The pass interval starts once pass_begin is done. */
 static void daemon_pass_wait(struct daemon *d) {
         int r;
@@ -742,7 +885,7 @@ static void daemon_pass_start(struct daemon *d) {
         if (r < 0)
                 log_repeat_errno(LOG_ERR, "pass-begin", r, "Cannot start a scan pass: %m");
         if (r > 0)
-                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+                daemon_step_later(d);
         else
                 daemon_pass_wait(d);
         d->round_busy_us += now_us() - start;
@@ -752,25 +895,42 @@ static void daemon_pass_start(struct daemon *d) {
 static void daemon_pass_done(struct daemon *d) {
         unsigned left = scan_engine_passes_left(d->scan);
 
-        if (left > 0 && d->procs_pending) {
-                /* A new target waits: end this round here (its passes count, as with a reload) and start the next
-                 * at once, so the new process is in the very next pass rather than a round later. */
-                d->proc_events.rounds_cut++;
-                daemon_round_finish(d);
-        } else if (left > 0)
+        if (left > 0 && !d->procs_pending) {
                 daemon_pass_start(d);
-        else
+                return;
+        }
+        /* A new target waits: end this round here (its passes count, as with a reload) and start the next at
+         * once, so the new process is in the very next pass rather than a round later. */
+        if (left > 0)
+                d->proc_events.rounds_cut++;
+        /* The round's end (fold, the plan's first step) in a turn of its own: this one had the pass's end. */
+        if (sd_event_source_set_enabled(d->round_end_defer, SD_EVENT_ONESHOT) < 0)
                 daemon_round_finish(d);
+}
+
+static int on_round_end_defer(sd_event_source *s, void *userdata) {
+        struct daemon *d = userdata;
+
+        /* A reload or a pause may have ended the round since. */
+        if (d->round_open)
+                daemon_round_finish(d);
+        return 0;
 }
 
 static void daemon_round_start(struct daemon *d) {
         uint64_t start = now_us();
         int r;
 
+        /* The plan locates and settles units in the heat store the round would be changing, and is built for
+         * the round that ended: it is finished first. */
+        if (d->planner) {
+                d->round_after_plan = true;
+                return;
+        }
         d->procs_pending = false; /* this round's rescan sees what the events announced */
         d->round_start_us = start;
         d->turns.doing = "round start";
-        daemon_census(d); /* the last round's, if its turn has not come yet */
+        daemon_census(d, /* finish= */ true); /* the last round's, if its turns have not all come yet */
         loop_turns_round_done(&d->turns);
         d->round_busy_us = 0;
         daemon_refresh(d);
@@ -786,7 +946,7 @@ static void daemon_round_start(struct daemon *d) {
                         d->round_open = true;
                         d->round_busy_us += now_us() - start;
                         if (r > 0)
-                                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+                                daemon_step_later(d);
                         else
                                 daemon_pass_start(d);
                         return;
@@ -811,9 +971,11 @@ static int on_step_continue(sd_event_source *s, void *userdata) {
         d->turns.doing = scan_engine_pending(d->scan) == SCAN_STEP_ROUND_BEGIN ? "round start slice" : "pass slice";
         r = scan_engine_resume(d->scan, &done);
         d->round_busy_us += now_us() - start;
-        if (r > 0)
+        if (r > 0) {
+                daemon_step_later(d);
                 return 0;
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
+        (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
         switch (done) {
         case SCAN_STEP_ROUND_BEGIN:
                 daemon_pass_start(d);
@@ -830,6 +992,10 @@ static int on_step_continue(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+static int on_step_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        return on_step_continue(s, userdata);
+}
+
 static int on_pass_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
         uint64_t start = now_us();
@@ -841,7 +1007,7 @@ static int on_pass_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (r < 0)
                 log_repeat_errno(LOG_ERR, "pass-end", r, "Cannot end a scan pass: %m");
         if (r > 0)
-                (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_ON);
+                daemon_step_later(d);
         else
                 daemon_pass_done(d);
         return 0;
@@ -919,16 +1085,18 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
         if (d->opts->log_level_override < 0)
                 log_set_max_level(new_config->log_level);
 
-        /* A round in flight was planned with the old settings: cut it short (its passes still count). */
+        /* A round in flight was planned with the old settings: cut it short (its passes still count). The plan
+         * of a round is made with the settings of when it ends, so the cut round's is dropped: the round that
+         * follows at once plans with the new ones. */
         if (d->round_open)
                 daemon_round_finish(d);
+        daemon_plan_drop(d);
 
         if (scan_engine_config_changed(d->config, new_config)) {
                 struct scan_engine *scan = NULL;
 
                 log_notice("Scan settings changed: restarting the scan backend (page history starts over)");
-                d->census_due = false;
-                (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
+                daemon_census_drop(d);
                 d->scan = scan_engine_free(d->scan);
                 census_done(&d->census);
                 d->have_census = false;
@@ -1090,6 +1258,7 @@ static int on_control(const struct control_request *req, const struct ucred *pee
                 if (pause && d->round_open)
                         daemon_round_finish(d);
                 if (pause) {
+                        daemon_plan_drop(d);
                         placement_abort(&d->placement);
                         (void) sd_event_source_set_enabled(d->place_timer, SD_EVENT_OFF);
                 }
@@ -1303,10 +1472,26 @@ static int daemon_setup(struct daemon *d) {
                 return log_error_errno(r, "Cannot create the scan step source: %m");
         (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
         (void) sd_event_source_set_priority(d->step_defer, SD_EVENT_PRIORITY_IDLE);
+        /* Waits for the kernel's data are short (DAMON looks again every 10 ms): 1 ms accuracy. */
+        r = sd_event_add_time_relative(d->event, &d->step_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC,
+                                       on_step_timer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the scan step timer: %m");
+        (void) sd_event_source_set_enabled(d->step_timer, SD_EVENT_OFF);
         r = sd_event_add_defer(d->event, &d->census_defer, on_census_defer, d);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the census source: %m");
         (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_OFF);
+        r = sd_event_add_defer(d->event, &d->round_end_defer, on_round_end_defer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the round end source: %m");
+        (void) sd_event_source_set_enabled(d->round_end_defer, SD_EVENT_OFF);
+        r = sd_event_add_defer(d->event, &d->plan_defer, on_plan_defer, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the plan source: %m");
+        (void) sd_event_source_set_enabled(d->plan_defer, SD_EVENT_OFF);
+        /* As the scan's slices: a control request or a signal is served between two steps. */
+        (void) sd_event_source_set_priority(d->plan_defer, SD_EVENT_PRIORITY_IDLE);
         return 0;
 }
 
@@ -1317,12 +1502,18 @@ static void daemon_done(struct daemon *d) {
         observer_free(d->observer);
         if (d->round_open)
                 (void) scan_engine_round_end(d->scan);
+        d->round_after_plan = false;
+        daemon_plan_drop(d);
+        daemon_census_drop(d);
         /* Closing the backend tidies kernel state it created (DAMON: its own kdamond). */
         scan_engine_free(d->scan);
         census_done(&d->census);
         placement_done(&d->placement);
+        sd_event_source_disable_unref(d->plan_defer);
+        sd_event_source_disable_unref(d->round_end_defer);
         sd_event_source_disable_unref(d->place_timer);
         sd_event_source_disable_unref(d->step_defer);
+        sd_event_source_disable_unref(d->step_timer);
         sd_event_source_disable_unref(d->census_defer);
         sd_event_source_disable_unref(d->pass_timer);
         sd_event_source_disable_unref(d->round_timer);

@@ -1983,6 +1983,7 @@ struct walk {
         uint8_t sel[1 << CLASS_KEY_BITS]; /* 1: selected class; 2: hot or cold, also subject to the filter */
         heat_unit_func_t f;
         void *userdata;
+        uint64_t next; /* f paused the walk: the slot to go on from */
 };
 
 static bool walk_passes_filter(const struct walk *w, uint16_t e) {
@@ -2020,7 +2021,7 @@ static inline uint64_t walk_settled_word(const struct walk *w, const struct heat
 }
 
 /* One unit at a time: VMAs with THPs, and the last partial word of the others. */
-static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64_t i, uint64_t n) {
+static int vma_walk_units(struct walk *w, const struct heat_vma *v, uint64_t i, uint64_t n) {
         const struct observation o = observation_of(v, w->round);
         int r;
 
@@ -2034,12 +2035,14 @@ static int vma_walk_units(const struct walk *w, const struct heat_vma *v, uint64
                         s = 0;
                 if (s != 0 && ((walk_settled_word(w, v, &o, i / 64) >> (i % 64)) & 1))
                         s = 0;
+                i += len;
                 if (s != 0) {
-                        r = walk_call(w, v, i, e);
-                        if (r < 0)
+                        r = walk_call(w, v, i - len, e);
+                        if (r > 0)
+                                w->next = i;
+                        if (r != 0)
                                 return r;
                 }
-                i += len;
         }
         return 0;
 }
@@ -2100,14 +2103,16 @@ static inline unsigned walk_select8(const struct walk_bounds *b, const uint16_t 
 
 /* Base pages only: 64 entries (one settled word) at a time, selected without a branch per entry, so that a walk
  * over 2^28 entries for a few thousand candidates costs memory bandwidth rather than mispredictions. */
-static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
+static int vma_walk_base(struct walk *w, const struct heat_vma *v, uint64_t from) {
         const struct observation o = observation_of(v, w->round);
         uint64_t n = vma_n_pages(v), words = n / 64;
         struct walk_bounds b;
         int r;
 
-        for (uint64_t k = 0; k < words; k++) {
-                uint64_t sel = 0, settled = walk_settled_word(w, v, &o, k);
+        for (uint64_t k = from / 64; k < words; k++) {
+                /* A walk that goes on mid-word leaves out the slots before it, as if settled. */
+                uint64_t sel = 0, settled = walk_settled_word(w, v, &o, k) |
+                        (k == from / 64 ? (UINT64_C(1) << (from % 64)) - 1 : 0);
 
                 /* Once placement has settled, most words are all settled: 64 units for one load. */
                 if (settled == UINT64_MAX)
@@ -2133,11 +2138,13 @@ static int vma_walk_base(const struct walk *w, const struct heat_vma *v) {
                         uint64_t i = k * 64 + (uint64_t) __builtin_ctzll(sel);
 
                         r = walk_call(w, v, i, v->entries[i]);
-                        if (r < 0)
+                        if (r > 0)
+                                w->next = i + 1;
+                        if (r != 0)
                                 return r;
                 }
         }
-        return vma_walk_units(w, v, words * 64, n);
+        return vma_walk_units(w, v, MAX(words * 64, from), n);
 }
 
 int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
@@ -2148,6 +2155,17 @@ int heat_store_foreach_unit(const struct heat_store *s, pid_t pid, const struct 
 int heat_store_foreach_unit_filtered(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
                                      unsigned class_mask, const struct heat_walk_filter *filter,
                                      heat_unit_func_t f, void *userdata) {
+        struct heat_walk_cursor cursor = {};
+        int r;
+
+        r = heat_store_walk(s, pid, p, class_mask, filter, &cursor, f, userdata);
+        /* Without a cursor to go on from, a pause is the end. */
+        return MIN(r, 0);
+}
+
+int heat_store_walk(const struct heat_store *s, pid_t pid, const struct heat_class_params *p, unsigned class_mask,
+                    const struct heat_walk_filter *filter, struct heat_walk_cursor *cursor, heat_unit_func_t f,
+                    void *userdata) {
         _cleanup_free_ struct walk *w = NULL;
         size_t first, end;
         int r;
@@ -2171,15 +2189,29 @@ int heat_store_foreach_unit_filtered(const struct heat_store *s, pid_t pid, cons
                 .userdata = userdata,
         };
         class_selection(p, class_mask, w->sel);
-        for (size_t ti = first; ti < end; ti++)
-                for (size_t j = 0; j < s->targets[ti].n_vmas; j++) {
-                        const struct heat_vma *v = &s->targets[ti].vmas[j];
+        /* By pid and address, not by index: a target that went away in between leaves the cursor good. */
+        for (size_t ti = MAX(first, target_lower_bound(s, cursor->pid)); ti < end; ti++) {
+                const struct heat_target *t = &s->targets[ti];
+                uint64_t from_addr = t->pid == cursor->pid ? cursor->addr : 0;
 
-                        w->pid = s->targets[ti].pid;
-                        r = v->n_thp == 0 ? vma_walk_base(w, v) : vma_walk_units(w, v, 0, vma_n_pages(v));
+                w->pid = t->pid;
+                for (size_t j = vma_lower_bound(t, from_addr); j < t->n_vmas; j++) {
+                        const struct heat_vma *v = &t->vmas[j];
+                        uint64_t from = from_addr > v->start ? (from_addr - v->start) >> HEAT_PAGE_SHIFT : 0;
+
+                        r = v->n_thp == 0 ? vma_walk_base(w, v, from) : vma_walk_units(w, v, from, vma_n_pages(v));
                         if (r < 0)
                                 return r;
+                        if (r > 0) {
+                                *cursor = (struct heat_walk_cursor) {
+                                        .pid = t->pid,
+                                        .addr = v->start + (w->next << HEAT_PAGE_SHIFT),
+                                };
+                                return 1;
+                        }
                 }
+        }
+        *cursor = (struct heat_walk_cursor) { .pid = INT32_MAX, .addr = UINT64_MAX };
         return 0;
 }
 

@@ -409,7 +409,7 @@ struct heat_unit {
 int heat_store_lookup(const struct heat_store *s, pid_t pid, uint64_t addr, const struct heat_class_params *p,
                       struct heat_unit *ret);
 
-/* A negative return stops the walk and is passed back. */
+/* A negative return stops the walk and is passed back; a positive one pauses heat_store_walk() after the unit. */
 typedef int (*heat_unit_func_t)(const struct heat_unit *u, void *userdata);
 
 /* Calls f for every unit of pid (0: of all targets) whose class is in class_mask, in ascending (pid, address)
@@ -431,10 +431,26 @@ struct heat_walk_filter {
         unsigned hot_rank_min;
         unsigned cold_idle_min;
 };
-/* heat_store_foreach_unit() with a filter (NULL: none). */
+/* heat_store_foreach_unit() with a filter (NULL: none). A positive return of f stops it as a pause would. */
 int heat_store_foreach_unit_filtered(const struct heat_store *s, pid_t pid, const struct heat_class_params *p,
                                      unsigned class_mask, const struct heat_walk_filter *filter,
                                      heat_unit_func_t f, void *userdata);
+
+/* Where a paused walk goes on: the unit at or after addr in target pid, or the next target should pid be gone.
+ * Zeroed, it is the start. By pid and address rather than by index, so that the store may change between the
+ * turns of a walk the daemon spreads over several (a process that exits in between is left out, one that comes
+ * in ahead of the cursor is not walked). */
+struct heat_walk_cursor {
+        pid_t pid;
+        uint64_t addr;
+};
+
+/* heat_store_foreach_unit_filtered() from *cursor on. When f returns a positive value the walk pauses after that
+ * unit: *cursor is where it goes on and 1 is returned. Returns 0 when the walk is done (a further call with the
+ * same cursor walks nothing), f's negative return, -ENOENT for an unknown pid, -EINVAL for invalid params. */
+int heat_store_walk(const struct heat_store *s, pid_t pid, const struct heat_class_params *p, unsigned class_mask,
+                    const struct heat_walk_filter *filter, struct heat_walk_cursor *cursor, heat_unit_func_t f,
+                    void *userdata);
 
 /* Calls f for every stride-th unit of all targets (the first, the stride+1-th, ...) in walk order, whatever its
  * class: a sample whose cost follows the sample, not the store (base pages are reached by index; VMAs with THPs

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+
+#include "log.h"
 #include "loop-turns.h"
 #include "util.h"
 
@@ -41,7 +44,12 @@ int loop_turns_run(sd_event *e, struct loop_turns *t) {
                 r = sd_event_dispatch(e);
                 if (r < 0)
                         return r;
-                loop_turns_note(t, t->doing, now_monotonic_us() - start);
+                start = now_monotonic_us() - start;
+                loop_turns_note(t, t->doing, start);
+                /* Which work is what to split next. */
+                if (start > LOOP_TURN_SLOW_US)
+                        log_debug("Slow event loop turn: %" PRIu64 "ms (%s)", start / USEC_PER_MSEC,
+                                  t->doing ?: "other events");
         }
         r = sd_event_get_exit_code(e, &code);
         return r < 0 ? r : code;

@@ -131,14 +131,16 @@ void placement_take_full_nodes(struct placement *p, struct node_set *ret) {
  * batch_bytes (at least one move). Returns the number of moves and their bytes. */
 static size_t batch_end(const struct placement *p, uint64_t *ret_bytes) {
         const struct policy_move *first = &p->plan.moves[p->next];
-        uint64_t bytes = first->size_bytes;
+        uint64_t bytes = first->size_bytes, max_bytes = p->settings.batch_bytes;
         size_t i = p->next + 1;
 
+        if (p->pace_bytes > 0)
+                max_bytes = MIN(max_bytes, p->pace_bytes);
         for (; i < p->plan.n_moves; i++) {
                 const struct policy_move *m = &p->plan.moves[i];
 
                 if (m->pid != first->pid || m->to_node != first->to_node || m->direction != first->direction ||
-                    bytes + m->size_bytes > p->settings.batch_bytes)
+                    bytes + m->size_bytes > max_bytes)
                         break;
                 bytes += m->size_bytes;
         }
@@ -199,6 +201,13 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
         r = migrate_move_pages(moves[0].pid, addrs, n, moves[0].to_node, n, p->plan.move_flags, status, &result);
         st->calls++;
         st->time_us += result.time_us;
+        /* A call should take half a slice at most, so that a slice ends within one and a half: the next call is
+         * cut to what this one's pace fits into that; one far under it lets the calls grow back. */
+        if (result.time_us > PLACEMENT_SLICE_US / 2)
+                p->pace_bytes = MAX((bytes * (PLACEMENT_SLICE_US / 2) / result.time_us) & ~(HEAT_PAGE_SIZE - 1),
+                                    HEAT_PAGE_SIZE);
+        else if (result.time_us < PLACEMENT_SLICE_US / 8 && p->pace_bytes > 0 && bytes >= p->pace_bytes)
+                p->pace_bytes = p->pace_bytes >= p->settings.batch_bytes / 2 ? 0 : p->pace_bytes * 2;
         if (r < 0) {
                 for (size_t i = 0; i < n; i++)
                         count_failure(st, (int) r, moves[i].size_bytes / HEAT_PAGE_SIZE);
@@ -297,7 +306,7 @@ int placement_run(struct placement *p, struct heat_store *heat, uint64_t now_us,
                         continue;
                 }
 
-                if (clock_us() - start >= PLACEMENT_SLICE_US)
+                if (clock_us() - start >= PLACEMENT_SLICE_US / 2)
                         return 1; /* the loop gets a turn; *ret_wait_us is 0 */
 
                 if (!ratelimit_take(&p->limit[dir], now_us, bytes)) {

@@ -267,6 +267,13 @@ struct unit_key_ref {
         uint64_t addr;
 };
 
+enum plan_phase {
+        PLAN_WORKLOADS, /* walks of the budgeted workloads' units */
+        PLAN_MAIN,      /* the walk for hot, cold and skipped units */
+        PLAN_WARM,      /* step 5's walk for displaceable warm units */
+        PLAN_DONE,
+};
+
 struct plan_ctx {
         struct heat_store *heat; /* written only to mark units settled (heat.h) */
         const struct topology *topo;
@@ -315,6 +322,16 @@ struct plan_ctx {
         struct heat_walk_filter filter;
 
         bool eager; /* eager units are candidates: eager_hits is set and some faster tier has room above its target */
+
+        /* Spread over steps (policy_planner_step()): where the plan is, and where its walk goes on. */
+        enum plan_phase phase;
+        size_t phase_wl, phase_pid; /* PLAN_WORKLOADS: the workload and the index of the pid being walked */
+        bool walking;               /* a walk of the phase is under way at cursor */
+        struct heat_walk_cursor cursor;
+        struct heat_class_params walk_class;
+        uint64_t step_located_max; /* this step pauses once it located this many units */
+        uint64_t step_located;
+        bool handed_out; /* the plan went to the caller (or a step failed): the planner is only to be freed */
 };
 
 static void skip_count(struct plan_ctx *c, enum policy_skip why, uint64_t size) {
@@ -912,6 +929,7 @@ static int batch_flush(struct plan_ctx *c) {
         if (r < 0)
                 return r;
         c->plan.summary.units_located += n;
+        c->step_located += n;
         for (size_t i = 0; i < n; i++) {
                 r = place_unit(c, c->batch_pid, (uint64_t) (uintptr_t) c->addrs[i], c->entries[i], c->nodes[i]);
                 if (r < 0)
@@ -945,13 +963,15 @@ static int on_unit(const struct heat_unit *u, void *userdata) {
 
         /* A budgeted workload's units are all located: its use of tier 0 is measured, skipped units included. */
         if (c->walk_wl < 0 && !worth_locating(c, u))
-                return 0;
+                return c->step_located >= c->step_located_max;
 
         c->batch_pid = u->pid;
         c->addrs[c->batch_n] = (void *) (uintptr_t) u->addr;
         c->entries[c->batch_n] = u->entry;
         c->batch_n++;
-        return 0;
+        /* Locating is what a plan's time goes into (a move_pages() entry per unit): the step pauses the walk
+         * once it has located its share. The batch waits in the context for the next step. */
+        return c->step_located >= c->step_located_max;
 }
 
 /* After a budgeted workload's walk: its hot units join the others, unless it is over its budget. */
@@ -980,25 +1000,33 @@ static int workload_walk_done(struct plan_ctx *c, size_t w) {
         return 0;
 }
 
+/* The walks of the budgeted workloads, from where the last step paused. Returns 1 when this step paused. */
 static int walk_workloads(struct plan_ctx *c) {
         int r;
 
-        for (size_t w = 0; w < c->p->n_workloads; w++) {
+        for (; c->phase_wl < c->p->n_workloads; c->phase_wl++, c->phase_pid = 0) {
+                size_t w = c->phase_wl;
                 const struct policy_workload *wl = &c->p->workloads[w];
 
                 if (!c->wl[w].budgeted)
                         continue;
                 c->walk_wl = (int) w;
-                for (size_t i = 0; i < wl->n_pids; i++) {
-                        struct pid_workload *m = pid_map_find(c, wl->pids[i]);
+                for (; c->phase_pid < wl->n_pids; c->phase_pid++) {
+                        struct pid_workload *m = pid_map_find(c, wl->pids[c->phase_pid]);
 
                         /* Once per pid, and only for the workload it belongs to. */
-                        if (!m || m->workload != (int16_t) w || m->walked)
+                        if (!m || m->workload != (int16_t) w || (m->walked && !c->walking))
                                 continue;
                         m->walked = true;
-                        r = heat_store_foreach_unit(c->heat, m->pid, &c->p->class, HEAT_CLASS_MASK_ALL, on_unit, c);
+                        if (!c->walking)
+                                c->cursor = (struct heat_walk_cursor) {};
+                        r = heat_store_walk(c->heat, m->pid, &c->p->class, HEAT_CLASS_MASK_ALL, NULL, &c->cursor,
+                                            on_unit, c);
+                        c->walking = r > 0;
+                        if (r > 0)
+                                return 1;
                         if (r == -ENOENT)
-                                continue; /* not tracked (yet) */
+                                continue; /* not tracked (yet), or gone since the last step */
                         if (r >= 0)
                                 r = batch_flush(c);
                         if (r < 0)
@@ -1218,12 +1246,11 @@ static int plan_order_exchanges(struct plan_ctx *c) {
 /* Step 5: hot units still wait and the tier above has no cold unit left to give for them. Only then are warm
  * units walked (a second walk, so that a steady state with cold units to spare never locates warm ones), and only
  * as many as could make room for what waits. */
-static int plan_warm(struct plan_ctx *c) {
+static bool plan_warm_begin(struct plan_ctx *c) {
         bool any = false;
-        int r;
 
         if (c->demote_left < HEAT_PAGE_SIZE || c->promote_left < HEAT_PAGE_SIZE)
-                return 0;
+                return false;
         for (size_t s = 1; s < c->n_tiers; s++) {
                 uint64_t bytes = 0;
 
@@ -1234,16 +1261,21 @@ static int plan_warm(struct plan_ctx *c) {
                 set_init(&c->warm[s - 1], false, bytes);
                 any = any || bytes > 0;
         }
-        if (!any)
-                return 0;
+        c->warm_walk = any;
+        return any;
+}
 
-        c->warm_walk = true;
+/* Step 5's walk, from where the last step paused. Returns 1 when this step paused. */
+static int plan_warm_walk(struct plan_ctx *c) {
+        int r;
+
         /* A settled unit is never displaceable: on the fastest tier it has a streak, on the slowest nothing to
          * give. */
-        r = heat_store_foreach_unit(c->heat, 0, &c->p->class, HEAT_CLASS_MASK(HEAT_CLASS_WARM) | HEAT_WALK_UNSETTLED,
-                                    on_unit, c);
-        if (r >= 0)
-                r = batch_flush(c);
+        r = heat_store_walk(c->heat, 0, &c->p->class, HEAT_CLASS_MASK(HEAT_CLASS_WARM) | HEAT_WALK_UNSETTLED, NULL,
+                            &c->cursor, on_unit, c);
+        if (r != 0)
+                return r;
+        r = batch_flush(c);
         if (r < 0)
                 return r;
         for (size_t t = 0; t + 1 < c->n_tiers; t++)
@@ -1257,10 +1289,9 @@ static int plan_warm(struct plan_ctx *c) {
         return 0;
 }
 
-int policy_plan(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
-                policy_locate_fn locate, void *userdata, struct policy_plan *ret) {
+int policy_planner_new(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
+                       policy_locate_fn locate, void *userdata, struct policy_planner **ret) {
         _cleanup_free_ struct plan_ctx *c = NULL;
-        struct heat_class_params walk_class;
         int r;
 
         if (!heat || !topo || !p || !locate || !ret || !heat_class_params_valid(&p->class))
@@ -1285,80 +1316,162 @@ int policy_plan(struct heat_store *heat, const struct topology *topo, const stru
         c->plan.move_flags = p->move_shared ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
 
         r = ctx_init(c);
-        if (r < 0)
-                goto fail;
+        if (r < 0) {
+                ctx_done(c);
+                return r;
+        }
 
         /* Eager units only ever take room above a target: without any, they are not even looked for. The walk
          * then selects them with the hot ones (a streak of 1), and plan_class() tells them apart. */
         for (size_t t = 0; t + 1 < c->n_tiers && p->eager_hits > 0; t++)
                 c->eager = c->eager || c->tier_free[t] > c->tier_target[t];
-        walk_class = p->class;
+        c->walk_class = p->class;
         if (c->eager)
-                walk_class.promote_rounds = 1;
+                c->walk_class.promote_rounds = 1;
 
         /* One tier: nowhere to move anything. */
-        if (c->n_tiers < 2)
-                goto done;
+        c->phase = c->n_tiers < 2 ? PLAN_DONE : PLAN_WORKLOADS;
+        *ret = (struct policy_planner *) TAKE_PTR(c);
+        return 0;
+}
 
-        r = walk_workloads(c);
-        if (r < 0)
-                goto fail;
-        /* Settled units are where the plan would put them: the walk leaves them out, so once placement has
-         * settled, what it locates follows what changed rather than what is tracked. */
-        filter_refresh(c);
-        c->filtering = true;
-        r = heat_store_foreach_unit_filtered(heat, 0, &walk_class,
-                                             HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_CLASS_MASK(HEAT_CLASS_COLD) |
-                                                     HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) | HEAT_WALK_UNSETTLED,
-                                             &c->filter, on_unit, c);
-        if (r >= 0)
-                r = batch_flush(c);
-        c->filtering = false;
-        if (r < 0)
-                goto fail;
+/* What follows the main walk, up to step 5's walk: every candidate is located by then, so this is arithmetic
+ * over the candidate sets. Returns whether step 5 has a walk to do. */
+static int plan_after_walk(struct plan_ctx *c) {
+        int r;
+
         /* Parked units reach the walk only where their words were observed (heat.h, "Parked units"): when that left
          * the fastest tier short of cold candidates for a full round of demotion, all of them are looked at next
          * round. */
-        heat_store_hold_parking(heat, c->cold[0].cap_bytes > 0 && !set_full(&c->cold[0]));
+        heat_store_hold_parking(c->heat, c->cold[0].cap_bytes > 0 && !set_full(&c->cold[0]));
 
         for (size_t t = 0; t < c->n_tiers; t++)
                 c->plan.summary.candidate_units += c->cold[t].units + c->hot[t].units;
-        for (size_t w = 0; w < p->n_workloads; w++)
+        for (size_t w = 0; w < c->p->n_workloads; w++)
                 c->plan.summary.candidate_units += c->wl[w].fast.units;
 
         for (size_t t = c->n_tiers - 1; t-- > 1;) {
                 r = plan_headroom(c, t);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
         r = plan_budgets(c);
         if (r < 0)
-                goto fail;
+                return r;
         r = plan_headroom(c, 0);
         if (r < 0)
-                goto fail;
+                return r;
         for (size_t s = 1; s < c->n_tiers; s++) {
                 r = plan_promotions(c, s);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
-        r = plan_warm(c);
-        if (r < 0)
-                goto fail;
-        r = plan_order_exchanges(c);
-        if (r < 0)
-                goto fail;
+        return plan_warm_begin(c);
+}
 
-done:
+/* Runs the plan's phases from where the last step left them, until they are done (0) or a walk pauses (1). */
+static int plan_run(struct plan_ctx *c) {
+        int r;
+
+        switch (c->phase) {
+        case PLAN_WORKLOADS:
+                r = walk_workloads(c);
+                if (r != 0)
+                        return r;
+                c->phase = PLAN_MAIN;
+                c->walking = false;
+                _fallthrough_;
+        case PLAN_MAIN:
+                if (!c->walking) {
+                        /* Settled units are where the plan would put them: the walk leaves them out, so once
+                         * placement has settled, what it locates follows what changed rather than what is
+                         * tracked. */
+                        filter_refresh(c);
+                        c->cursor = (struct heat_walk_cursor) {};
+                }
+                c->filtering = true;
+                r = heat_store_walk(c->heat, 0, &c->walk_class,
+                                    HEAT_CLASS_MASK(HEAT_CLASS_HOT) | HEAT_CLASS_MASK(HEAT_CLASS_COLD) |
+                                            HEAT_CLASS_MASK(HEAT_CLASS_SKIPPED) | HEAT_WALK_UNSETTLED,
+                                    &c->filter, &c->cursor, on_unit, c);
+                c->walking = r > 0;
+                if (r == 0)
+                        r = batch_flush(c);
+                c->filtering = false;
+                if (r != 0)
+                        return r;
+                r = plan_after_walk(c);
+                if (r < 0)
+                        return r;
+                c->phase = r > 0 ? PLAN_WARM : PLAN_DONE;
+                c->cursor = (struct heat_walk_cursor) {};
+                if (r == 0)
+                        break;
+                _fallthrough_;
+        case PLAN_WARM:
+                r = plan_warm_walk(c);
+                if (r != 0)
+                        return r;
+                c->phase = PLAN_DONE;
+                break;
+        case PLAN_DONE:
+                break;
+        }
+        return 0;
+}
+
+int policy_planner_step(struct policy_planner *planner, uint64_t located_max, struct policy_plan *ret) {
+        struct plan_ctx *c = (struct plan_ctx *) planner;
+        int r;
+
+        if (!c || !ret || located_max == 0 || c->handed_out)
+                return -EINVAL;
+        c->step_located = 0;
+        c->step_located_max = located_max;
+        r = plan_run(c);
+        if (r > 0)
+                return 1;
+        if (r >= 0)
+                r = plan_order_exchanges(c);
+        if (r < 0) {
+                /* What a failed step leaves is of no use to another. */
+                c->handed_out = true;
+                return r;
+        }
         summary_finish(c);
         *ret = c->plan;
         c->plan = (struct policy_plan) {};
-        ctx_done(c);
+        c->handed_out = true;
         return 0;
+}
 
-fail:
+uint64_t policy_planner_step_located(const struct policy_planner *planner) {
+        return planner ? ((const struct plan_ctx *) planner)->step_located : 0;
+}
+
+struct policy_planner *policy_planner_free(struct policy_planner *planner) {
+        struct plan_ctx *c = (struct plan_ctx *) planner;
+
+        if (!c)
+                return NULL;
         ctx_done(c);
-        return r;
+        free(c);
+        return NULL;
+}
+
+int policy_plan(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
+                policy_locate_fn locate, void *userdata, struct policy_plan *ret) {
+        _cleanup_(policy_planner_freep) struct policy_planner *planner = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = policy_planner_new(heat, topo, p, locate, userdata, &planner);
+        if (r < 0)
+                return r;
+        r = policy_planner_step(planner, UINT64_MAX, ret);
+        /* Never paused: nothing locates UINT64_MAX units. */
+        return MIN(r, 0);
 }
 
 void policy_plan_done(struct policy_plan *plan) {

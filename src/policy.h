@@ -267,6 +267,25 @@ int policy_plan(struct heat_store *heat, const struct topology *topo, const stru
                 policy_locate_fn locate, void *userdata, struct policy_plan *ret);
 void policy_plan_done(struct policy_plan *plan);
 
+/* The same plan in steps, so that the daemon's event loop is not held for the whole of it: the walks pause once a
+ * step has located located_max units (locating, a move_pages() entry per unit, is what a plan's time goes into:
+ * 9 us a unit under TCG, where a 1.5 GiB target took 3.5 s in one turn), and the next step goes on where it
+ * paused. Between steps the caller keeps heat, topo and p as they were given (the heat store may lose targets:
+ * their units are left out); a plan built in steps is the one policy_plan() builds when nothing changed between
+ * them. policy_planner_step() returns 1 while steps remain, 0 with *ret written when the plan is done (the
+ * planner is then only to be freed), or a negative errno as policy_plan() does (the planner is then of no more
+ * use). located_max 0 is -EINVAL; UINT64_MAX never pauses. */
+struct policy_planner;
+int policy_planner_new(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
+                       policy_locate_fn locate, void *userdata, struct policy_planner **ret);
+int policy_planner_step(struct policy_planner *planner, uint64_t located_max, struct policy_plan *ret);
+struct policy_planner *policy_planner_free(struct policy_planner *planner);
+/* Units the last step located. */
+uint64_t policy_planner_step_located(const struct policy_planner *planner);
+static inline void policy_planner_freep(struct policy_planner **p) {
+        policy_planner_free(*p);
+}
+
 /* The pass-interval tuner
  * =======================
  *

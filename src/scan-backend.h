@@ -89,6 +89,10 @@ struct scan_backend_ops {
         /* The next slice of the step (round_begin, pass_begin or pass_end) that returned 1: 1 while more remains,
          * 0 when done. NULL for backends whose steps never return 1. */
         int (*resume)(void *state, const struct scan_context *ctx);
+        /* After a step or resume returned 1: how long the engine waits before the next slice. A step that waits
+         * for the kernel (DAMON: the records of the next aggregation window) asks for a wait rather than sleep
+         * in a callback or have the loop spin on it. 0 or NULL: at once. */
+        uint64_t (*resume_wait_us)(void *state);
         int (*pass_begin)(void *state, const struct scan_context *ctx);
         int (*pass_end)(void *state, const struct scan_context *ctx);
         int (*round_end)(void *state, const struct scan_context *ctx);

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +43,8 @@
  *                reads each scheme's tried regions.
  *                tracepoint: the damon:damon_aggregated records of tierd's kdamond (bpf-damon.h), assembled into
  *                whole windows (damon-burst.h); the first whole window that ended after pass_begin (waiting
- *                for it up to a window from pass_end, as tried regions would). No sysfs
+ *                for it up to a window from pass_end, as tried regions would, but without holding the event
+ *                loop: pass_end returns 1 and the engine looks again every 10 ms). No sysfs
  *                writes, and it works on kernels whose sysfs cannot filter tried regions per target (the
  *                records carry the target index). A pass without a whole window (records lost, the window has
  *                a target without regions, the program stopped) falls back to tried_regions and is counted.
@@ -90,6 +90,9 @@ struct damon_backend {
         uint64_t pass_begin_ns;
         uint64_t last_record_ns, window_start_ns, window_ns; /* the last window's length as the records say */
         uint64_t dropped_at_begin;
+        bool tracepoint_waiting;       /* pass_end waits for its window's records (damon_resume()) */
+        uint64_t tracepoint_deadline_ns; /* when it stops waiting and falls back to tried regions */
+        uint64_t resume_wait_us;       /* until it looks again */
         const char *last_path;
         uint64_t passes_tracepoint, passes_tried_regions, fallbacks;
 };
@@ -952,21 +955,21 @@ static int damon_pass_begin(void *state, _unused_ const struct scan_context *ctx
         return 0;
 }
 
-/* Records the first whole window that ended after pass_begin. Returns 1 when done, 0 when there is none to be had
- * this pass (the caller falls back to tried regions), or a negative errno from the heat store. */
-static int tracepoint_pass(struct damon_backend *b, const struct scan_context *ctx) {
-        const struct damon_burst *u;
-        /* Normally a window ended during the pass (windows are a little longer than passes, see
-         * damon_attrs_for_pass()). But the kernel counts a window in samples, not in time: a kdamond whose
-         * samples run late (a loaded machine, an emulated one) has longer windows. So wait, as tried regions
-         * would, for the next window to end, up to one window from now, as long as the last one actually took
-         * and a quarter more (windows vary with the load), or four nominal ones before one was measured; never
-         * longer, since a measurement across lost records can span several. Beyond that the records are not
-         * coming. */
+/* How often a pass that waits for its window's records looks for them: a window's records come within
+ * microseconds of each other, so this is how late after its window a pass may end. */
+#define DAMON_TRACEPOINT_POLL_US (10 * USEC_PER_MSEC)
+
+/* Sets the wait for the first whole window that ended after pass_begin. Normally a window ended during the pass
+ * (windows are a little longer than passes, see damon_attrs_for_pass()). But the kernel counts a window in
+ * samples, not in time: a kdamond whose samples run late (a loaded machine, an emulated one) has longer windows.
+ * So wait, as tried regions would, for the next window to end, up to one window from now, as long as the last one
+ * actually took and a quarter more (windows vary with the load), or four nominal ones before one was measured;
+ * never longer, since a measurement across lost records can span several. Beyond that the records are not
+ * coming. Returns 0 when no whole window can come this pass (the caller falls back to tried regions), 1 to wait
+ * (tracepoint_poll()). */
+static int tracepoint_wait(struct damon_backend *b, const struct scan_context *ctx) {
         uint64_t aggr_ns = b->attrs.aggr_us * 1000;
         uint64_t wait_ns = b->window_ns > 0 ? b->window_ns + b->window_ns / 4 : 4 * aggr_ns;
-        uint64_t deadline = now_ns() + MIN(MAX(wait_ns, aggr_ns), 4 * aggr_ns) + DAMON_TRACEPOINT_SLACK_NS;
-        int r;
 
         listen_to_kdamond(b);
         if (b->bpf_pid <= 0 || b->bursts_gen != b->slots_gen || b->bursts.n_targets != b->n_slots) {
@@ -974,35 +977,37 @@ static int tracepoint_pass(struct damon_backend *b, const struct scan_context *c
                           ctx->pass);
                 return 0;
         }
+        b->tracepoint_deadline_ns = now_ns() + MIN(MAX(wait_ns, aggr_ns), 4 * aggr_ns) + DAMON_TRACEPOINT_SLACK_NS;
+        return 1;
+}
 
-        for (;;) {
-                struct pollfd pfd = { .fd = bpf_damon_fd(b->bpf), .events = POLLIN };
-                uint64_t now;
+/* Looks for the window tracepoint_wait() set out to wait for, and records it. Returns 1 when recorded, 2 while it
+ * has not come (look again after b->resume_wait_us: the loop is not held meanwhile), 0 when it will not come this
+ * pass (records lost or the deadline passed: the caller falls back to tried regions), or a negative errno from the
+ * heat store. */
+static int tracepoint_poll(struct damon_backend *b, const struct scan_context *ctx) {
+        const struct damon_burst *u;
+        uint64_t now;
+        int r;
 
-                if (consume_records(b, /* discard= */ false) < 0)
-                        return 0;
-                if (bpf_damon_dropped(b->bpf) != b->dropped_at_begin) {
-                        log_debug("DAMON pass %u: %" PRIu64 " damon_aggregated record(s) dropped (ring buffer "
-                                  "full), this pass's window may be partial", ctx->pass,
-                                  bpf_damon_dropped(b->bpf) - b->dropped_at_begin);
-                        return 0;
-                }
-                u = damon_bursts_take(&b->bursts, b->pass_begin_ns);
-                if (u)
-                        break;
-
+        if (consume_records(b, /* discard= */ false) < 0)
+                return 0;
+        if (bpf_damon_dropped(b->bpf) != b->dropped_at_begin) {
+                log_debug("DAMON pass %u: %" PRIu64 " damon_aggregated record(s) dropped (ring buffer full), this "
+                          "pass's window may be partial",
+                          ctx->pass, bpf_damon_dropped(b->bpf) - b->dropped_at_begin);
+                return 0;
+        }
+        u = damon_bursts_take(&b->bursts, b->pass_begin_ns);
+        if (!u) {
                 now = now_ns();
-                if (now >= deadline) {
+                if (now >= b->tracepoint_deadline_ns) {
                         log_debug("DAMON pass %u: no whole aggregation window through the tracepoint (last window "
                                   "%" PRIu64 " ms long)", ctx->pass, b->window_ns / 1000000);
                         return 0;
                 }
-                r = poll(&pfd, 1, (int) MAX((deadline - now) / 1000000, UINT64_C(1)));
-                if (r < 0 && errno != EINTR) {
-                        log_repeat_errno(LOG_WARNING, "damon-bpf-poll", errno,
-                                         "Cannot wait for damon_aggregated records: %m; tried regions serve the pass");
-                        return 0;
-                }
+                b->resume_wait_us = MIN((b->tracepoint_deadline_ns - now) / 1000 + 1, DAMON_TRACEPOINT_POLL_US);
+                return 2;
         }
 
         b->pass_regions = b->pass_accessed_regions = b->pass_accessed_bytes = 0;
@@ -1017,6 +1022,8 @@ static int tracepoint_pass(struct damon_backend *b, const struct scan_context *c
         }
         log_debug("DAMON pass %u (tracepoint): %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes)",
                   ctx->pass, b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes);
+        b->passes_tracepoint++;
+        b->last_path = "tracepoint";
         return 1;
 }
 
@@ -1166,25 +1173,57 @@ static int record_scheme(struct damon_backend *b, size_t i, pid_t pid, struct he
 
 static int damon_pass_snapshot(struct damon_backend *b, const char *path, const struct scan_context *ctx);
 
+static int damon_pass_tried_regions(struct damon_backend *b, const struct scan_context *ctx);
+
+/* A pass through the tracepoint: looks for the window now and, while it has not come, again after
+ * resume_wait_us (damon_resume()). Returns 1 while waiting, 0 when the pass is done (recorded, or through tried
+ * regions when the window will not come), or a negative errno. */
+static int tracepoint_pass_step(struct damon_backend *b, const struct scan_context *ctx) {
+        int r = tracepoint_poll(b, ctx);
+
+        b->tracepoint_waiting = r == 2;
+        if (r == 2)
+                return 1;
+        if (r != 0)
+                return r < 0 ? r : 0;
+        b->fallbacks++;
+        return damon_pass_tried_regions(b, ctx);
+}
+
 static int damon_pass_end(void *state, const struct scan_context *ctx) {
         struct damon_backend *b = state;
-        char path[PATH_MAX];
-        int r;
 
+        b->tracepoint_waiting = false;
         if (!b->owned || !b->running || b->n_slots == 0)
                 return 0;
 
         if (b->bpf) {
-                r = tracepoint_pass(b, ctx);
-                if (r < 0)
-                        return r;
-                if (r > 0) {
-                        b->passes_tracepoint++;
-                        b->last_path = "tracepoint";
-                        return 0;
-                }
+                if (tracepoint_wait(b, ctx) > 0)
+                        return tracepoint_pass_step(b, ctx);
                 b->fallbacks++;
         }
+        return damon_pass_tried_regions(b, ctx);
+}
+
+static int damon_resume(void *state, const struct scan_context *ctx) {
+        struct damon_backend *b = state;
+
+        if (!b->tracepoint_waiting)
+                return -EINVAL;
+        return tracepoint_pass_step(b, ctx);
+}
+
+static uint64_t damon_resume_wait_us(void *state) {
+        const struct damon_backend *b = state;
+
+        return b->tracepoint_waiting ? b->resume_wait_us : 0;
+}
+
+/* The pass's window through tried regions (the path when the tracepoint is not there or its window will not
+ * come). Returns 0 or a negative errno. */
+static int damon_pass_tried_regions(struct damon_backend *b, const struct scan_context *ctx) {
+        char path[PATH_MAX];
+        int r;
 
         r = kd_state_path(b, path, sizeof(path));
         if (r < 0)
@@ -1261,7 +1300,11 @@ static int damon_pass_snapshot(struct damon_backend *b, const char *path, const 
         return 0;
 }
 
-static int damon_round_end(_unused_ void *state, _unused_ const struct scan_context *ctx) {
+static int damon_round_end(void *state, _unused_ const struct scan_context *ctx) {
+        struct damon_backend *b = state;
+
+        /* A round cut short while its pass waited for records. */
+        b->tracepoint_waiting = false;
         return 0;
 }
 
@@ -1404,6 +1447,8 @@ const struct scan_backend_ops scan_backend_damon = {
         .round_begin = damon_round_begin,
         .pass_begin = damon_pass_begin,
         .pass_end = damon_pass_end,
+        .resume = damon_resume,
+        .resume_wait_us = damon_resume_wait_us,
         .round_end = damon_round_end,
         .close = damon_close,
         .kernel_thread = damon_kernel_thread,

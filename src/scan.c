@@ -330,6 +330,12 @@ enum scan_step scan_engine_pending(const struct scan_engine *e) {
         return e ? e->pending : SCAN_STEP_NONE;
 }
 
+uint64_t scan_engine_resume_wait_us(const struct scan_engine *e) {
+        if (!e || e->pending == SCAN_STEP_NONE || !e->ops->resume_wait_us)
+                return 0;
+        return e->ops->resume_wait_us(e->state);
+}
+
 void scan_engine_set_placement(struct scan_engine *e, const struct topology *t, unsigned promote_rounds,
                                unsigned cold_rounds) {
         int r;

@@ -82,6 +82,8 @@ int scan_engine_pass_end(struct scan_engine *e);
  * was; SCAN_STEP_NONE when nothing was pending). */
 int scan_engine_resume(struct scan_engine *e, enum scan_step *ret_done);
 enum scan_step scan_engine_pending(const struct scan_engine *e);
+/* While a step is pending: how long to wait before its next slice (0: at once; see scan-backend.h). */
+uint64_t scan_engine_resume_wait_us(const struct scan_engine *e);
 /* Ends the round, also one cut short (pause, reload): the heat store folds the passes that ran. */
 int scan_engine_round_end(struct scan_engine *e);
 /* Forgets a process that exited (its heat data goes); harmless when it is not tracked. */

@@ -1104,6 +1104,107 @@ static int collect_vma(const struct heat_vma_info *v, void *userdata) {
         return 0;
 }
 
+/* A walk paused after every few units (heat_store_walk()) meets every unit the whole walk meets, once and in
+ * order: across words, VMAs, a THP and targets, and with a class mask that selects units mid-word. A target
+ * dropped while the walk is paused inside it is left, and the walk goes on with the next. */
+struct paused_walk {
+        struct heat_unit u[1024];
+        size_t n;
+        size_t every; /* pause after each every-th unit */
+};
+
+static int collect_pausing(const struct heat_unit *u, void *userdata) {
+        struct paused_walk *w = userdata;
+
+        assert_true(w->n < ELEMENTSOF(w->u));
+        w->u[w->n++] = *u;
+        return w->n % w->every == 0;
+}
+
+static size_t walk_in_steps(struct heat_store *s, pid_t pid, unsigned mask, size_t every, pid_t drop_at,
+                            struct paused_walk *w) {
+        struct heat_walk_cursor cursor = {};
+        size_t steps = 0;
+        int r;
+
+        *w = (struct paused_walk) { .every = every };
+        do {
+                r = heat_store_walk(s, pid, &params, mask, NULL, &cursor, collect_pausing, w);
+                assert_true(r >= 0);
+                steps++;
+                if (r > 0 && drop_at > 0 && cursor.pid == drop_at) {
+                        assert_int_equal(heat_store_drop_target(s, drop_at), 0);
+                        drop_at = 0;
+                }
+        } while (r > 0);
+        /* Done: the same cursor walks nothing more. */
+        assert_int_equal(heat_store_walk(s, pid, &params, mask, NULL, &cursor, collect_pausing, w), 0);
+        return steps;
+}
+
+static void test_walk_pauses(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        static struct paused_walk whole, stepped;
+        const uint64_t thp_vma = BASE + 64 * THP;
+        const unsigned masks[] = { HEAT_CLASS_MASK_ALL, HEAT_CLASS_MASK(HEAT_CLASS_HOT),
+                                   HEAT_CLASS_MASK(HEAT_CLASS_COLD) };
+        const size_t every[] = { 1, 2, 3, 7, 64, 65 };
+
+        assert_int_equal(heat_store_new(&s), 0);
+        {
+                struct vma v[] = { anon(BASE, BASE + 200 * PG), anon(thp_vma, thp_vma + THP + 2 * PG) };
+
+                assert_int_equal(heat_store_sync_target(s, 10, v, 2), 0);
+        }
+        sync1(s, 20, BASE, BASE + 130 * PG);
+        sync1(s, 30, BASE, BASE + 2 * PG);
+        assert_int_equal(heat_store_set_thp(s, 10, thp_vma, true), 1);
+        /* Every third page of each target hot, and the THP: the hot walk selects units mid-word. */
+        for (unsigned r = 0; r < 4; r++) {
+                assert_int_equal(heat_store_begin_round(s, r, 0), 0);
+                assert_int_equal(heat_store_begin_pass(s), 1);
+                for (uint64_t i = 0; i < 200; i += 3) {
+                        assert_int_equal(heat_store_record_accessed(s, 10, BASE + i * PG, PG), 0);
+                        if (i < 130)
+                                assert_int_equal(heat_store_record_accessed(s, 20, BASE + i * PG, PG), 0);
+                }
+                assert_int_equal(heat_store_record_accessed(s, 10, thp_vma + 5 * PG, PG), 0);
+                heat_store_end_round(s);
+        }
+
+        for (size_t m = 0; m < ELEMENTSOF(masks); m++) {
+                assert_int_equal(walk_in_steps(s, 0, masks[m], SIZE_MAX, 0, &whole), 1);
+                assert_true(whole.n > 10);
+                for (size_t e = 0; e < ELEMENTSOF(every); e++) {
+                        size_t steps = walk_in_steps(s, 0, masks[m], every[e], 0, &stepped);
+
+                        assert_int_equal(steps, whole.n / every[e] + 1);
+                        assert_int_equal(stepped.n, whole.n);
+                        for (size_t i = 0; i < whole.n; i++) {
+                                assert_int_equal(stepped.u[i].pid, whole.u[i].pid);
+                                assert_int_equal(stepped.u[i].addr, whole.u[i].addr);
+                                assert_int_equal(stepped.u[i].size_bytes, whole.u[i].size_bytes);
+                        }
+                }
+        }
+        /* One target's walk, paused. */
+        assert_int_equal(walk_in_steps(s, 20, HEAT_CLASS_MASK_ALL, SIZE_MAX, 0, &whole), 1);
+        assert_int_equal(whole.n, 130);
+        walk_in_steps(s, 20, HEAT_CLASS_MASK_ALL, 5, 0, &stepped);
+        assert_int_equal(stepped.n, 130);
+        assert_int_equal(stepped.u[129].addr, BASE + 129 * PG);
+
+        /* pid 20 goes away while the walk is paused inside it: pid 30's two pages follow what was met of it. */
+        walk_in_steps(s, 0, HEAT_CLASS_MASK_ALL, 250, 20, &stepped);
+        assert_int_equal(stepped.n, 252);
+        assert_int_equal(stepped.u[249].pid, 20);
+        assert_int_equal(stepped.u[250].pid, 30);
+        assert_int_equal(stepped.u[250].addr, BASE);
+        walk_in_steps(s, 0, HEAT_CLASS_MASK_ALL, SIZE_MAX, 0, &whole);
+        assert_int_equal(whole.n, 200 + 1 + 2 + 2);
+        assert_int_equal(whole.u[whole.n - 1].pid, 30);
+}
+
 static void test_iteration(void **state _unused_) {
         _cleanup_heat_store_free_ struct heat_store *s = NULL;
         struct collected c = { .stop_after = SIZE_MAX };
@@ -1889,6 +1990,7 @@ int main(void) {
                 cmocka_unit_test(test_drop_targets),
                 cmocka_unit_test(test_memory_per_page),
                 cmocka_unit_test(test_iteration),
+                cmocka_unit_test(test_walk_pauses),
                 cmocka_unit_test(test_histogram_large_vma),
                 cmocka_unit_test(test_settled_trend),
                 cmocka_unit_test(test_settled_walk),

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "heat.h"
 #include "log.h"
@@ -122,6 +123,46 @@ static void run_to_end(struct placement *p, struct heat_store *heat) {
                         return;
         }
         fail_msg("the plan did not end");
+}
+
+/* A move_pages() call over half a slice cuts the batches that follow to what its pace moves in half a slice (the
+ * loop is held for a whole call); calls far under it let them grow back to batch_size. The fake takes 3 slices
+ * (at least) for any call of more than 8 pages, and no time for the others. */
+static long slow_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags) {
+        long r = fake_move_pages(pid, count, pages, nodes, status, flags);
+
+        if (nodes && count > 8)
+                usleep(3 * PLACEMENT_SLICE_US);
+        return r;
+}
+
+static void test_batches_paced(void **state) {
+        int spec[FAKE_PAGES][3];
+        struct placement_settings s = settings(0, 32 * PG, false);
+        struct policy_plan plan;
+        struct placement p;
+
+        for (int i = 0; i < FAKE_PAGES; i++) {
+                spec[i][0] = 10;
+                spec[i][1] = i;
+                spec[i][2] = 0;
+        }
+        migrate_set_move_pages(slow_move_pages);
+        placement_init(&p, &s, T0);
+        plan_make(&plan, (const int (*)[3]) spec, FAKE_PAGES);
+        placement_start(&p, &plan);
+        run_to_end(&p, NULL);
+        /* The first call is the whole batch_size; a slow one cuts the next to a sixth of it at most; fast ones
+         * grow the calls back. */
+        assert_int_equal(fake.calls[0].count, 32);
+        for (size_t i = 1; i < fake.n_calls; i++)
+                if (fake.calls[i - 1].count > 8)
+                        assert_true(fake.calls[i].count * 6 <= fake.calls[i - 1].count);
+        assert_true(fake.n_calls >= 4);
+        assert_true(fake.calls[2].count > fake.calls[1].count);
+        for (int i = 0; i < FAKE_PAGES; i++)
+                assert_int_equal(fake.node[0][i], 0);
+        placement_done(&p);
 }
 
 static void test_batches(void **state) {
@@ -464,6 +505,7 @@ static void test_errno_names(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batches_paced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rate_limit_waits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_round_cap_ends_plan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_esrch_skips_pid, setup, teardown),

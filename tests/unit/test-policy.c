@@ -1266,6 +1266,105 @@ static void test_warm_displaced(void **state _unused_) {
 /* What the kernel keeps of a node's free memory (watermarks, lowmem reserve) is no headroom: a node with 30 free
  * pages of which 20 are kept is full at a minimum of 10, so the hot unit goes in one for one. With 25 kept it is
  * below its target: the cold unit goes for headroom, and the hot one does not fit after it. */
+/* Field by field: a move's padding is not part of it. */
+static bool moves_equal(const struct policy_move *a, const struct policy_move *b) {
+        return a->pid == b->pid && a->size_bytes == b->size_bytes && a->addr == b->addr &&
+                a->from_node == b->from_node && a->to_node == b->to_node && a->from_tier == b->from_tier &&
+                a->to_tier == b->to_tier && a->direction == b->direction && a->reason == b->reason &&
+                a->workload == b->workload && a->entry == b->entry && a->settles == b->settles;
+}
+
+/* A plan built in steps (policy_planner_step()) is the plan built in one go, whatever a step may locate: the walks
+ * go on where they paused. Four processes of mixed heat on a full fast tier (exchanges, and step 5's warm walk for
+ * the hot units left waiting) and a budgeted workload (its own walk), each located in several batches. Each plan
+ * gets a store of its own, built alike: planning marks units settled. */
+static void test_planner_steps(void **state _unused_) {
+        static const char *const kinds[] = { "h2", "h5", "H5", "w", "c3", "c8", "n", "c1" };
+        const struct node_spec nodes[] = { { 0, 0, 5000, 0 }, { 1, 1, 100000, 90000 } };
+        const size_t n_pages = 2500, n_procs = 4;
+        const uint64_t steps_max[] = { 1, 700, 1024, 5000, UINT64_MAX };
+        const pid_t db_pids[] = { 30, 10 };
+        struct policy_workload wl = { .name = "db", .pids = db_pids, .n_pids = 2, .fast_max_bytes = 4000 * PG };
+        struct proc procs[4];
+        char *heat[4], *where[4];
+        struct topo_fixture t;
+        struct policy_params p = params_default();
+        struct policy_plan whole;
+        struct fixture f;
+        uint32_t seed = 12345;
+
+        for (size_t i = 0; i < n_procs; i++) {
+                size_t kh = 0, kw = 0;
+
+                heat[i] = malloc(n_pages * 4);
+                where[i] = malloc(n_pages * 2 + 1);
+                assert_non_null(heat[i]);
+                assert_non_null(where[i]);
+                for (size_t k = 0; k < n_pages; k++) {
+                        const char *kind;
+
+                        seed = seed * 1103515245 + 12345;
+                        kind = kinds[(seed >> 16) % ELEMENTSOF(kinds)];
+                        kh += (size_t) sprintf(heat[i] + kh, "%s ", kind);
+                        /* Hot units mostly on the slow node, the others mostly on the fast one. */
+                        kw += (size_t) sprintf(where[i] + kw, "%d ", (kind[0] == 'h' || kind[0] == 'H') == ((seed >> 8) % 8 != 0));
+                }
+                heat[i][kh - 1] = 0;
+                where[i][kw - 1] = 0;
+                procs[i] = (struct proc) { .pid = (pid_t) (10 * (i + 1)), .base = BASE, .heat = heat[i], .nodes = where[i] };
+        }
+        topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+        headroom(&p, 0, 0, 0);
+        p.workloads = &wl;
+        p.n_workloads = 1;
+
+        fixture_build(&f, procs, n_procs);
+        assert_int_equal(plan(&f, &t, &p, &whole), 0);
+        fixture_done(&f);
+        /* The fixture plans what this test is about: exchanges, and warm units displaced in step 5. */
+        assert_true(whole.summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] > 0);
+        assert_true(whole.summary.units_located > 4 * POLICY_LOCATE_BATCH);
+        assert_true(whole.workloads[0].fast_bytes > 0);
+
+        for (size_t m = 0; m < ELEMENTSOF(steps_max); m++) {
+                _cleanup_(policy_planner_freep) struct policy_planner *planner = NULL;
+                struct policy_plan stepped = {};
+                unsigned steps = 0;
+                int r;
+
+                fixture_build(&f, procs, n_procs);
+                assert_int_equal(policy_planner_new(f.heat, &t.topo, &p, fake_locate, &f, &planner), 0);
+                do {
+                        r = policy_planner_step(planner, steps_max[m], &stepped);
+                        assert_true(r >= 0);
+                        steps++;
+                        assert_true(steps < 100);
+                } while (r > 0);
+                /* A step pauses at the first batch flush past its share: every batch of 1024 or fewer. */
+                if (steps_max[m] <= POLICY_LOCATE_BATCH)
+                        assert_true(steps >= whole.summary.locate_calls / 2);
+                if (steps_max[m] == UINT64_MAX)
+                        assert_int_equal(steps, 1);
+                /* Done: nothing more to hand out. */
+                assert_int_equal(policy_planner_step(planner, 1, &(struct policy_plan) {}), -EINVAL);
+
+                assert_int_equal(stepped.n_moves, whole.n_moves);
+                for (size_t i = 0; i < whole.n_moves; i++)
+                        assert_true(moves_equal(&stepped.moves[i], &whole.moves[i]));
+                assert_memory_equal(&stepped.summary, &whole.summary, sizeof(whole.summary));
+                assert_int_equal(stepped.n_workloads, 1);
+                assert_memory_equal(stepped.workloads, whole.workloads, sizeof(struct policy_workload_summary));
+                policy_plan_done(&stepped);
+                fixture_done(&f);
+        }
+
+        policy_plan_done(&whole);
+        for (size_t i = 0; i < n_procs; i++) {
+                free(heat[i]);
+                free(where[i]);
+        }
+}
+
 static void test_kept_free_memory(void **state _unused_) {
         struct fixture f;
         struct topo_fixture t;
@@ -1327,6 +1426,7 @@ int main(void) {
                 cmocka_unit_test(test_tuner),
                 cmocka_unit_test(test_warm_displaced),
                 cmocka_unit_test(test_kept_free_memory),
+                cmocka_unit_test(test_planner_steps),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

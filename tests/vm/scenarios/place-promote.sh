@@ -71,5 +71,8 @@ fi
 # What holds the event loop longest at the end of a round (the figures BENCHMARKS.md quotes): the last three rounds.
 grep -E "ended in a turn|Census of round" $D/tierd.log | tail -n 6 > $D/turns.txt
 show turns $D/turns.txt
+# Every turn over 50 ms of the run, by what it was doing.
+sed -n 's/.*Slow event loop turn: [0-9]*ms (\(.*\))$/\1/p' $D/tierd.log | sort | uniq -c > $D/slow-turns.txt
+show slow-turns $D/slow-turns.txt
 
 finish_placement $D
