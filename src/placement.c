@@ -201,12 +201,13 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
         r = migrate_move_pages(moves[0].pid, addrs, n, moves[0].to_node, n, p->plan.move_flags, status, &result);
         st->calls++;
         st->time_us += result.time_us;
-        /* A call should take half a slice at most, so that a slice ends within one and a half: the next call is
-         * cut to what this one's pace fits into that; one far under it lets the calls grow back. */
-        if (result.time_us > PLACEMENT_SLICE_US / 2)
-                p->pace_bytes = MAX((bytes * (PLACEMENT_SLICE_US / 2) / result.time_us) & ~(HEAT_PAGE_SIZE - 1),
-                                    HEAT_PAGE_SIZE);
-        else if (result.time_us < PLACEMENT_SLICE_US / 8 && p->pace_bytes > 0 && bytes >= p->pace_bytes)
+        /* A call should take a slice at most: the next call is cut to what this one's pace fits into it (not
+         * below PLACEMENT_PACE_MIN_BYTES: a call has a fixed cost, 10 ms under TCG, and calls of a page or two
+         * would move next to nothing), and one under half a slice lets the calls grow back. */
+        if (result.time_us > PLACEMENT_SLICE_US)
+                p->pace_bytes = MAX((bytes * PLACEMENT_SLICE_US / result.time_us) & ~(HEAT_PAGE_SIZE - 1),
+                                    PLACEMENT_PACE_MIN_BYTES);
+        else if (result.time_us < PLACEMENT_SLICE_US / 2 && p->pace_bytes > 0 && bytes >= p->pace_bytes)
                 p->pace_bytes = p->pace_bytes >= p->settings.batch_bytes / 2 ? 0 : p->pace_bytes * 2;
         if (r < 0) {
                 for (size_t i = 0; i < n; i++)

@@ -34,9 +34,11 @@
 /* errno values counted one by one; larger ones land in the last slot. EHWPOISON is 133. */
 #define PLACEMENT_ERRNO_MAX 134
 
-/* How long one placement_run() may hold the loop: it gives the loop back (asking for a zero wait) once half of it
- * has passed, and a call is cut to take half of it at most (struct placement, pace_bytes). */
+/* How long one placement_run() may hold the loop, about: it gives the loop back (asking for a zero wait) once half
+ * of it has passed, and a call is cut to take about one at most (struct placement, pace_bytes). */
 #define PLACEMENT_SLICE_US (20 * USEC_PER_MSEC)
+/* The least a call is cut to: 64 pages. */
+#define PLACEMENT_PACE_MIN_BYTES (64 * HEAT_PAGE_SIZE)
 
 struct placement_direction_stats {
         uint64_t pages, bytes, units;     /* moved */
@@ -77,8 +79,8 @@ struct placement {
         struct node_set full_nodes; /* refused a promotion with -ENOMEM since placement_take_full_nodes() */
         pid_t *skip_pids;     /* processes gone or refusing this plan */
         size_t n_skip_pids;
-        /* A batch's bytes at most, from the pace move_pages() showed (0: batch_bytes): after a call over half of
-         * PLACEMENT_SLICE_US, what that pace moves in half of it; after one under an eighth, twice as much.
+        /* A batch's bytes at most, from the pace move_pages() showed (0: batch_bytes): after a call over
+         * PLACEMENT_SLICE_US, what that pace moves in one; after one under half of it, twice as much.
          * batch_size is 4 MiB by default, which real hardware moves in a millisecond or two and TCG in 170 ms:
          * a call holds the loop. */
         uint64_t pace_bytes;

@@ -20,7 +20,7 @@
 #define BASE UINT64_C(0x10000000)
 
 /* The fake kernel: every page of every process starts on node 1 (or where a move put it). */
-#define FAKE_PAGES 64
+#define FAKE_PAGES 1024
 #define CALLS_MAX 64
 
 struct call {
@@ -125,22 +125,24 @@ static void run_to_end(struct placement *p, struct heat_store *heat) {
         fail_msg("the plan did not end");
 }
 
-/* A move_pages() call over half a slice cuts the batches that follow to what its pace moves in half a slice (the
- * loop is held for a whole call); calls far under it let them grow back to batch_size. The fake takes 3 slices
- * (at least) for any call of more than 8 pages, and no time for the others. */
+/* A move_pages() call over a slice cuts the batches that follow to what its pace moves in one (the loop is held
+ * for a whole call), never below PLACEMENT_PACE_MIN_BYTES; calls under half a slice let them grow back to
+ * batch_size. The fake takes 3 slices (at least) for any call of more than 64 pages, and no time for the others. */
 static long slow_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags) {
         long r = fake_move_pages(pid, count, pages, nodes, status, flags);
 
-        if (nodes && count > 8)
+        if (nodes && count > PLACEMENT_PACE_MIN_BYTES / PG)
                 usleep(3 * PLACEMENT_SLICE_US);
         return r;
 }
 
 static void test_batches_paced(void **state) {
-        int spec[FAKE_PAGES][3];
-        struct placement_settings s = settings(0, 32 * PG, false);
+        static int spec[FAKE_PAGES][3];
+        const size_t min_pages = PLACEMENT_PACE_MIN_BYTES / PG;
+        struct placement_settings s = settings(0, 256 * PG, false);
         struct policy_plan plan;
         struct placement p;
+        bool grew = false;
 
         for (int i = 0; i < FAKE_PAGES; i++) {
                 spec[i][0] = 10;
@@ -152,14 +154,18 @@ static void test_batches_paced(void **state) {
         plan_make(&plan, (const int (*)[3]) spec, FAKE_PAGES);
         placement_start(&p, &plan);
         run_to_end(&p, NULL);
-        /* The first call is the whole batch_size; a slow one cuts the next to a sixth of it at most; fast ones
-         * grow the calls back. */
-        assert_int_equal(fake.calls[0].count, 32);
-        for (size_t i = 1; i < fake.n_calls; i++)
-                if (fake.calls[i - 1].count > 8)
-                        assert_true(fake.calls[i].count * 6 <= fake.calls[i - 1].count);
-        assert_true(fake.n_calls >= 4);
-        assert_true(fake.calls[2].count > fake.calls[1].count);
+        /* The first call is the whole batch_size; a slow one cuts the next to a third of it or to the least;
+         * a fast one lets the next grow. */
+        assert_int_equal(fake.calls[0].count, 256);
+        for (size_t i = 1; i < fake.n_calls; i++) {
+                if (fake.calls[i - 1].count > min_pages)
+                        assert_true(fake.calls[i].count <= MAX(fake.calls[i - 1].count / 3, min_pages));
+                else if (i + 1 < fake.n_calls && fake.calls[i].count > fake.calls[i - 1].count)
+                        grew = true;
+                if (i + 1 < fake.n_calls)
+                        assert_true(fake.calls[i].count >= min_pages);
+        }
+        assert_true(grew);
         for (int i = 0; i < FAKE_PAGES; i++)
                 assert_int_equal(fake.node[0][i], 0);
         placement_done(&p);
