@@ -45,7 +45,6 @@ NODE0=/sys/devices/system/node/node0
 HP0=$NODE0/hugepages/hugepages-2048kB/nr_hugepages
 DAMON=/sys/kernel/mm/damon/admin
 
-node_free_kib() { sed -n 's/^Node [0-9]* MemFree: *\([0-9]*\) kB/\1/p' /sys/devices/system/node/node$1/meminfo; }
 node_total_kib() { sed -n 's/^Node [0-9]* MemTotal: *\([0-9]*\) kB/\1/p' /sys/devices/system/node/node$1/meminfo; }
 
 info "kernel $(uname -r), contender $CONTENDER${BACKEND:+ (backend $BACKEND)}, pattern $PATTERN," \

@@ -61,7 +61,6 @@ read_retry() {
     done
     return 1
 }
-round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
 
 # 1. No damon_kdamond: DAMON must be refused, nothing written.
 run_tierd ""

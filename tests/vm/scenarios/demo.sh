@@ -57,7 +57,6 @@ sed 's/^/  tierd.conf: /' $D/tierd.conf
 tierd --config $D/tierd.conf --control-socket $SOCK --runtime-dir $D/run > $D/tierd.log 2>&1 &
 TPID=$!
 wait_for 60 test -S $SOCK
-round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
 wait_for 60 round_at_least 1
 echo "\$ tierctl status    # after the first round"
 tierctl --socket $SOCK status

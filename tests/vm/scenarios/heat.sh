@@ -37,7 +37,6 @@ EOC
 
 start_tierd_checked $D $SOCK "$BACKEND"
 
-round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
 # Round 1 starts at start-up; three full rounds of 3 x 500ms take ~5 s, far more under TCG.
 check "three rounds completed" wait_for 180 round_at_least 3
 

@@ -137,6 +137,9 @@ wait_more_rounds() {
 }
 round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
 
+# node_free_kib NODE: the node's free memory in KiB.
+node_free_kib() { sed -n 's/^Node [0-9]* MemFree: *\([0-9]*\) kB/\1/p' /sys/devices/system/node/node$1/meminfo; }
+
 # wait_placed SECONDS WHAT CONDITION...: waits up to SECONDS for CONDITION (a placement goal) and passes or fails
 # "WHAT within SECONDS s"; on success notes how long it took since tierd started (T0) and in which round.
 wait_placed() {

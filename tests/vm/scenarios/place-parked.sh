@@ -19,7 +19,6 @@ DEADLINE=${DEADLINE:-300}
 PARKING=${PARKING:-on}
 mkdir -p $D/run
 
-node_free_mib() { sed -n 's/^Node [0-9]* MemFree: *\([0-9]*\) kB/\1/p' /sys/devices/system/node/node$1/meminfo | awk '{ print int($1 / 1024) }'; }
 
 start_hot_workload $D 320 64 --first-touch-node 0
 HOT_PAGES=$((64 * 256))
@@ -29,11 +28,11 @@ show move0 $D/move0.txt
 check "hot part starts on node 1" test "$(query_pct $START-$HOT_END 1 $HOT_PAGES)" -ge 95
 check "cold part starts on node 0" test "$(query_pct $HOT_END-$END 0 $COLD_PAGES)" -ge 95
 
-FILL=$(( $(node_free_mib 0) - 40 ))
+FILL=$(( $(node_free_kib 0) / 1024 - 40 ))
 workload-anon --mib $FILL --node 0 > $D/filler.out 2>&1 &
 FILLER=$!
 check "filler of $FILL MiB on node 0 started" wait_for 120 grep -q '^WORKLOAD pid=' $D/filler.out
-info "node 0 free after the filler: $(node_free_mib 0) MiB"
+info "node 0 free after the filler: $(( $(node_free_kib 0) / 1024 )) MiB"
 
 ROUND_MAX=4M
 [ "$PARKING" = off ] && ROUND_MAX=1G

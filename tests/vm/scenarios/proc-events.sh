@@ -58,7 +58,6 @@ write_conf auto
 start_tierd_checked $D $SOCK "$BACKEND"
 check "json: process events active" jq_true '.bpf.process_events.active' $D/status0.json
 info "bpf: $(jq -c .bpf $D/status0.json)"
-round_at_least() { [ "$(tierctl --socket $SOCK status --json | jq .round)" -ge "$1" ]; }
 check "a first round with workload 1" wait_for 60 round_at_least 2
 # Into the middle of a round: a new process then waits for a whole round without events.
 sleep 3
