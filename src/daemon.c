@@ -508,8 +508,6 @@ static uint64_t locate_pace(uint64_t located, uint64_t took_us, uint64_t min) {
         return MIN(MAX(MIN(n, 2 * located), min), LOCATE_STEP_UNITS_MAX);
 }
 
-static void daemon_round_start(struct daemon *d);
-
 /* Forgets the plan in progress (none is fine). A round that waited for it may begin. */
 static void daemon_plan_drop(struct daemon *d) {
         d->planner = policy_planner_free(d->planner);

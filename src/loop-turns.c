@@ -30,7 +30,7 @@ int loop_turns_run(sd_event *e, struct loop_turns *t) {
         /* sd_event_loop() is prepare, wait, dispatch until finished; spelled out here so that the dispatch alone
          * is timed. */
         while (sd_event_get_state(e) != SD_EVENT_FINISHED) {
-                uint64_t start;
+                uint64_t start, us;
 
                 r = sd_event_prepare(e);
                 if (r == 0)
@@ -44,11 +44,11 @@ int loop_turns_run(sd_event *e, struct loop_turns *t) {
                 r = sd_event_dispatch(e);
                 if (r < 0)
                         return r;
-                start = now_monotonic_us() - start;
-                loop_turns_note(t, t->doing, start);
+                us = now_monotonic_us() - start;
+                loop_turns_note(t, t->doing, us);
                 /* Which work is what to split next. */
-                if (start > LOOP_TURN_SLOW_US)
-                        log_debug("Slow event loop turn: %" PRIu64 "ms (%s)", start / USEC_PER_MSEC,
+                if (us > LOOP_TURN_SLOW_US)
+                        log_debug("Slow event loop turn: %" PRIu64 "ms (%s)", us / USEC_PER_MSEC,
                                   t->doing ?: "other events");
         }
         r = sd_event_get_exit_code(e, &code);

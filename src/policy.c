@@ -1289,9 +1289,15 @@ static int plan_warm_walk(struct plan_ctx *c) {
         return 0;
 }
 
+/* The public handle of a plan in steps: the context the steps share. */
+struct policy_planner {
+        struct plan_ctx ctx;
+};
+
 int policy_planner_new(struct heat_store *heat, const struct topology *topo, const struct policy_params *p,
                        policy_locate_fn locate, void *userdata, struct policy_planner **ret) {
-        _cleanup_free_ struct plan_ctx *c = NULL;
+        _cleanup_free_ struct policy_planner *planner = NULL;
+        struct plan_ctx *c;
         int r;
 
         if (!heat || !topo || !p || !locate || !ret || !heat_class_params_valid(&p->class))
@@ -1304,9 +1310,10 @@ int policy_planner_new(struct heat_store *heat, const struct topology *topo, con
                 if (p->workloads[w].n_pids > 0 && !p->workloads[w].pids)
                         return -EINVAL;
 
-        c = calloc(1, sizeof(struct plan_ctx));
-        if (!c)
+        planner = calloc(1, sizeof(struct policy_planner));
+        if (!planner)
                 return -ENOMEM;
+        c = &planner->ctx;
         c->heat = heat;
         c->topo = topo;
         c->p = p;
@@ -1331,7 +1338,7 @@ int policy_planner_new(struct heat_store *heat, const struct topology *topo, con
 
         /* One tier: nowhere to move anything. */
         c->phase = c->n_tiers < 2 ? PLAN_DONE : PLAN_WORKLOADS;
-        *ret = (struct policy_planner *) TAKE_PTR(c);
+        *ret = TAKE_PTR(planner);
         return 0;
 }
 
@@ -1421,7 +1428,7 @@ static int plan_run(struct plan_ctx *c) {
 }
 
 int policy_planner_step(struct policy_planner *planner, uint64_t located_max, struct policy_plan *ret) {
-        struct plan_ctx *c = (struct plan_ctx *) planner;
+        struct plan_ctx *c = planner ? &planner->ctx : NULL;
         int r;
 
         if (!c || !ret || located_max == 0 || c->handed_out)
@@ -1446,16 +1453,14 @@ int policy_planner_step(struct policy_planner *planner, uint64_t located_max, st
 }
 
 uint64_t policy_planner_step_located(const struct policy_planner *planner) {
-        return planner ? ((const struct plan_ctx *) planner)->step_located : 0;
+        return planner ? planner->ctx.step_located : 0;
 }
 
 struct policy_planner *policy_planner_free(struct policy_planner *planner) {
-        struct plan_ctx *c = (struct plan_ctx *) planner;
-
-        if (!c)
+        if (!planner)
                 return NULL;
-        ctx_done(c);
-        free(c);
+        ctx_done(&planner->ctx);
+        free(planner);
         return NULL;
 }
 
