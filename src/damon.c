@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +511,81 @@ int damon_write_retry(const char *path, const char *value) {
                         return r;
                 sleep_ms(backoff_ms[i]);
         }
+}
+
+struct damon_state_cmd {
+        pthread_t thread;
+        bool joined;
+        char *path, *cmd;
+        int result;
+        atomic_bool done; /* result is set */
+};
+
+static void *state_cmd_thread(void *userdata) {
+        struct damon_state_cmd *c = userdata;
+
+        c->result = damon_write_retry(c->path, c->cmd);
+        atomic_store_explicit(&c->done, true, memory_order_release);
+        return NULL;
+}
+
+int damon_state_cmd_start(const char *path, const char *cmd, struct damon_state_cmd **ret) {
+        struct damon_state_cmd *c;
+        sigset_t all, saved;
+        int r;
+
+        if (!path || !cmd || !ret)
+                return -EINVAL;
+        c = calloc(1, sizeof(struct damon_state_cmd));
+        if (!c)
+                return -ENOMEM;
+        c->path = strdup(path);
+        c->cmd = strdup(cmd);
+        if (!c->path || !c->cmd) {
+                c->joined = true;
+                (void) damon_state_cmd_free(c);
+                return -ENOMEM;
+        }
+        atomic_init(&c->done, false);
+        /* The daemon takes its signals through signalfd: the thread must not be the one they land on. */
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
+        r = pthread_create(&c->thread, NULL, state_cmd_thread, c);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r != 0) {
+                c->joined = true;
+                (void) damon_state_cmd_free(c);
+                return -r;
+        }
+        *ret = c;
+        return 0;
+}
+
+int damon_state_cmd_poll(const struct damon_state_cmd *c) {
+        if (!c)
+                return -EINVAL;
+        if (!atomic_load_explicit(&c->done, memory_order_acquire))
+                return 1;
+        return c->result;
+}
+
+int damon_state_cmd_wait(struct damon_state_cmd *c) {
+        if (!c)
+                return -EINVAL;
+        if (!c->joined) {
+                (void) pthread_join(c->thread, NULL);
+                c->joined = true;
+        }
+        return c->result;
+}
+
+struct damon_state_cmd *damon_state_cmd_free(struct damon_state_cmd *c) {
+        if (!c)
+                return NULL;
+        (void) damon_state_cmd_wait(c);
+        free(c->path);
+        free(c->cmd);
+        return mfree(c);
 }
 
 int damon_write_u64_retry(const char *path, uint64_t value) {

@@ -220,6 +220,22 @@ int damon_write_u64_retry(const char *path, uint64_t value);
 /* fsroot_read_line(), retried on EBUSY the same way. */
 int damon_read_line_retry(const char *path, char **ret);
 
+/* A state command written from a thread of its own. The kernel holds the writer of "commit" (and of
+ * "update_schemes_tried_regions") until the kdamond has handled it at the end of its aggregation window, which
+ * takes up to a window plus 100 ms and under TCG two seconds; a daemon's event loop must not wait that long.
+ * damon_write_retry(path, cmd) runs in the thread; its result is read with damon_state_cmd_poll() (non-blocking)
+ * or damon_state_cmd_wait(). Nothing else may write the kdamond's files until it is done: the kernel takes the
+ * input as it is when the kdamond gets to the command. */
+struct damon_state_cmd;
+/* Returns 0, -ENOMEM, or the errno of pthread_create(). */
+int damon_state_cmd_start(const char *path, const char *cmd, struct damon_state_cmd **ret);
+/* 1 while the write is still held, else the write's result (0 or a negative errno). */
+int damon_state_cmd_poll(const struct damon_state_cmd *c);
+/* Waits for the write and returns its result. */
+int damon_state_cmd_wait(struct damon_state_cmd *c);
+/* Waits for the write if need be. NULL-safe. */
+struct damon_state_cmd *damon_state_cmd_free(struct damon_state_cmd *c);
+
 /* The kdamonds directory of index (no trailing slash) into buf. */
 int damon_kdamond_path(int index, const char *suffix, char *buf, size_t size);
 int damon_read_nr_kdamonds(int *ret);

@@ -32,8 +32,11 @@
  * round_begin()  checks the kdamond is still tierd's, then makes the kernel follow the round's targets and pass
  *                interval: off -> write everything, "on"; running and something changed -> write everything,
  *                "commit"; no targets -> "off" (a vaddr kdamond without targets stops by itself anyway).
- *                "commit" waits for the next aggregation boundary (up to one window, ~pass interval): the only
- *                way to change a running kdamond, done only when the target set or pass interval changed.
+ *                The kernel holds the writer of "commit" until the next aggregation boundary (up to one window,
+ *                ~pass interval; two seconds under TCG): it is written from a thread (damon_state_cmd_start()) and
+ *                round_begin returns 1, looking again every 10 ms until the kernel has let go. It is the only
+ *                way to change a running kdamond, done only when the target set, the pass interval or the
+ *                sample interval (set_sample_scale(), between rounds, for the CPU budget) changed.
  * pass_begin()   nothing: DAMON samples continuously.
  * pass_end()     takes the regions of one aggregation window and records the accessed ones for their target,
  *                through one of two paths ([scan] damon_results):
@@ -75,6 +78,14 @@ struct damon_backend {
         uint64_t pass_interval_us; /* of the last round: what the attributes are laid out for */
         pid_t *slots;             /* slots[i]: the pid of target i and scheme i, as the running kdamond has them */
         size_t n_slots;
+
+        /* A commit the kernel still holds (damon_state_cmd_start()), and what it commits: taken as the kdamond's
+         * once it returns (commit_settle()). */
+        struct damon_state_cmd *commit;
+        struct damon_attrs commit_attrs;
+        pid_t *commit_slots;
+        size_t commit_n;
+        bool commit_waiting; /* round_begin waits for it, a look every resume_wait_us (damon_resume()) */
 
         uint64_t pass_regions, pass_accessed_regions, pass_accessed_bytes;
         uint64_t slots_gen; /* bumped whenever slots change: the windows being assembled are void */
@@ -696,22 +707,47 @@ static int start_kdamond(struct damon_backend *b, const struct damon_attrs *attr
         return 0;
 }
 
-/* The kdamond runs: write the new input and commit it. Returns 0 when done, 1 when the kdamond turned out to be
- * stopped (start it), or a negative errno. */
-static int commit_kdamond(struct damon_backend *b, const struct damon_attrs *attrs, const pid_t *slots, size_t n) {
-        struct damon_kdamond_status k;
+/* How often a round_begin waiting for a commit looks whether the kernel has let go of it. */
+#define DAMON_COMMIT_POLL_US (10 * USEC_PER_MSEC)
+
+/* The kdamond runs: write the new input and hand "commit" to a thread of its own, since the kernel holds the
+ * writer until the end of the kdamond's aggregation window (commit_settle() takes the result). Returns 0 or a
+ * negative errno. */
+static int commit_start(struct damon_backend *b, const struct damon_attrs *attrs, const pid_t *slots, size_t n) {
+        _cleanup_free_ pid_t *copy = NULL;
         char path[PATH_MAX];
         int r;
 
+        if (b->commit)
+                return -EBUSY;
+        if (n > 0) {
+                copy = malloc(n * sizeof(pid_t));
+                if (!copy)
+                        return log_oom();
+                memcpy(copy, slots, n * sizeof(pid_t));
+        }
         r = write_config(b, attrs, slots, n);
         if (r < 0)
                 return r;
         r = kd_state_path(b, path, sizeof(path));
         if (r < 0)
                 return r;
+        r = damon_state_cmd_start(path, "commit", &b->commit);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start a thread to commit to DAMON kdamond %d: %m", b->index);
+        b->commit_attrs = *attrs;
+        free(b->commit_slots);
+        b->commit_slots = TAKE_PTR(copy);
+        b->commit_n = n;
+        return 0;
+}
 
-        /* Returns once the kdamond has taken it at the end of its current aggregation window. */
-        r = damon_write_retry(path, "commit");
+/* What follows a commit whose write returned r. Returns 0 when done, 1 when the kdamond turned out to be stopped
+ * (start it), or a negative errno. */
+static int commit_finish(struct damon_backend *b, int r) {
+        struct damon_kdamond_status k;
+        uint64_t old_sample_us = b->attrs.sample_us;
+
         if (r == -EINVAL)
                 return 1; /* not running any more */
         if (r < 0)
@@ -734,12 +770,30 @@ static int commit_kdamond(struct damon_backend *b, const struct damon_attrs *att
         if (!k.unknown && !pid_is_ours(b, &k))
                 return lose_kdamond(b, -EBUSY, "it runs with a pid tierd did not start");
 
-        r = adopt_slots(b, slots, n);
+        r = adopt_slots(b, b->commit_slots, b->commit_n);
         if (r < 0)
                 return log_oom();
-        b->attrs = *attrs;
-        log_debug("Committed %zu target(s) to DAMON kdamond %d", n, b->index);
+        b->attrs = b->commit_attrs;
+        log_debug("Committed %zu target(s) to DAMON kdamond %d", b->commit_n, b->index);
+        if (b->attrs.sample_us != old_sample_us)
+                log_debug("DAMON kdamond %d samples every %" PRIu64 " us", b->index, b->attrs.sample_us);
         return 0;
+}
+
+/* The commit in flight, if any. Returns 2 while the kernel still holds it (unless wait), else 0 when it is done or
+ * there was none, 1 when the kdamond turned out to be stopped (start it), or a negative errno. */
+static int commit_settle(struct damon_backend *b, bool wait) {
+        int r;
+
+        if (!b->commit)
+                return 0;
+        r = wait ? damon_state_cmd_wait(b->commit) : damon_state_cmd_poll(b->commit);
+        if (r > 0)
+                return 2;
+        b->commit = damon_state_cmd_free(b->commit);
+        if (!b->owned)
+                return 0; /* let go of meanwhile: what it committed is no longer tierd's business */
+        return commit_finish(b, r);
 }
 
 /* Checks that the kdamond is still ours and notes whether it still runs. */
@@ -784,6 +838,16 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
         size_t n = ctx->targets ? ctx->targets->n_targets : 0, n_want = 0;
         int r;
 
+        /* Nothing is written to the kdamond while the kernel holds a commit, and the round needs its outcome. */
+        r = commit_settle(b, /* wait= */ false);
+        b->commit_waiting = r == 2;
+        if (r == 2) {
+                b->resume_wait_us = DAMON_COMMIT_POLL_US;
+                return 1;
+        }
+        if (r < 0)
+                return r;
+
         if (!b->owned) {
                 r = acquire_kdamond(b);
                 if (r < 0)
@@ -827,9 +891,13 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
                 if (n == b->n_slots && memcmp(slots, b->slots, n * sizeof(pid_t)) == 0 &&
                     damon_attrs_equal(&attrs, &b->attrs))
                         return 0;
-                r = commit_kdamond(b, &attrs, slots, n);
-                if (r <= 0)
+                r = commit_start(b, &attrs, slots, n);
+                if (r < 0)
                         return r;
+                /* The round waits for it without holding the event loop (damon_resume() begins it again). */
+                b->commit_waiting = true;
+                b->resume_wait_us = DAMON_COMMIT_POLL_US;
+                return 1;
         }
         return start_kdamond(b, &attrs, want, n);
 }
@@ -1192,10 +1260,16 @@ static int tracepoint_pass_step(struct damon_backend *b, const struct scan_conte
 
 static int damon_pass_end(void *state, const struct scan_context *ctx) {
         struct damon_backend *b = state;
+        int r;
 
         b->tracepoint_waiting = false;
         if (!b->owned || !b->running || b->n_slots == 0)
                 return 0;
+        /* round_begin waited for any commit, and the engine asks for no new one within a round: this wait is only a
+         * guard, since the tried-regions path below writes the state file. */
+        r = commit_settle(b, /* wait= */ true);
+        if (r != 0)
+                return MIN(r, 0); /* stopped during the commit: the next round starts it */
 
         if (b->bpf) {
                 if (tracepoint_wait(b, ctx) > 0)
@@ -1205,9 +1279,13 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
         return damon_pass_tried_regions(b, ctx);
 }
 
+static int damon_round_begin(void *state, const struct scan_context *ctx);
+
 static int damon_resume(void *state, const struct scan_context *ctx) {
         struct damon_backend *b = state;
 
+        if (b->commit_waiting)
+                return damon_round_begin(state, ctx);
         if (!b->tracepoint_waiting)
                 return -EINVAL;
         return tracepoint_pass_step(b, ctx);
@@ -1216,7 +1294,7 @@ static int damon_resume(void *state, const struct scan_context *ctx) {
 static uint64_t damon_resume_wait_us(void *state) {
         const struct damon_backend *b = state;
 
-        return b->tracepoint_waiting ? b->resume_wait_us : 0;
+        return b->tracepoint_waiting || b->commit_waiting ? b->resume_wait_us : 0;
 }
 
 /* The pass's window through tried regions (the path when the tracepoint is not there or its window will not
@@ -1303,8 +1381,10 @@ static int damon_pass_snapshot(struct damon_backend *b, const char *path, const 
 static int damon_round_end(void *state, _unused_ const struct scan_context *ctx) {
         struct damon_backend *b = state;
 
-        /* A round cut short while its pass waited for records. */
+        /* A round cut short while its pass waited for records, or while it waited for a commit (the next round_begin
+         * takes that one's result). */
         b->tracepoint_waiting = false;
+        b->commit_waiting = false;
         return 0;
 }
 
@@ -1319,17 +1399,18 @@ static int damon_set_sample_scale(void *state, unsigned sample_scale) {
         struct damon_attrs attrs;
         int r;
 
-        if (!b->running || b->n_slots == 0 || b->pass_interval_us == 0)
-                return 0; /* the next start lays the attributes out with the scale */
+        /* The next round_begin lays the attributes out with the scale anyway: this only gives the kernel the
+         * round's gap to take them. A commit in flight is left to finish first. */
+        if (!b->running || b->n_slots == 0 || b->pass_interval_us == 0 || b->commit)
+                return 0;
         damon_attrs_for_pass(b->pass_interval_us, b->sample_us * MAX(sample_scale, 1U), b->min_nr_regions,
                              b->max_nr_regions, &attrs);
         if (damon_attrs_equal(&attrs, &b->attrs))
                 return 0;
-        /* A kdamond that stopped meanwhile (1) is started again by the next round. */
-        r = commit_kdamond(b, &attrs, b->slots, b->n_slots);
+        /* Its outcome (also a kdamond that stopped meanwhile) is the next round_begin's. */
+        r = commit_start(b, &attrs, b->slots, b->n_slots);
         if (r < 0)
                 return r;
-        log_debug("DAMON kdamond %d samples every %" PRIu64 " us", b->index, attrs.sample_us);
         return 0;
 }
 
@@ -1431,6 +1512,9 @@ static void damon_close(void *state) {
 
         if (!b)
                 return;
+        /* Its outcome no longer matters, but the kdamond is not touched while the kernel holds it. */
+        b->commit = damon_state_cmd_free(b->commit);
+        free(b->commit_slots);
         release_kdamond(b, /* check_context= */ true);
         bpf_damon_free(b->bpf);
         damon_bursts_done(&b->bursts);

@@ -198,7 +198,7 @@ comm = tierbench
 EOC
                 # tools/bench.sh passes TIERD_CPU_BUDGET from its environment, to measure the budget's trade.
                 [ -n "${CPU_BUDGET:-}" ] && printf '\n[scan]\ncpu_budget = %s\n' "$CPU_BUDGET" >> $D/tierd.conf
-                # Diagnosis only (tools/bench.sh never sets it): the plan of every round in tierd.log.
+                # Diagnosis only (tools/bench.sh passes its TIERD_LOG_LEVEL): the plan of every round in tierd.log.
                 [ -n "${TIERD_LOG_LEVEL:-}" ] && printf '\n[daemon]\nlog_level = %s\n' "$TIERD_LOG_LEVEL" >> $D/tierd.conf
                 start_tierd_checked $D $SOCK "$BACKEND"
                 ;;
