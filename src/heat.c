@@ -264,6 +264,17 @@ static uint64_t vma_sample_slot(const struct heat_vma *v, uint64_t w, uint64_t r
         return w * 64 + sample_offset(w, round, vma_word_len(v, w));
 }
 
+/* How many words ahead the policy's walk fetches entries into the cache. The words it reads are those not all
+ * settled: an irregular pattern the hardware prefetcher does not follow, so each read would otherwise wait for
+ * its line. (The fold and the settle pass gained nothing from the same at 1 TiB: BENCHMARKS.md.) */
+#define WORD_AHEAD 4
+
+/* Both cache lines of word w's 64 entries. */
+static inline void vma_prefetch_word(const struct heat_vma *v, uint64_t w) {
+        __builtin_prefetch(v->entries + w * 64, 1);
+        __builtin_prefetch(v->entries + w * 64 + 32, 1);
+}
+
 /* The words [from, to) of v that round re-verifies: a slice that rotates through the VMA in
  * HEAT_SETTLED_VERIFY_ROUNDS rounds. */
 static void vma_verify_slice(const struct heat_vma *v, uint64_t round, uint64_t *ret_from, uint64_t *ret_to) {
@@ -945,9 +956,16 @@ static bool move_expired(const struct heat_store *s, const struct heat_move *m, 
 }
 
 /* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
+/* How many dropped entries' markers a sweep has in flight: each is a cache miss at a random place in the
+ * entries, and clearing it SWEEP_AHEAD drops later lets the misses overlap. */
+#define SWEEP_AHEAD 16
+
 static void moves_sweep(struct heat_store *s, uint64_t round_no,
                         bool (*drop)(const struct heat_store *s, const struct heat_move *m, uint64_t round_no),
                         bool may_shrink) {
+        uint16_t *pending[SWEEP_AHEAD];
+        size_t n_dropped = 0; /* pending[n % SWEEP_AHEAD] is the marker of the nth, the last SWEEP_AHEAD not cleared yet */
+
         for (size_t i = 0; i < s->moves_capacity;) {
                 struct heat_move *m = &s->moves[i];
                 uint16_t *e;
@@ -957,12 +975,21 @@ static void moves_sweep(struct heat_store *s, uint64_t round_no,
                         continue;
                 }
                 e = slot_find(s, (pid_t) m->pid, move_addr(m));
-                if (e)
-                        *e &= (uint16_t) ~HEAT_F_MOVED;
+                if (e) {
+                        uint16_t **slot = &pending[n_dropped % SWEEP_AHEAD];
+
+                        __builtin_prefetch(e, 1);
+                        if (n_dropped >= SWEEP_AHEAD)
+                                **slot &= (uint16_t) ~HEAT_F_MOVED;
+                        *slot = e;
+                        n_dropped++;
+                }
                 /* Deletion may pull a later entry into slot i, so look at it again. Entries only ever move towards
                  * their home slot, so none that is still to be looked at is skipped. */
                 moves_delete_at(s, i);
         }
+        for (size_t k = 0; k < MIN(n_dropped, (size_t) SWEEP_AHEAD); k++)
+                *pending[k] &= (uint16_t) ~HEAT_F_MOVED;
         /* Shrunk only well below the load that grows it: a table whose moves come and go by the round's budget
          * would otherwise be rebuilt twice a round, paying for every entry and every fresh page each time. And not
          * below what moves_reserve() keeps for the round's moves. Nor while moves are being noted
@@ -1644,6 +1671,26 @@ bool heat_store_may_move(const struct heat_store *s, pid_t pid, uint64_t addr, u
         return move_age(m, round_no) >= move_wait(&s->move_params, m->backoff_shift);
 }
 
+void heat_store_prefetch_unit(const struct heat_store *s, pid_t pid, uint64_t addr) {
+        const struct heat_target *t;
+        const struct heat_vma *v;
+        uint64_t i;
+
+        if (!s)
+                return;
+        if (s->moves_capacity > 0)
+                __builtin_prefetch(&s->moves[move_home(pid, addr, s->moves_capacity)], 1);
+        t = target_find(s, pid);
+        if (!t)
+                return;
+        v = vma_find(t, addr);
+        if (!v)
+                return;
+        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
+        __builtin_prefetch(&v->entries[i], 1);
+        __builtin_prefetch(&v->settled[i / 64], 1);
+}
+
 int heat_store_get_move(const struct heat_store *s, pid_t pid, uint64_t addr, struct heat_move_info *ret) {
         const struct heat_move *m;
 
@@ -2114,6 +2161,8 @@ static int vma_walk_base(struct walk *w, const struct heat_vma *v, uint64_t from
                 uint64_t sel = 0, settled = walk_settled_word(w, v, &o, k) |
                         (k == from / 64 ? (UINT64_C(1) << (from % 64)) - 1 : 0);
 
+                if (k + WORD_AHEAD < words && v->settled[k + WORD_AHEAD] != UINT64_MAX)
+                        vma_prefetch_word(v, k + WORD_AHEAD);
                 /* Once placement has settled, most words are all settled: 64 units for one load. */
                 if (settled == UINT64_MAX)
                         continue;

@@ -356,6 +356,11 @@ int heat_store_note_move(struct heat_store *s, pid_t pid, uint64_t addr, int fro
                          uint64_t round_no);
 /* Whether the unit at addr has waited out its residency (with back-off) by round round_no. */
 bool heat_store_may_move(const struct heat_store *s, pid_t pid, uint64_t addr, uint64_t round_no);
+/* A hint, no effect on the store: starts loading into the cache what heat_store_note_move() and
+ * heat_store_settle() will touch for the unit at addr (its move-table slot, its entry, its settled word). Each of
+ * those is a cache miss at a random place in tens to hundreds of MiB; a caller that notes a batch of moves hints
+ * a few units ahead so that the misses overlap instead of following one another. */
+void heat_store_prefetch_unit(const struct heat_store *s, pid_t pid, uint64_t addr);
 
 struct heat_move_info {
         uint64_t last_round; /* as given to heat_store_note_move(), low 24 bits */

@@ -17,31 +17,6 @@ struct pfn_ref {
         uint64_t index; /* position in the caller's array */
 };
 
-/* LSD radix sort by pfn, 8 bits at a time, only over the bytes the largest PFN uses (3 passes up to 64 GiB of
- * RAM, 4 up to 16 TiB): linear time, where qsort() of millions of pages would hold up the event loop. Stable, so
- * equal PFNs keep their input order. Returns the array that holds the result (a or tmp). */
-static struct pfn_ref *radix_sort(struct pfn_ref *a, struct pfn_ref *tmp, size_t n, uint64_t max_pfn) {
-        for (unsigned shift = 0; shift < 64 && (max_pfn >> shift) != 0; shift += 8) {
-                size_t count[256] = {};
-                size_t sum = 0;
-
-                for (size_t i = 0; i < n; i++)
-                        count[(a[i].pfn >> shift) & 0xff]++;
-                for (size_t b = 0; b < 256; b++) {
-                        size_t c = count[b];
-                        count[b] = sum;
-                        sum += c;
-                }
-                for (size_t i = 0; i < n; i++)
-                        tmp[count[(a[i].pfn >> shift) & 0xff]++] = a[i];
-
-                struct pfn_ref *t = a;
-                a = tmp;
-                tmp = t;
-        }
-        return a;
-}
-
 void page_idle_plan_done(struct page_idle_plan *p) {
         if (!p)
                 return;
@@ -50,82 +25,217 @@ void page_idle_plan_done(struct page_idle_plan *p) {
         *p = (struct page_idle_plan) {};
 }
 
-int page_idle_plan_build(const uint64_t *pfns, size_t n, uint64_t *ret_slots, struct page_idle_plan *ret) {
-        _cleanup_free_ struct pfn_ref *refs = NULL, *tmp = NULL;
-        _cleanup_free_ uint64_t *masks = NULL;
-        _cleanup_free_ struct page_idle_run *runs = NULL;
-        struct pfn_ref *sorted;
-        size_t n_words = 0, n_runs = 0;
-        uint64_t max_pfn = 0;
+/* The planner's phases, each a loop over the n PFNs that a step may leave and resume at `i`. */
+enum planner_phase {
+        PLANNER_FILL,    /* refs[i] = { pfns[i], i }, the largest PFN */
+        PLANNER_COUNT,   /* a radix pass's histogram of the byte at `shift` */
+        PLANNER_SCATTER, /* the pass's stable scatter into tmp */
+        PLANNER_WORDS,   /* how many distinct words the sorted PFNs fill */
+        PLANNER_BUILD,   /* masks, runs and slots */
+        PLANNER_DONE,
+};
+
+struct page_idle_planner {
+        const uint64_t *pfns;
+        size_t n;
+        uint64_t *ret_slots;
+
+        enum planner_phase phase;
+        size_t i;            /* the current phase's next element */
+        struct pfn_ref *a, *tmp; /* a holds the PFNs as sorted so far */
+        uint64_t max_pfn;
+        unsigned shift;      /* LSD radix sort by pfn, 8 bits a pass, only over the bytes the largest PFN uses */
+        size_t count[256];
+
+        size_t n_words, n_runs, pos;
+        uint64_t prev_word;
+        uint64_t *masks;
+        struct page_idle_run *runs;
+};
+
+struct page_idle_planner *page_idle_planner_free(struct page_idle_planner *p) {
+        if (!p)
+                return NULL;
+        free(p->a);
+        free(p->tmp);
+        free(p->masks);
+        free(p->runs);
+        return mfree(p);
+}
+
+int page_idle_planner_new(const uint64_t *pfns, size_t n, uint64_t *ret_slots, struct page_idle_planner **ret) {
+        struct page_idle_planner *p;
 
         if (!ret || (n > 0 && !pfns))
                 return -EINVAL;
-        *ret = (struct page_idle_plan) {};
-        if (n == 0)
-                return 0;
         if (n > UINT32_MAX)
                 return -E2BIG;
-
-        refs = malloc(sizeof(struct pfn_ref) * n);
-        tmp = malloc(sizeof(struct pfn_ref) * n);
-        if (!refs || !tmp)
+        p = calloc(1, sizeof(struct page_idle_planner));
+        if (!p)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (pfns[i] > PAGEMAP_PFN_MASK)
-                        return -EINVAL;
-                refs[i] = (struct pfn_ref) { .pfn = pfns[i], .index = i };
-                max_pfn = MAX(max_pfn, pfns[i]);
-        }
-        sorted = radix_sort(refs, tmp, n, max_pfn);
-
-        /* Count first, so the arrays are allocated once at their final size. */
-        for (size_t i = 0; i < n; i++) {
-                uint64_t w = sorted[i].pfn / 64;
-
-                if (i > 0 && w == sorted[i - 1].pfn / 64)
-                        continue;
-                n_words++;
-        }
-        masks = calloc(n_words, sizeof(uint64_t));
-        runs = malloc(sizeof(struct page_idle_run) * n_words); /* at most one run per word */
-        if (!masks || !runs)
-                return -ENOMEM;
-
-        size_t pos = SIZE_MAX;
-        uint64_t prev_word = 0;
-        for (size_t i = 0; i < n; i++) {
-                uint64_t w = sorted[i].pfn / 64, bit = sorted[i].pfn % 64;
-
-                if (pos == SIZE_MAX || w != prev_word) {
-                        struct page_idle_run *last = n_runs > 0 ? &runs[n_runs - 1] : NULL;
-
-                        pos = pos == SIZE_MAX ? 0 : pos + 1;
-                        if (last && w == (uint64_t) last->word + last->n_words &&
-                            last->n_words < PAGE_IDLE_RUN_WORDS_MAX)
-                                last->n_words++;
-                        else
-                                runs[n_runs++] = (struct page_idle_run) { .word = w, .n_words = 1 };
-                        prev_word = w;
+        *p = (struct page_idle_planner) { .pfns = pfns, .n = n, .ret_slots = ret_slots, .pos = SIZE_MAX };
+        if (n > 0) {
+                p->a = malloc(sizeof(struct pfn_ref) * n);
+                p->tmp = malloc(sizeof(struct pfn_ref) * n);
+                if (!p->a || !p->tmp) {
+                        (void) page_idle_planner_free(p);
+                        return -ENOMEM;
                 }
-                masks[pos] |= UINT64_C(1) << bit;
-                if (ret_slots)
-                        ret_slots[sorted[i].index] = (uint64_t) pos * 64 + bit;
         }
+        *ret = p;
+        return 0;
+}
+
+/* The next radix pass, or the end of the sort. */
+static void planner_next_pass(struct page_idle_planner *p) {
+        p->i = 0;
+        if (p->shift < 64 && (p->max_pfn >> p->shift) != 0) {
+                memset(p->count, 0, sizeof(p->count));
+                p->phase = PLANNER_COUNT;
+        } else
+                p->phase = PLANNER_WORDS;
+}
+
+/* Runs phases until `budget` elements have been handled in all. Returns 1 while work remains, 0 when done (the
+ * plan in *ret), or a negative errno. */
+int page_idle_planner_step(struct page_idle_planner *p, size_t budget, struct page_idle_plan *ret) {
+        if (!p || !ret || budget == 0)
+                return -EINVAL;
+        *ret = (struct page_idle_plan) {};
+
+        while (budget > 0) {
+                size_t end = p->i + MIN(budget, p->n - p->i);
+
+                budget -= end - p->i;
+                switch (p->phase) {
+                case PLANNER_FILL:
+                        for (; p->i < end; p->i++) {
+                                uint64_t pfn = p->pfns[p->i];
+
+                                if (pfn > PAGEMAP_PFN_MASK)
+                                        return -EINVAL;
+                                p->a[p->i] = (struct pfn_ref) { .pfn = pfn, .index = p->i };
+                                p->max_pfn = MAX(p->max_pfn, pfn);
+                        }
+                        if (p->i == p->n) {
+                                p->shift = 0;
+                                planner_next_pass(p);
+                        }
+                        break;
+
+                case PLANNER_COUNT:
+                        for (; p->i < end; p->i++)
+                                p->count[(p->a[p->i].pfn >> p->shift) & 0xff]++;
+                        if (p->i == p->n) {
+                                size_t sum = 0;
+
+                                for (size_t b = 0; b < 256; b++) {
+                                        size_t c = p->count[b];
+
+                                        p->count[b] = sum;
+                                        sum += c;
+                                }
+                                p->i = 0;
+                                p->phase = PLANNER_SCATTER;
+                        }
+                        break;
+
+                case PLANNER_SCATTER:
+                        /* Stable: equal PFNs keep their input order. */
+                        for (; p->i < end; p->i++)
+                                p->tmp[p->count[(p->a[p->i].pfn >> p->shift) & 0xff]++] = p->a[p->i];
+                        if (p->i == p->n) {
+                                struct pfn_ref *t = p->a;
+
+                                p->a = p->tmp;
+                                p->tmp = t;
+                                p->shift += 8;
+                                planner_next_pass(p);
+                        }
+                        break;
+
+                case PLANNER_WORDS:
+                        /* Count first, so the arrays are allocated once at their final size. */
+                        for (; p->i < end; p->i++)
+                                if (p->i == 0 || p->a[p->i].pfn / 64 != p->a[p->i - 1].pfn / 64)
+                                        p->n_words++;
+                        if (p->i == p->n) {
+                                p->tmp = mfree(p->tmp);
+                                if (p->n_words > 0) {
+                                        p->masks = calloc(p->n_words, sizeof(uint64_t));
+                                        /* at most one run per word */
+                                        p->runs = malloc(sizeof(struct page_idle_run) * p->n_words);
+                                        if (!p->masks || !p->runs)
+                                                return -ENOMEM;
+                                }
+                                p->i = 0;
+                                p->phase = PLANNER_BUILD;
+                        }
+                        break;
+
+                case PLANNER_BUILD:
+                        for (; p->i < end; p->i++) {
+                                uint64_t w = p->a[p->i].pfn / 64, bit = p->a[p->i].pfn % 64;
+
+                                if (p->pos == SIZE_MAX || w != p->prev_word) {
+                                        struct page_idle_run *last = p->n_runs > 0 ? &p->runs[p->n_runs - 1] : NULL;
+
+                                        p->pos = p->pos == SIZE_MAX ? 0 : p->pos + 1;
+                                        if (last && w == (uint64_t) last->word + last->n_words &&
+                                            last->n_words < PAGE_IDLE_RUN_WORDS_MAX)
+                                                last->n_words++;
+                                        else
+                                                p->runs[p->n_runs++] = (struct page_idle_run) { .word = w, .n_words = 1 };
+                                        p->prev_word = w;
+                                }
+                                p->masks[p->pos] |= UINT64_C(1) << bit;
+                                if (p->ret_slots)
+                                        p->ret_slots[p->a[p->i].index] = (uint64_t) p->pos * 64 + bit;
+                        }
+                        if (p->i == p->n)
+                                p->phase = PLANNER_DONE;
+                        break;
+
+                case PLANNER_DONE:
+                        budget = 0;
+                        break;
+                }
+                if (p->phase == PLANNER_DONE)
+                        break;
+        }
+        if (p->phase != PLANNER_DONE)
+                return 1;
 
         /* Usually far fewer runs than words: give the rest back. */
-        if (n_runs < n_words) {
-                struct page_idle_run *r = realloc(runs, sizeof(struct page_idle_run) * n_runs);
-                if (r)
-                        runs = r;
-        }
+        if (p->n_runs < p->n_words) {
+                struct page_idle_run *r = realloc(p->runs, sizeof(struct page_idle_run) * MAX(p->n_runs, (size_t) 1));
 
+                if (r)
+                        p->runs = r;
+        }
         *ret = (struct page_idle_plan) {
-                .masks = TAKE_PTR(masks),
-                .n_words = n_words,
-                .runs = TAKE_PTR(runs),
-                .n_runs = n_runs,
+                .masks = TAKE_PTR(p->masks),
+                .n_words = p->n_words,
+                .runs = TAKE_PTR(p->runs),
+                .n_runs = p->n_runs,
         };
+        p->a = mfree(p->a);
         return 0;
+}
+
+int page_idle_plan_build(const uint64_t *pfns, size_t n, uint64_t *ret_slots, struct page_idle_plan *ret) {
+        struct page_idle_planner *p = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        *ret = (struct page_idle_plan) {};
+        r = page_idle_planner_new(pfns, n, ret_slots, &p);
+        if (r < 0)
+                return r;
+        r = page_idle_planner_step(p, SIZE_MAX, ret);
+        (void) page_idle_planner_free(p);
+        return MIN(r, 0);
 }
 
 /* The I/O */

@@ -180,6 +180,11 @@ static void settle_moved(struct placement *p, struct heat_store *heat, const str
                 (void) heat_store_settle(heat, m->pid, m->addr, HEAT_SETTLE_SLOWEST);
 }
 
+/* How many moves ahead of the one being noted the heat store is asked to fetch what noting touches
+ * (heat_store_prefetch_unit()): far enough for a cache miss to be over by then, near enough for the lines to
+ * still be in the cache. */
+#define NOTE_AHEAD 8
+
 /* Carries out one batch [p->next, p->next + n). Returns 0 or -ENOMEM. */
 static int batch_execute(struct placement *p, struct heat_store *heat, size_t n, uint64_t bytes) {
         const struct policy_move *moves = &p->plan.moves[p->next];
@@ -241,10 +246,14 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
                 }
         }
 
+        for (size_t i = 0; i < MIN(n, (size_t) NOTE_AHEAD) && heat; i++)
+                heat_store_prefetch_unit(heat, moves[i].pid, moves[i].addr);
         for (size_t i = 0; i < n; i++) {
                 const struct policy_move *m = &moves[i];
                 uint64_t pages = m->size_bytes / HEAT_PAGE_SIZE;
 
+                if (heat && i + NOTE_AHEAD < n)
+                        heat_store_prefetch_unit(heat, moves[i + NOTE_AHEAD].pid, moves[i + NOTE_AHEAD].addr);
                 if (status[i] != m->to_node) {
                         count_failure(st, status[i] < 0 ? status[i] : EAGAIN, pages);
                         if (status[i] == -ENOMEM && dir == POLICY_PROMOTE)
