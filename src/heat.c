@@ -783,16 +783,24 @@ static struct heat_vma *vma_find(const struct heat_target *t, uint64_t addr) {
 }
 
 /* The slot of the 4 KiB page at addr (not its THP head). */
-static uint16_t *slot_find(const struct heat_store *s, pid_t pid, uint64_t addr) {
+/* The VMA of pid that holds addr, and addr's slot in it (a THP tail's own, not its head's); NULL if untracked. */
+static struct heat_vma *vma_at(const struct heat_store *s, pid_t pid, uint64_t addr, uint64_t *ret_slot) {
         const struct heat_target *t = target_find(s, pid);
-        const struct heat_vma *v;
+        struct heat_vma *v;
 
         if (!t)
                 return NULL;
         v = vma_find(t, addr);
-        if (!v)
-                return NULL;
-        return v->entries + ((addr - v->start) >> HEAT_PAGE_SHIFT);
+        if (v)
+                *ret_slot = (addr - v->start) >> HEAT_PAGE_SHIFT;
+        return v;
+}
+
+static uint16_t *slot_find(const struct heat_store *s, pid_t pid, uint64_t addr) {
+        uint64_t i;
+        struct heat_vma *v = vma_at(s, pid, addr, &i);
+
+        return v ? v->entries + i : NULL;
 }
 
 static void target_done(struct heat_target *t) {
@@ -955,11 +963,11 @@ static bool move_expired(const struct heat_store *s, const struct heat_move *m, 
         return move_age(m, round_no) > move_window_end(s, m);
 }
 
-/* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
 /* How many dropped entries' markers a sweep has in flight: each is a cache miss at a random place in the
  * entries, and clearing it SWEEP_AHEAD drops later lets the misses overlap. */
 #define SWEEP_AHEAD 16
 
+/* Deletes the entries for which drop() holds and clears the moved marker of their pages. */
 static void moves_sweep(struct heat_store *s, uint64_t round_no,
                         bool (*drop)(const struct heat_store *s, const struct heat_move *m, uint64_t round_no),
                         bool may_shrink) {
@@ -1466,21 +1474,16 @@ int heat_store_record_accessed(struct heat_store *s, pid_t pid, uint64_t addr, u
 /* Flags */
 
 int heat_store_set_thp(struct heat_store *s, pid_t pid, uint64_t addr, bool is_thp) {
-        const struct heat_target *t;
         struct heat_vma *v;
         uint64_t h;
 
         if (!s || addr % HEAT_THP_SIZE)
                 return -EINVAL;
-        t = target_find(s, pid);
-        if (!t)
-                return -ENOENT;
-        v = vma_find(t, addr);
+        v = vma_at(s, pid, addr, &h);
         if (!v)
                 return -ENOENT;
         if (v->end - addr < HEAT_THP_SIZE)
                 return -EINVAL;
-        h = (addr - v->start) >> HEAT_PAGE_SHIFT;
         if (is_thp == !!(v->entries[h] & HEAT_F_THP))
                 return 0;
         if (is_thp)
@@ -1672,7 +1675,6 @@ bool heat_store_may_move(const struct heat_store *s, pid_t pid, uint64_t addr, u
 }
 
 void heat_store_prefetch_unit(const struct heat_store *s, pid_t pid, uint64_t addr) {
-        const struct heat_target *t;
         const struct heat_vma *v;
         uint64_t i;
 
@@ -1680,13 +1682,9 @@ void heat_store_prefetch_unit(const struct heat_store *s, pid_t pid, uint64_t ad
                 return;
         if (s->moves_capacity > 0)
                 __builtin_prefetch(&s->moves[move_home(pid, addr, s->moves_capacity)], 1);
-        t = target_find(s, pid);
-        if (!t)
-                return;
-        v = vma_find(t, addr);
+        v = vma_at(s, pid, addr, &i);
         if (!v)
                 return;
-        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
         __builtin_prefetch(&v->entries[i], 1);
         __builtin_prefetch(&v->settled[i / 64], 1);
 }
@@ -1712,20 +1710,15 @@ int heat_store_get_move(const struct heat_store *s, pid_t pid, uint64_t addr, st
 /* Settled units */
 
 int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_settle where) {
-        const struct heat_target *t;
         struct heat_vma *v;
         uint64_t i, h;
         uint16_t e;
 
         if (!s || (where != HEAT_SETTLE_FASTEST && where != HEAT_SETTLE_SLOWEST))
                 return -EINVAL;
-        t = target_find(s, pid);
-        if (!t)
-                return -ENOENT;
-        v = vma_find(t, addr);
+        v = vma_at(s, pid, addr, &i);
         if (!v)
                 return -ENOENT;
-        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
         h = vma_thp_head(v, i);
         if (h != UINT64_MAX)
                 i = h;
@@ -1904,19 +1897,14 @@ void heat_store_hold_parking(struct heat_store *s, bool hold) {
 }
 
 bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr) {
-        const struct heat_target *t;
         const struct heat_vma *v;
         uint64_t i, h;
 
         if (!s)
                 return false;
-        t = target_find(s, pid);
-        if (!t)
-                return false;
-        v = vma_find(t, addr);
+        v = vma_at(s, pid, addr, &i);
         if (!v)
                 return false;
-        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
         h = vma_thp_head(v, i);
         return vma_settled_test(v, h != UINT64_MAX ? h : i);
 }
@@ -1962,19 +1950,14 @@ static void unit_fill(struct heat_unit *u, pid_t pid, const struct heat_vma *v, 
 
 int heat_store_lookup(const struct heat_store *s, pid_t pid, uint64_t addr, const struct heat_class_params *p,
                       struct heat_unit *ret) {
-        const struct heat_target *t;
         const struct heat_vma *v;
         uint64_t i, h;
 
         if (!s || !ret || !heat_class_params_valid(p))
                 return -EINVAL;
-        t = target_find(s, pid);
-        if (!t)
-                return -ENOENT;
-        v = vma_find(t, addr);
+        v = vma_at(s, pid, addr, &i);
         if (!v)
                 return -ENOENT;
-        i = (addr - v->start) >> HEAT_PAGE_SHIFT;
         h = vma_thp_head(v, i);
         if (h != UINT64_MAX)
                 i = h;

@@ -117,10 +117,8 @@ int page_idle_planner_step(struct page_idle_planner *p, size_t budget, struct pa
                                 p->a[p->i] = (struct pfn_ref) { .pfn = pfn, .index = p->i };
                                 p->max_pfn = MAX(p->max_pfn, pfn);
                         }
-                        if (p->i == p->n) {
-                                p->shift = 0;
-                                planner_next_pass(p);
-                        }
+                        if (p->i == p->n)
+                                planner_next_pass(p); /* the first, at shift 0 */
                         break;
 
                 case PLANNER_COUNT:
@@ -197,7 +195,6 @@ int page_idle_planner_step(struct page_idle_planner *p, size_t budget, struct pa
                         break;
 
                 case PLANNER_DONE:
-                        budget = 0;
                         break;
                 }
                 if (p->phase == PLANNER_DONE)

@@ -246,8 +246,9 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
                 }
         }
 
-        for (size_t i = 0; i < MIN(n, (size_t) NOTE_AHEAD) && heat; i++)
-                heat_store_prefetch_unit(heat, moves[i].pid, moves[i].addr);
+        if (heat)
+                for (size_t i = 0; i < MIN(n, (size_t) NOTE_AHEAD); i++)
+                        heat_store_prefetch_unit(heat, moves[i].pid, moves[i].addr);
         for (size_t i = 0; i < n; i++) {
                 const struct policy_move *m = &moves[i];
                 uint64_t pages = m->size_bytes / HEAT_PAGE_SIZE;

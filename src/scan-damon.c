@@ -596,15 +596,23 @@ static int write_config(struct damon_backend *b, const struct damon_attrs *attrs
         return 0;
 }
 
-static int adopt_slots(struct damon_backend *b, const pid_t *slots, size_t n) {
-        pid_t *copy = NULL;
+/* A copy of slots[0..n) in *ret (NULL for none). */
+static int slots_copy(const pid_t *slots, size_t n, pid_t **ret) {
+        *ret = NULL;
+        if (n == 0)
+                return 0;
+        *ret = malloc(n * sizeof(pid_t));
+        if (!*ret)
+                return -ENOMEM;
+        memcpy(*ret, slots, n * sizeof(pid_t));
+        return 0;
+}
 
-        if (n > 0) {
-                copy = malloc(n * sizeof(pid_t));
-                if (!copy)
-                        return -ENOMEM;
-                memcpy(copy, slots, n * sizeof(pid_t));
-        }
+static int adopt_slots(struct damon_backend *b, const pid_t *slots, size_t n) {
+        pid_t *copy;
+
+        if (slots_copy(slots, n, &copy) < 0)
+                return -ENOMEM;
         free(b->slots);
         b->slots = copy;
         b->n_slots = n;
@@ -710,6 +718,14 @@ static int start_kdamond(struct damon_backend *b, const struct damon_attrs *attr
 /* How often a round_begin waiting for a commit looks whether the kernel has let go of it. */
 #define DAMON_COMMIT_POLL_US (10 * USEC_PER_MSEC)
 
+/* round_begin waits for the commit in flight without holding the event loop: returns 1, and damon_resume()
+ * begins the round again after DAMON_COMMIT_POLL_US. */
+static int commit_wait_later(struct damon_backend *b) {
+        b->commit_waiting = true;
+        b->resume_wait_us = DAMON_COMMIT_POLL_US;
+        return 1;
+}
+
 /* The kdamond runs: write the new input and hand "commit" to a thread of its own, since the kernel holds the
  * writer until the end of the kdamond's aggregation window (commit_settle() takes the result). Returns 0 or a
  * negative errno. */
@@ -720,12 +736,8 @@ static int commit_start(struct damon_backend *b, const struct damon_attrs *attrs
 
         if (b->commit)
                 return -EBUSY;
-        if (n > 0) {
-                copy = malloc(n * sizeof(pid_t));
-                if (!copy)
-                        return log_oom();
-                memcpy(copy, slots, n * sizeof(pid_t));
-        }
+        if (slots_copy(slots, n, &copy) < 0)
+                return log_oom();
         r = write_config(b, attrs, slots, n);
         if (r < 0)
                 return r;
@@ -840,11 +852,9 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
 
         /* Nothing is written to the kdamond while the kernel holds a commit, and the round needs its outcome. */
         r = commit_settle(b, /* wait= */ false);
-        b->commit_waiting = r == 2;
-        if (r == 2) {
-                b->resume_wait_us = DAMON_COMMIT_POLL_US;
-                return 1;
-        }
+        if (r == 2)
+                return commit_wait_later(b);
+        b->commit_waiting = false;
         if (r < 0)
                 return r;
 
@@ -894,10 +904,7 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
                 r = commit_start(b, &attrs, slots, n);
                 if (r < 0)
                         return r;
-                /* The round waits for it without holding the event loop (damon_resume() begins it again). */
-                b->commit_waiting = true;
-                b->resume_wait_us = DAMON_COMMIT_POLL_US;
-                return 1;
+                return commit_wait_later(b);
         }
         return start_kdamond(b, &attrs, want, n);
 }
@@ -1278,8 +1285,6 @@ static int damon_pass_end(void *state, const struct scan_context *ctx) {
         }
         return damon_pass_tried_regions(b, ctx);
 }
-
-static int damon_round_begin(void *state, const struct scan_context *ctx);
 
 static int damon_resume(void *state, const struct scan_context *ctx) {
         struct damon_backend *b = state;
