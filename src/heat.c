@@ -264,9 +264,10 @@ static uint64_t vma_sample_slot(const struct heat_vma *v, uint64_t w, uint64_t r
         return w * 64 + sample_offset(w, round, vma_word_len(v, w));
 }
 
-/* How many words ahead the policy's walk fetches entries into the cache. The words it reads are those not all
- * settled: an irregular pattern the hardware prefetcher does not follow, so each read would otherwise wait for
- * its line. (The fold and the settle pass gained nothing from the same at 1 TiB: BENCHMARKS.md.) */
+/* How many words ahead the policy's walk and the record fetch entries into the cache. The words the walk reads
+ * are those not all settled, and the record's those with a hit: irregular patterns the hardware prefetcher does
+ * not follow, so each read would otherwise wait for its line. (The fold and the settle pass gained nothing from
+ * the same at 1 TiB: BENCHMARKS.md.) */
 #define WORD_AHEAD 4
 
 /* Both cache lines of word w's 64 entries. */
@@ -461,6 +462,10 @@ static void vma_record(struct heat_vma *v, uint64_t first, uint64_t count, const
                 w = bitmap ? bitmap[b / 64] >> off : UINT64_MAX;
                 if (len < 64)
                         w &= (UINT64_C(1) << len) - 1;
+                if (k + (WORD_AHEAD + 1) * 64 <= count) {
+                        __builtin_prefetch(e + k + WORD_AHEAD * 64, 1);
+                        __builtin_prefetch(e + k + WORD_AHEAD * 64 + 32, 1);
+                }
 
                 if (w == 0) {
                         k += len;
