@@ -88,6 +88,7 @@ struct daemon {
         struct policy_workload *plan_workloads;
         pid_t *plan_workload_pids;
         uint64_t plan_located_max;  /* units a step locates: what fits LOCATE_STEP_US at the last step's pace */
+        uint64_t plan_locate_us;    /* of the step in progress, the time its locate calls took */
         bool round_after_plan;      /* the round timer fired while planning: the round begins once it is done */
 
         struct workload_status *workloads; /* [target.NAME] workloads as the last plan saw them */
@@ -547,18 +548,37 @@ static void daemon_plan_ready(struct daemon *d, struct policy_plan *plan) {
                 daemon_place_continue(d);
 }
 
+/* The plan's locate calls, timed: a slow step's log says how much of it they were. */
+static int daemon_locate(pid_t pid, void **addrs, size_t n, int *nodes, void *userdata) {
+        struct daemon *d = userdata;
+        uint64_t start = now_us();
+        int r;
+
+        r = placement_locate(pid, addrs, n, nodes, NULL);
+        d->plan_locate_us += now_us() - start;
+        return r;
+}
+
 /* One step of the plan in progress; the next gets a turn of its own, and locates what the pace of this one fits
  * into LOCATE_STEP_US (a step pauses at a batch's end, so at least one batch). */
 static void daemon_plan_step(struct daemon *d) {
+        struct policy_step_stats stats;
         struct policy_plan plan;
-        uint64_t start = now_us();
+        uint64_t start = now_us(), took_us;
         int r;
 
         if (!d->planner)
                 return;
+        d->plan_locate_us = 0;
         r = policy_planner_step(d->planner, d->plan_located_max, &plan);
-        d->plan_located_max = locate_pace(policy_planner_step_located(d->planner), now_us() - start,
-                                          POLICY_LOCATE_BATCH);
+        took_us = now_us() - start;
+        policy_planner_step_stats(d->planner, &stats);
+        if (took_us > LOOP_TURN_SLOW_US)
+                log_debug("Plan step of %" PRIu64 "ms, ended in %s: %" PRIu64 " units walked, %" PRIu64
+                          " located in %" PRIu64 " calls (%" PRIu64 "ms)",
+                          took_us / 1000, stats.ended_in, stats.walked, stats.located, stats.locate_calls,
+                          d->plan_locate_us / 1000);
+        d->plan_located_max = locate_pace(stats.located, took_us, POLICY_LOCATE_BATCH);
         if (r > 0) {
                 (void) sd_event_source_set_enabled(d->plan_defer, SD_EVENT_ONESHOT);
                 return;
@@ -614,8 +634,8 @@ static void daemon_place(struct daemon *d) {
         if (r >= 0) {
                 d->plan_params.workloads = d->plan_workloads;
                 d->plan_params.n_workloads = d->config->n_workloads;
-                r = policy_planner_new(scan_engine_heat(d->scan), &d->topology, &d->plan_params, placement_locate,
-                                       NULL, &d->planner);
+                r = policy_planner_new(scan_engine_heat(d->scan), &d->topology, &d->plan_params, daemon_locate, d,
+                                       &d->planner);
         }
         if (r < 0) {
                 log_repeat_errno(LOG_WARNING, "place-plan", r, "Cannot plan page moves: %m, skipping this round");
@@ -800,7 +820,7 @@ static int on_census_defer(sd_event_source *s, void *userdata) {
 
 /* Ends the round: folds the scan (also one cut short), plans, schedules the census and the next round. */
 static void daemon_round_finish(struct daemon *d) {
-        uint64_t start = now_us(), gap;
+        uint64_t start = now_us(), scan_end_us = 0, plan_end_us = 0, gap;
         bool scanned = d->round_open;
         int r;
 
@@ -809,8 +829,6 @@ static void daemon_round_finish(struct daemon *d) {
         daemon_observe(d);
 
         if (d->round_open) {
-                uint64_t scan_end_us;
-
                 (void) sd_event_source_set_enabled(d->pass_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(d->step_defer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(d->step_timer, SD_EVENT_OFF);
@@ -824,11 +842,7 @@ static void daemon_round_finish(struct daemon *d) {
                 daemon_census_drop(d);
                 d->census_due = true;
                 (void) sd_event_source_set_enabled(d->census_defer, SD_EVENT_ONESHOT);
-                /* This turn holds the loop longest (tierctl status: Loop); which part is what to split next. */
-                log_debug("Round %" PRIu64 " ended in a turn of %" PRIu64 "ms: scan end %" PRIu64 "ms, the plan's "
-                          "first step %" PRIu64 "ms",
-                          d->round + 1, (now_us() - start) / USEC_PER_MSEC, (scan_end_us - start) / USEC_PER_MSEC,
-                          (now_us() - scan_end_us) / USEC_PER_MSEC);
+                plan_end_us = now_us();
         }
 
         d->round++;
@@ -838,6 +852,12 @@ static void daemon_round_finish(struct daemon *d) {
         gap = daemon_budget_cycle(d);
         log_repeat_round_end();
         daemon_notify_status(d);
+        /* This turn holds the loop longest (tierctl status: Loop); which part is what to split next. */
+        if (scanned)
+                log_debug("Round %" PRIu64 " ended in a turn of %" PRIu64 "ms: scan end %" PRIu64 "ms, the plan's "
+                          "first step %" PRIu64 "ms, the budget and status %" PRIu64 "ms",
+                          d->round, (now_us() - start) / USEC_PER_MSEC, (scan_end_us - start) / USEC_PER_MSEC,
+                          (plan_end_us - scan_end_us) / USEC_PER_MSEC, (now_us() - plan_end_us) / USEC_PER_MSEC);
 
         /* A scanning round already lasted passes x pass_interval: the next one starts as soon as the CPU budget
          * allows. */

@@ -330,7 +330,7 @@ struct plan_ctx {
         struct heat_walk_cursor cursor;
         struct heat_class_params walk_class;
         uint64_t step_located_max; /* this step pauses once it located this many units */
-        uint64_t step_located;
+        uint64_t step_located, step_walked, step_locate_calls;
         bool handed_out; /* the plan went to the caller (or a step failed): the planner is only to be freed */
 };
 
@@ -924,6 +924,7 @@ static int batch_flush(struct plan_ctx *c) {
                 c->nodes[i] = -ENOENT;
         r = c->locate(c->batch_pid, c->addrs, n, c->nodes, c->userdata);
         c->plan.summary.locate_calls++;
+        c->step_locate_calls++;
         if (r == -ESRCH || r == -ENOENT)
                 r = 0; /* the process is gone: its units stay "not present" */
         if (r < 0)
@@ -944,6 +945,7 @@ static int on_unit(const struct heat_unit *u, void *userdata) {
         struct plan_ctx *c = userdata;
         int r;
 
+        c->step_walked++;
         if (c->walk_wl < 0 && !c->warm_walk) {
                 int w = workload_of(c, u->pid);
 
@@ -1433,7 +1435,7 @@ int policy_planner_step(struct policy_planner *planner, uint64_t located_max, st
 
         if (!c || !ret || located_max == 0 || c->handed_out)
                 return -EINVAL;
-        c->step_located = 0;
+        c->step_located = c->step_walked = c->step_locate_calls = 0;
         c->step_located_max = located_max;
         r = plan_run(c);
         if (r > 0)
@@ -1452,8 +1454,24 @@ int policy_planner_step(struct policy_planner *planner, uint64_t located_max, st
         return 0;
 }
 
-uint64_t policy_planner_step_located(const struct policy_planner *planner) {
-        return planner ? planner->ctx.step_located : 0;
+void policy_planner_step_stats(const struct policy_planner *planner, struct policy_step_stats *ret) {
+        static const char *const phase_names[] = {
+                [PLAN_WORKLOADS] = "workload walks",
+                [PLAN_MAIN] = "walk",
+                [PLAN_WARM] = "warm walk",
+                [PLAN_DONE] = "done",
+        };
+
+        if (!planner) {
+                *ret = (struct policy_step_stats) { .ended_in = "done" };
+                return;
+        }
+        *ret = (struct policy_step_stats) {
+                .walked = planner->ctx.step_walked,
+                .located = planner->ctx.step_located,
+                .locate_calls = planner->ctx.step_locate_calls,
+                .ended_in = phase_names[planner->ctx.phase],
+        };
 }
 
 struct policy_planner *policy_planner_free(struct policy_planner *planner) {

@@ -280,8 +280,14 @@ int policy_planner_new(struct heat_store *heat, const struct topology *topo, con
                        policy_locate_fn locate, void *userdata, struct policy_planner **ret);
 int policy_planner_step(struct policy_planner *planner, uint64_t located_max, struct policy_plan *ret);
 struct policy_planner *policy_planner_free(struct policy_planner *planner);
-/* Units the last step located. */
-uint64_t policy_planner_step_located(const struct policy_planner *planner);
+/* What the last step did: the daemon paces the next step by it and logs a step that held its loop long. */
+struct policy_step_stats {
+        uint64_t walked;       /* units the walks handed to the plan */
+        uint64_t located;      /* of them, located */
+        uint64_t locate_calls;
+        const char *ended_in;  /* "workload walks", "walk", "warm walk" (paused there) or "done" */
+};
+void policy_planner_step_stats(const struct policy_planner *planner, struct policy_step_stats *ret);
 static inline void policy_planner_freep(struct policy_planner **p) {
         policy_planner_free(*p);
 }

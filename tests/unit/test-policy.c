@@ -1329,17 +1329,36 @@ static void test_planner_steps(void **state _unused_) {
         for (size_t m = 0; m < ELEMENTSOF(steps_max); m++) {
                 _cleanup_(policy_planner_freep) struct policy_planner *planner = NULL;
                 struct policy_plan stepped = {};
+                uint64_t located = 0, calls = 0, walked = 0;
                 unsigned steps = 0;
                 int r;
 
                 fixture_build(&f, procs, n_procs);
                 assert_int_equal(policy_planner_new(f.heat, &t.topo, &p, fake_locate, &f, &planner), 0);
                 do {
+                        struct policy_step_stats st;
+
                         r = policy_planner_step(planner, steps_max[m], &stepped);
                         assert_true(r >= 0);
                         steps++;
                         assert_true(steps < 100);
+                        /* The step's own figures: they add up to the plan's (a batch walked in one step may be
+                         * located in the next), and a paused step is in a walk. */
+                        policy_planner_step_stats(planner, &st);
+                        assert_true(st.located <= steps_max[m] - 1 + POLICY_LOCATE_BATCH ||
+                                    steps_max[m] > UINT64_MAX - POLICY_LOCATE_BATCH);
+                        if (r > 0)
+                                assert_true(streq(st.ended_in, "walk") || streq(st.ended_in, "warm walk") ||
+                                            streq(st.ended_in, "workload walks"));
+                        else
+                                assert_string_equal(st.ended_in, "done");
+                        located += st.located;
+                        calls += st.locate_calls;
+                        walked += st.walked;
                 } while (r > 0);
+                assert_int_equal(located, whole.summary.units_located);
+                assert_int_equal(calls, whole.summary.locate_calls);
+                assert_true(walked >= located);
                 /* A step pauses at the first batch flush past its share: every batch of 1024 or fewer. */
                 if (steps_max[m] <= POLICY_LOCATE_BATCH)
                         assert_true(steps >= whole.summary.locate_calls / 2);
