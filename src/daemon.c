@@ -767,7 +767,7 @@ static void daemon_census_drop(struct daemon *d) {
 static void daemon_census(struct daemon *d, bool finish) {
         struct heat_class_params p = daemon_class_params(d);
         struct census census;
-        uint64_t start = now_us(), took, located;
+        uint64_t start = now_us(), took, located, sampled_us = 0;
         int r;
 
         if (!d->census_due)
@@ -784,12 +784,17 @@ static void daemon_census(struct daemon *d, bool finish) {
                         daemon_census_drop(d);
                         return;
                 }
+                sampled_us = now_us() - start;
         }
         if (d->census_units_max == 0)
                 d->census_units_max = CENSUS_STEP_UNITS_MIN;
         located = census_taker_located(d->census_taker);
         r = census_taker_step(d->census_taker, finish ? UINT64_MAX : d->census_units_max, &census);
         took = now_us() - start;
+        if (took > LOOP_TURN_SLOW_US)
+                log_debug("Census step of %" PRIu64 "ms: %" PRIu64 " units located, taking the sample %" PRIu64 "ms",
+                          took / USEC_PER_MSEC, census_taker_located(d->census_taker) - located,
+                          sampled_us / USEC_PER_MSEC);
         if (!finish)
                 d->census_units_max = locate_pace(census_taker_located(d->census_taker) - located, took,
                                                   CENSUS_STEP_UNITS_MIN);
@@ -936,7 +941,7 @@ static int on_round_end_defer(sd_event_source *s, void *userdata) {
 }
 
 static void daemon_round_start(struct daemon *d) {
-        uint64_t start = now_us();
+        uint64_t start = now_us(), census_end_us, refresh_end_us;
         int r;
 
         /* The plan locates and settles units in the heat store the round would be changing, and is built for
@@ -951,7 +956,9 @@ static void daemon_round_start(struct daemon *d) {
         daemon_census(d, /* finish= */ true); /* the last round's, if its turns have not all come yet */
         loop_turns_round_done(&d->turns);
         d->round_busy_us = 0;
+        census_end_us = now_us();
         daemon_refresh(d);
+        refresh_end_us = now_us();
 
         if (daemon_should_scan(d)) {
                 scan_engine_set_placement(d->scan, &d->topology, d->config->promote_rounds,
@@ -961,12 +968,23 @@ static void daemon_round_start(struct daemon *d) {
                 if (r < 0)
                         log_repeat_errno(LOG_ERR, "round-begin", r, "Cannot begin a scan round: %m");
                 else {
+                        uint64_t begin_end_us = now_us();
+
                         d->round_open = true;
                         d->round_busy_us += now_us() - start;
                         if (r > 0)
                                 daemon_step_later(d);
                         else
                                 daemon_pass_start(d);
+                        if (now_us() - start > LOOP_TURN_SLOW_US)
+                                log_debug("Round %" PRIu64 " started in a turn of %" PRIu64 "ms: the last census "
+                                          "%" PRIu64 "ms, finding targets %" PRIu64 "ms, the scan's round start %"
+                                          PRIu64 "ms, its first pass %" PRIu64 "ms",
+                                          d->round + 1, (now_us() - start) / USEC_PER_MSEC,
+                                          (census_end_us - start) / USEC_PER_MSEC,
+                                          (refresh_end_us - census_end_us) / USEC_PER_MSEC,
+                                          (begin_end_us - refresh_end_us) / USEC_PER_MSEC,
+                                          (now_us() - begin_end_us) / USEC_PER_MSEC);
                         return;
                 }
         }
