@@ -72,6 +72,16 @@ unsigned cpu_budget_sample_scale(const struct cpu_budget *b, unsigned max_scale)
         return scale;
 }
 
+unsigned cpu_budget_region_scale(const struct cpu_budget *b, unsigned sample_scale, unsigned max_scale) {
+        unsigned scale = 1;
+
+        if (b->budget_bp == 0)
+                return 1;
+        while ((double) scale * MAX(sample_scale, 1U) < b->slowdown && scale * 2 <= max_scale)
+                scale *= 2;
+        return scale;
+}
+
 bool cpu_budget_limiting(const struct cpu_budget *b) {
         return b->budget_bp > 0 && (b->slowdown > 1.0 || b->balance_us < 0);
 }

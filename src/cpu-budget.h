@@ -47,6 +47,12 @@ uint64_t cpu_budget_gap_us(const struct cpu_budget *b, uint64_t round_us);
  * because the kdamond samples through the waits between rounds too, so only its own rate can bring its cost
  * down. */
 unsigned cpu_budget_sample_scale(const struct cpu_budget *b, unsigned max_scale);
+/* Past that limit (DAMON keeps some samples per window), the rest of the slowdown goes into DAMON's region bound:
+ * the largest number of regions is divided by this, the smallest power of two that with sample_scale reaches the
+ * slowdown, within max_scale. A kdamond checks one page per region and sample, so its cost falls with the regions
+ * as with the sampling rate; the price is coarser regions, which the budget only asks for once sampling can go
+ * no sparser. */
+unsigned cpu_budget_region_scale(const struct cpu_budget *b, unsigned sample_scale, unsigned max_scale);
 /* Whether the budget, not the configuration, sets how often tierd looks. */
 bool cpu_budget_limiting(const struct cpu_budget *b);
 /* CPU used as basis points of one CPU: over the last cycle, and over all cycles. */

@@ -78,6 +78,7 @@ struct daemon {
         uint64_t budget_kthread_mark_us; /* its CPU time then */
         uint64_t round_gap_us;           /* the wait before the next round that the budget asked for */
         unsigned sample_scale;           /* DAMON samples this many times less often than configured */
+        unsigned region_scale;           /* and keeps at most this many times fewer regions */
 
         struct placement placement;
 
@@ -171,6 +172,7 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .cpu_kernel_thread = d->budget_kthread > 0,
                 .round_gap_us = d->round_gap_us,
                 .sample_scale = d->sample_scale,
+                .region_scale = d->region_scale,
                 .topology = &d->topology,
                 .targets = &d->targets,
                 .workloads = d->workloads,
@@ -719,6 +721,7 @@ static void daemon_observe(struct daemon *d) {
  * sampling for the next round, and returns how long to wait before it. */
 static uint64_t daemon_budget_cycle(struct daemon *d) {
         uint64_t now = now_us(), own = proc_self_cpu_us(), kernel = 0, kthread_us, max_scale;
+        unsigned sample_scale, region_scale;
         pid_t kthread = scan_engine_kernel_thread(d->scan);
         int r;
 
@@ -745,8 +748,12 @@ static uint64_t daemon_budget_cycle(struct daemon *d) {
         d->budget_wall_mark_us = now;
 
         max_scale = d->pass_interval_us / (DAMON_SAMPLES_PER_PASS_MIN * MAX(d->config->damon_sample_interval_us, 1));
-        d->sample_scale = scan_engine_set_sample_scale(
-                d->scan, cpu_budget_sample_scale(&d->budget, (unsigned) MIN(MAX(max_scale, 1), 1024)));
+        sample_scale = cpu_budget_sample_scale(&d->budget, (unsigned) MIN(MAX(max_scale, 1), 1024));
+        /* Regions go no lower than the configured least. */
+        region_scale = cpu_budget_region_scale(&d->budget, sample_scale,
+                                               d->config->damon_max_regions / MAX(d->config->damon_min_regions, 1U));
+        d->sample_scale = scan_engine_set_sample_scale(d->scan, sample_scale, region_scale);
+        d->region_scale = scan_engine_region_scale(d->scan);
         d->round_gap_us = cpu_budget_gap_us(&d->budget, d->round_duration_us);
         return d->round_gap_us;
 }
@@ -1483,7 +1490,7 @@ static int daemon_setup(struct daemon *d) {
          * round). */
         cpu_budget_init(&d->budget, d->config->cpu_budget_bp);
         d->budget_wall_mark_us = d->start_us;
-        d->sample_scale = 1;
+        d->sample_scale = d->region_scale = 1;
 
         /* daemon_run() starts the first round itself, before READY=1; the round code arms these. */
         r = sd_event_add_time_relative(d->event, &d->round_timer, CLOCK_MONOTONIC, round_interval_us(d),

@@ -41,6 +41,7 @@ struct scan_context {
         unsigned pass;             /* 1-based number of the current pass (0 outside passes) */
         uint64_t round;            /* round number */
         unsigned sample_scale;     /* >= 1: sample this many times less often than configured (the CPU budget) */
+        unsigned region_scale;     /* >= 1: at most this many times fewer regions than configured (the same) */
         const struct pfn_map *pfn_map; /* which tier a PFN lies in; NULL when unknown */
         uint64_t slice_us;             /* how long one slice of a step's work may run (0: one step) */
         unsigned hot_streak;           /* [policy] promote_rounds: the streak that makes a unit hot */
@@ -101,9 +102,9 @@ struct scan_backend_ops {
         /* The pid of the kernel thread that samples for the backend (DAMON: its kdamond), whose CPU the budget
          * counts as tierd's; 0 while there is none. NULL for backends that do all their work in tierd. */
         pid_t (*kernel_thread)(void *state);
-        /* Applies a new sample scale between rounds, at once: a kernel thread that samples on its own does so
-         * through the wait between rounds too. NULL where sampling is tierd's own (each pass). */
-        int (*set_sample_scale)(void *state, unsigned sample_scale);
+        /* Applies a new sample and region scale between rounds, at once: a kernel thread that samples on its own
+         * does so through the wait between rounds too. NULL where sampling is tierd's own (each pass). */
+        int (*set_sample_scale)(void *state, unsigned sample_scale, unsigned region_scale);
         /* DAMON only (NULL elsewhere): how results were read. */
         void (*damon_results)(void *state, struct scan_damon_results *ret);
 };

@@ -843,6 +843,11 @@ static int round_without_targets(struct damon_backend *b) {
         return adopt_slots(b, NULL, 0);
 }
 
+/* The region bound under the CPU budget's region scale, never below the lower bound. */
+static unsigned scaled_max_regions(const struct damon_backend *b, unsigned region_scale) {
+        return MAX(b->max_nr_regions / MAX(region_scale, 1U), b->min_nr_regions);
+}
+
 static int damon_round_begin(void *state, const struct scan_context *ctx) {
         struct damon_backend *b = state;
         _cleanup_free_ pid_t *want = NULL, *slots = NULL;
@@ -869,7 +874,7 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
 
         b->pass_interval_us = ctx->pass_interval_us;
         damon_attrs_for_pass(ctx->pass_interval_us, b->sample_us * MAX(ctx->sample_scale, 1U), b->min_nr_regions,
-                             b->max_nr_regions, &attrs);
+                             scaled_max_regions(b, ctx->region_scale), &attrs);
 
         if (n == 0)
                 return round_without_targets(b);
@@ -1399,7 +1404,7 @@ static pid_t damon_kernel_thread(void *state) {
         return b->running && b->pid > 0 ? b->pid : 0;
 }
 
-static int damon_set_sample_scale(void *state, unsigned sample_scale) {
+static int damon_set_sample_scale(void *state, unsigned sample_scale, unsigned region_scale) {
         struct damon_backend *b = state;
         struct damon_attrs attrs;
         int r;
@@ -1409,7 +1414,7 @@ static int damon_set_sample_scale(void *state, unsigned sample_scale) {
         if (!b->running || b->n_slots == 0 || b->pass_interval_us == 0 || b->commit)
                 return 0;
         damon_attrs_for_pass(b->pass_interval_us, b->sample_us * MAX(sample_scale, 1U), b->min_nr_regions,
-                             b->max_nr_regions, &attrs);
+                             scaled_max_regions(b, region_scale), &attrs);
         if (damon_attrs_equal(&attrs, &b->attrs))
                 return 0;
         /* Its outcome (also a kdamond that stopped meanwhile) is the next round_begin's. */

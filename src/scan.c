@@ -20,7 +20,7 @@ struct scan_engine {
         bool in_round;
         bool round_failed;
         enum scan_step pending; /* a step that goes on in slices (scan_engine_resume()) */
-        unsigned sample_scale;
+        unsigned sample_scale, region_scale;
         struct pfn_map pfn_map; /* from the last scan_engine_set_placement(); empty: none */
         unsigned hot_streak;
         unsigned park_idle;
@@ -203,21 +203,27 @@ pid_t scan_engine_kernel_thread(const struct scan_engine *e) {
         return e->ops->kernel_thread(e->state);
 }
 
-unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale) {
+unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale, unsigned region_scale) {
         int r;
 
         if (!e || !e->ops || !e->ops->set_sample_scale)
                 return 1;
         scale = MAX(scale, 1U);
-        if (scale != MAX(e->sample_scale, 1U) && !e->in_round) {
-                r = e->ops->set_sample_scale(e->state, scale);
+        region_scale = MAX(region_scale, 1U);
+        if ((scale != MAX(e->sample_scale, 1U) || region_scale != MAX(e->region_scale, 1U)) && !e->in_round) {
+                r = e->ops->set_sample_scale(e->state, scale, region_scale);
                 if (r < 0)
                         log_repeat_errno(LOG_WARNING, "scan-sample-scale", r,
                                          "Cannot change how often %s samples: %m; the next round tries again",
                                          e->ops->name);
         }
         e->sample_scale = scale;
+        e->region_scale = region_scale;
         return scale;
+}
+
+unsigned scan_engine_region_scale(const struct scan_engine *e) {
+        return e && e->ops && e->ops->set_sample_scale ? MAX(e->region_scale, 1U) : 1;
 }
 
 bool scan_engine_in_round(const struct scan_engine *e) {
@@ -296,6 +302,7 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
                 .pass_interval_us = pass_interval_us,
                 .round = round,
                 .sample_scale = MAX(e->sample_scale, 1U),
+                .region_scale = MAX(e->region_scale, 1U),
                 .pfn_map = e->pfn_map.n > 0 ? &e->pfn_map : NULL,
                 .hot_streak = MAX(e->hot_streak, 1U),
                 .park_idle = e->park_idle,

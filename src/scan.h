@@ -49,9 +49,12 @@ unsigned scan_engine_passes_left(const struct scan_engine *e);
 
 /* The kernel thread that samples for the backend (DAMON's kdamond), 0 while there is none. */
 pid_t scan_engine_kernel_thread(const struct scan_engine *e);
-/* Samples scale times less often than configured, from now on, where the backend samples on its own (DAMON); returns
- * the scale in effect (1 for backends whose sampling is tierd's passes). */
-unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale);
+/* Samples scale times less often than configured, with at most region_scale times fewer regions, from now on, where
+ * the backend samples on its own (DAMON); returns the sample scale in effect (1 for backends whose sampling is
+ * tierd's passes). */
+unsigned scan_engine_set_sample_scale(struct scan_engine *e, unsigned scale, unsigned region_scale);
+/* The region scale in effect (1 for backends without regions of their own). */
+unsigned scan_engine_region_scale(const struct scan_engine *e);
 
 /* The tiers as the next round will see them, the streak that makes a unit hot and the idle age that makes it cold:
  * a backend that resolves PFNs (page_idle) also tells the heat store where each page is (pfn-map.h), and parks cold

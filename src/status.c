@@ -42,6 +42,7 @@ static json_object *cpu_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "debt_us", json_u64(b->balance_us < 0 ? (uint64_t) -b->balance_us : 0));
         json_object_object_add(o, "round_gap_us", json_u64(s->round_gap_us));
         json_object_object_add(o, "damon_sample_scale", json_object_new_int((int) MAX(s->sample_scale, 1U)));
+        json_object_object_add(o, "damon_region_scale", json_object_new_int((int) MAX(s->region_scale, 1U)));
         return o;
 }
 

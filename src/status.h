@@ -85,6 +85,7 @@ struct tierd_status {
         bool cpu_kernel_thread;       /* a kdamond's CPU is counted */
         uint64_t round_gap_us;        /* the wait the budget put before the next round */
         unsigned sample_scale;        /* DAMON samples this many times less often than configured */
+        unsigned region_scale;        /* and keeps at most this many times fewer regions */
 
         const struct topology *topology;
         const struct target_set *targets;

@@ -204,6 +204,8 @@ static void print_cpu(json_object *s) {
                format_duration(d1, sizeof(d1), get_u64(cpu, "round_gap_us")), slowdown / 1000, slowdown % 1000 / 100);
         if (get_u64(cpu, "damon_sample_scale") > 1)
                 printf(", DAMON sampling %" PRIu64 "x sparser", get_u64(cpu, "damon_sample_scale"));
+        if (get_u64(cpu, "damon_region_scale") > 1)
+                printf(", at most %" PRIu64 "x fewer regions", get_u64(cpu, "damon_region_scale"));
         printf("), so changes in the workload show that much later\n");
 }
 

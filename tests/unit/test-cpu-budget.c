@@ -79,16 +79,16 @@ static void test_over_budget(void **state _unused_) {
 }
 
 /* A model of the daemon: each round costs own_us of tierd's CPU and the kdamond burns kernel_rate of a CPU
- * (divided by the sample scale) through the round and the wait. Over many cycles the budget holds, and when the
- * work becomes cheap the levers are released. */
-static void run_model(struct cpu_budget *b, unsigned cycles, uint64_t own_us, double kernel_rate, uint64_t *ret_cpu,
-                      uint64_t *ret_wall) {
+ * (divided by the sample scale, at most 8, and the region scale, at most region_max) through the round and the
+ * wait. Over many cycles the budget holds, and when the work becomes cheap the levers are released. */
+static void run_model(struct cpu_budget *b, unsigned cycles, uint64_t own_us, double kernel_rate,
+                      unsigned region_max, uint64_t *ret_cpu, uint64_t *ret_wall) {
         const uint64_t round_us = 3 * SEC;
         uint64_t cpu = 0, wall = 0, gap = 0;
 
         for (unsigned i = 0; i < cycles; i++) {
-                unsigned scale = cpu_budget_sample_scale(b, 8);
-                uint64_t w = round_us + gap, k = (uint64_t) (kernel_rate * (double) w / scale);
+                unsigned scale = cpu_budget_sample_scale(b, 8), regions = cpu_budget_region_scale(b, scale, region_max);
+                uint64_t w = round_us + gap, k = (uint64_t) (kernel_rate * (double) w / scale / regions);
 
                 cpu_budget_account(b, own_us, k, w, round_us);
                 cpu += own_us + k;
@@ -105,22 +105,32 @@ static void test_model_holds_budget(void **state _unused_) {
 
         /* page_idle in the TCG guest: ~1.2 s of tierd per 3 s round (40%), no kdamond; budget 10%. */
         cpu_budget_init(&b, 1000);
-        run_model(&b, 60, 1200 * 1000, 0, &cpu, &wall);
+        run_model(&b, 60, 1200 * 1000, 0, 1, &cpu, &wall);
         assert_in_range(cpu * 10000 / wall, 700, 1000);
         assert_true(b.slowdown > 3.0 && b.slowdown < 6.0);
 
         /* DAMON: tierd 0.2 s a round, the kdamond 30% of a CPU; budget 5%. Sampling is thinned by 8 at most here,
          * the rest comes from the waits. */
         cpu_budget_init(&b, 500);
-        run_model(&b, 60, 200 * 1000, 0.30, &cpu, &wall);
+        run_model(&b, 60, 200 * 1000, 0.30, 1, &cpu, &wall);
         assert_in_range(cpu * 10000 / wall, 350, 500);
         assert_int_equal(cpu_budget_sample_scale(&b, 8), 8);
 
         /* The workload goes quiet (a tenth of the cost): within some cycles the budget stops limiting. */
-        run_model(&b, 40, 20 * 1000, 0.03, &cpu, &wall);
+        run_model(&b, 40, 20 * 1000, 0.03, 1, &cpu, &wall);
         assert_true(b.slowdown == 1.0);
         assert_false(cpu_budget_limiting(&b));
         assert_int_equal(cpu_budget_gap_us(&b, 3 * SEC), 0);
+
+        /* A kdamond that alone costs 8% at the sparsest sampling (64% at full rate, thinned by 8): the waits cannot
+         * bring it under a 5% budget, fewer regions can. */
+        cpu_budget_init(&b, 500);
+        run_model(&b, 60, 200 * 1000, 0.64, 1, &cpu, &wall);
+        assert_true(cpu * 10000 / wall > 750);
+        cpu_budget_init(&b, 500);
+        run_model(&b, 60, 200 * 1000, 0.64, 16, &cpu, &wall);
+        assert_in_range(cpu * 10000 / wall, 350, 500);
+        assert_true(cpu_budget_region_scale(&b, 8, 16) >= 2);
 }
 
 static void test_credit_is_capped(void **state _unused_) {
@@ -172,6 +182,24 @@ static void test_sample_scale(void **state _unused_) {
         assert_int_equal(cpu_budget_sample_scale(&b, 0), 1);
 }
 
+static void test_region_scale(void **state _unused_) {
+        struct cpu_budget b;
+
+        cpu_budget_init(&b, 500);
+        assert_int_equal(cpu_budget_region_scale(&b, 1, 64), 1);
+        /* Only what the sampling cannot reach, rounded up to a power of two. */
+        b.slowdown = 13.0;
+        assert_int_equal(cpu_budget_region_scale(&b, 16, 64), 1);
+        assert_int_equal(cpu_budget_region_scale(&b, 4, 64), 4);
+        assert_int_equal(cpu_budget_region_scale(&b, 8, 64), 2);
+        assert_int_equal(cpu_budget_region_scale(&b, 4, 3), 2);
+        assert_int_equal(cpu_budget_region_scale(&b, 4, 1), 1);
+        assert_int_equal(cpu_budget_region_scale(&b, 0, 64), 16);
+        /* No budget: nothing scaled. */
+        cpu_budget_configure(&b, 0);
+        assert_int_equal(cpu_budget_region_scale(&b, 1, 64), 1);
+}
+
 static void test_configure(void **state _unused_) {
         struct cpu_budget b;
 
@@ -200,6 +228,7 @@ int main(void) {
                 cmocka_unit_test(test_credit_is_capped),
                 cmocka_unit_test(test_gap_is_bounded),
                 cmocka_unit_test(test_sample_scale),
+                cmocka_unit_test(test_region_scale),
                 cmocka_unit_test(test_configure),
         };
 
