@@ -231,6 +231,10 @@ for sname, senv in scenarios:
                 f"{int(s['tierd_loop_longest_us']) / 1000:.0f}",
                 'loop_longest_in': s.get('tierd_loop_longest_in', '').replace('_', ' '),
                 'loop_slow_turns': s.get('tierd_loop_slow_turns', ''),
+                'status_requests': s.get('tierd_status_requests', ''),
+                'status_max_ms': s.get('tierd_status_max_ms', ''),
+                'status_median_ms': s.get('tierd_status_median_ms', ''),
+                'status_floor_ms': s.get('tierd_status_floor_ms', ''),
             })
         rows.append(r)
     # Tiering CPU against NUMA tiering's in the same scenario, the anchor the cost goal is set against.
@@ -244,7 +248,8 @@ fields = ['scenario', 'pattern', 'cap_mib', 'wss_mib', 'hot_mib', 'first_touch_n
           'f_star', 'precision', 'recall', 't90_s', 't90_note', 'migrated_mib', 'pingpongs_seen', 'page_moves_seen',
           'tierd_pingpongs', 'daemon_cpu_s', 'tierd_cpu_s', 'kdamond_cpu_s', 'kswapd_cpu_s', 'worker_sys_s',
           'tiering_cpu_s', 'tiering_vs_numa', 'ops_per_s', 'ops_vs_baseline', 'checksum', 'duration_s',
-          'loop_longest_ms', 'loop_longest_in', 'loop_slow_turns']
+          'loop_longest_ms', 'loop_longest_in', 'loop_slow_turns', 'status_requests', 'status_max_ms',
+          'status_median_ms', 'status_floor_ms']
 buf = io.StringIO()
 w = csv.DictWriter(buf, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
 w.writeheader()
@@ -277,12 +282,15 @@ if large:
               'tiering\'s in the same scenario.')
     md.append('- Longest turn: tierd\'s longest event loop turn of the run (`tierctl status`: Loop), what it was doing, '
               'and how many turns took over 50 ms; a control request arriving during a turn waits for it.')
+    md.append('- tierctl status: every 5 s of the run, the wall time of `tierctl status --json` in the guest, the '
+              'longest and the median, against the median of `tierctl --version` timed the same way (the same '
+              'binary\'s exec and start-up without asking tierd); 10 ms resolution.')
 md.append('')
 if large:
     md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
               '(seen / tierd) | tierd | kdamond | kswapd | worker sys | tiering CPU (vs NUMA) | ops/s (vs baseline) '
-              '| longest turn (over 50 ms) |')
-    md.append('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+              '| longest turn (over 50 ms) | tierctl status: longest / median (tierctl alone) |')
+    md.append('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 else:
     md.append('| scenario | C:WSS | contender | Q steady | precision / recall | T90 | migrated | ping-pongs '
               '(seen / tierd) | daemon CPU | worker sys | ops/s (vs baseline) |')
@@ -292,7 +300,7 @@ for r in rows:
     label = r['scenario'] if large else r['pattern']
     if 'q_steady' not in r:
         md.append(f"| {label} | {ratio} | {r['contender']} | run failed (exit {r['run_status']}) "
-                  + '| ' * (12 if large else 8))
+                  + '| ' * (13 if large else 8))
         continue
     t90 = ('not reached' if r['t90_s'] == '' else r['t90_s'] + ' s') + (f" ({r['t90_note']})" if r['t90_note'] else '')
     pp = r['pingpongs_seen'] + (f" / {r['tierd_pingpongs']}" if r['tierd_pingpongs'] else '')
@@ -307,7 +315,9 @@ for r in rows:
         turn = (f"{r['loop_longest_ms']} ms, {r['loop_longest_in']} ({r['loop_slow_turns']})"
                 if r.get('loop_longest_ms') else '')
         cells += (f"{r['tierd_cpu_s']} s | {r['kdamond_cpu_s']} s | {r['kswapd_cpu_s']} s | {r['worker_sys_s']} s | "
-                  f"{r['tiering_cpu_s']} s{vs} | {ops} | {turn} |")
+                  f"{r['tiering_cpu_s']} s{vs} | {ops} | {turn} | ")
+        cells += (f"{r['status_max_ms']} / {r['status_median_ms']} ms ({r['status_floor_ms']} ms) |"
+                  if r.get('status_max_ms') else '|')
     else:
         cells += f"{r['daemon_cpu_s']} s | {r['worker_sys_s']} s | {ops} |"
     md.append(cells)

@@ -67,7 +67,7 @@ node_phys_range() {   # node_phys_range NODE -> "START END" (bytes) from the pop
                 want && /present/ { present = $2 }
                 want && /start_pfn:/ { if (present > 0) { s = $2; e = $2 + spanned;
                         if (min == "" || s < min) min = s; if (e > max) max = e } }
-                END { if (min != "") printf "%d %d\n", min * 4096, max * 4096 }' /proc/zoneinfo
+                END { if (min != "") printf "%.0f %.0f\n", min * 4096, max * 4096 }' /proc/zoneinfo
 }
 
 damon_write() {   # damon_write VALUE FILE (DAMON's sysfs uses trylock: retry on EBUSY)
@@ -125,8 +125,8 @@ damon_schemes_start() {
         [ "$(cat $DAMON/kdamonds/nr_kdamonds)" = 0 ] || { fail "no kdamond exists yet"; return 1; }
         damon_write 2 $DAMON/kdamonds/nr_kdamonds || return 1
         # nr_accesses is counted in samples per aggregation: 100 ms / 5 ms = 20, so 5% is 1 sample
-        damon_scheme_setup 0 0 migrate_cold 1 0 0 Y || return 1
-        damon_scheme_setup 1 1 migrate_hot 0 1 20 N || return 1
+        damon_scheme_setup 0 0 migrate_cold 1 0 0 Y || { fail "kdamond 0 (migrate_cold) set up"; return 1; }
+        damon_scheme_setup 1 1 migrate_hot 0 1 20 N || { fail "kdamond 1 (migrate_hot) set up"; return 1; }
         damon_write on $DAMON/kdamonds/0/state && damon_write on $DAMON/kdamonds/1/state
         check_eq "DAMON tiering kdamonds running" "on on" \
                 "$(cat $DAMON/kdamonds/0/state) $(cat $DAMON/kdamonds/1/state)"
@@ -217,10 +217,30 @@ EOC
 esac
 
 
+# How long an admin's `tierctl status` waits during the run (issue 12: within 100 ms during a round): every 5 s,
+# the wall time of one status request, and beside it of `tierctl --version`, which starts the same binary without
+# asking tierd (the floor: exec and start-up under TCG). Hundredths of a second, from /proc/uptime.
+uptime_cs() { local u f; read -r u _ < /proc/uptime; f=${u#*.}; f=${f#0}; echo $(( ${u%.*} * 100 + f )); }
+status_latency_sampler() {
+        local a b c
+        while :; do
+                a=$(uptime_cs); tierctl --socket $SOCK status --json > /dev/null 2>&1
+                b=$(uptime_cs); tierctl --version > /dev/null 2>&1; c=$(uptime_cs)
+                echo "$(( (b - a) * 10 )) $(( (c - b) * 10 ))" >> $D/status-ms.txt
+                sleep 5
+        done
+}
+SAMPLER=
+if [ "$CONTENDER" = tierd ]; then
+        status_latency_sampler &
+        SAMPLER=$!
+fi
+
 touch $D/go
 T0=$(uptime_s)
 wait $WPID
 RC=$?
+[ -n "$SAMPLER" ] && { kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null; }
 info "tierbench exit $RC after $(( $(uptime_s) - T0 ))s"
 show tierbench $D/tierbench.out
 check "tierbench ran to the end (exit 0: data intact)" test $RC = 0
@@ -243,9 +263,20 @@ case "$CONTENDER" in
                 EXTRA="$EXTRA tierd_loop_longest_us=$(jq '.loop.longest.us // 0' $D/tierd-status.json)"
                 EXTRA="$EXTRA tierd_loop_longest_in=$(jq -r '.loop.longest.in // "none"' $D/tierd-status.json | tr ' ' '_')"
                 EXTRA="$EXTRA tierd_loop_slow_turns=$(jq '.loop.slow_turns // 0' $D/tierd-status.json)"
+                # tierctl status during the run: requests, the longest and the median wait, and the median of the
+                # floor (tierctl --version), in ms.
+                if [ -s $D/status-ms.txt ]; then
+                        N=$(wc -l < $D/status-ms.txt)
+                        EXTRA="$EXTRA tierd_status_requests=$N"
+                        EXTRA="$EXTRA tierd_status_max_ms=$(cut -d' ' -f1 $D/status-ms.txt | sort -n | tail -n 1)"
+                        EXTRA="$EXTRA tierd_status_median_ms=$(cut -d' ' -f1 $D/status-ms.txt | sort -n | \
+                                sed -n "$(( (N + 1) / 2 ))p")"
+                        EXTRA="$EXTRA tierd_status_floor_ms=$(cut -d' ' -f2 $D/status-ms.txt | sort -n | \
+                                sed -n "$(( (N + 1) / 2 ))p")"
+                fi
                 kill -TERM $TPID; wait $TPID
                 check_eq "tierd exits 0 on SIGTERM" 0 $?
-                cp $D/tierd-status.* $D/tierd.log $OUT/ 2>/dev/null
+                cp $D/tierd-status.* $D/tierd.log $D/status-ms.txt $OUT/ 2>/dev/null
                 ;;
         damon-schemes)
                 EXTRA="$EXTRA$(damon_schemes_stats)"
