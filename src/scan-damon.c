@@ -88,6 +88,10 @@ struct damon_backend {
         bool commit_waiting; /* round_begin waits for it, a look every resume_wait_us (damon_resume()) */
 
         uint64_t pass_regions, pass_accessed_regions, pass_accessed_bytes;
+        /* The regions of the last pass under the unscaled bound: what the CPU budget's region scale divides. The
+         * kdamond usually has far fewer than damon_max_regions (400-470 for 1.5 GiB), and a bound above what it
+         * has saves nothing. Not updated while the bound is scaled, or each scale would divide the last one. */
+        uint64_t regions_unscaled;
         uint64_t slots_gen; /* bumped whenever slots change: the windows being assembled are void */
 
         /* The tracepoint path (NULL: tried regions only, reason says why). */
@@ -843,9 +847,21 @@ static int round_without_targets(struct damon_backend *b) {
         return adopt_slots(b, NULL, 0);
 }
 
-/* The region bound under the CPU budget's region scale, never below the lower bound. */
+/* The region bound under the CPU budget's region scale: the regions the kdamond had unscaled, divided by the
+ * scale, never below the lower bound. */
 static unsigned scaled_max_regions(const struct damon_backend *b, unsigned region_scale) {
-        return MAX(b->max_nr_regions / MAX(region_scale, 1U), b->min_nr_regions);
+        uint64_t had = b->regions_unscaled > 0 ? MIN(b->regions_unscaled, (uint64_t) b->max_nr_regions) :
+                                                 b->max_nr_regions;
+
+        if (region_scale <= 1)
+                return b->max_nr_regions;
+        return MAX((unsigned) (had / region_scale), b->min_nr_regions);
+}
+
+/* A pass was recorded: under the unscaled bound its region count is what a region scale divides. */
+static void note_pass_regions(struct damon_backend *b) {
+        if (b->pass_regions > 0 && b->attrs.max_nr_regions >= b->max_nr_regions)
+                b->regions_unscaled = b->pass_regions;
 }
 
 static int damon_round_begin(void *state, const struct scan_context *ctx) {
@@ -1102,6 +1118,7 @@ static int tracepoint_poll(struct damon_backend *b, const struct scan_context *c
         }
         log_debug("DAMON pass %u (tracepoint): %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes)",
                   ctx->pass, b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes);
+        note_pass_regions(b);
         b->passes_tracepoint++;
         b->last_path = "tracepoint";
         return 1;
@@ -1385,6 +1402,7 @@ static int damon_pass_snapshot(struct damon_backend *b, const char *path, const 
         }
         log_debug("DAMON pass %u: %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes)", ctx->pass,
                   b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes);
+        note_pass_regions(b);
         return 0;
 }
 

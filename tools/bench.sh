@@ -282,7 +282,7 @@ if large:
               'tiering\'s in the same scenario.')
     md.append('- Longest turn: tierd\'s longest event loop turn of the run (`tierctl status`: Loop), what it was doing, '
               'and how many turns took over 50 ms; a control request arriving during a turn waits for it.')
-    md.append('- tierctl status: every 5 s of the run, the wall time of `tierctl status --json` in the guest, the '
+    md.append('- tierctl status: every 20 s of the run, the wall time of `tierctl status --json` in the guest, the '
               'longest and the median, against the median of `tierctl --version` timed the same way (the same '
               'binary\'s exec and start-up without asking tierd); 10 ms resolution.')
 md.append('')
