@@ -850,11 +850,11 @@ static int round_without_targets(struct damon_backend *b) {
 /* The region bound under the CPU budget's region scale: the regions the kdamond had unscaled, divided by the
  * scale, never below the lower bound. */
 static unsigned scaled_max_regions(const struct damon_backend *b, unsigned region_scale) {
-        uint64_t had = b->regions_unscaled > 0 ? MIN(b->regions_unscaled, (uint64_t) b->max_nr_regions) :
-                                                 b->max_nr_regions;
+        uint64_t had;
 
         if (region_scale <= 1)
                 return b->max_nr_regions;
+        had = b->regions_unscaled > 0 ? MIN(b->regions_unscaled, (uint64_t) b->max_nr_regions) : b->max_nr_regions;
         return MAX((unsigned) (had / region_scale), b->min_nr_regions);
 }
 
