@@ -230,6 +230,10 @@ static const struct config_item config_items[] = {
         { "policy", "max_backoff_rounds", parse_unsigned, dump_unsigned,
           offsetof(struct tierd_config, max_backoff_rounds), .max = MOVE_ROUNDS_MAX,
           .expected = "an integer from 0 to 1048576" },
+        { "policy", "fill_free", parse_boolean, dump_boolean, offsetof(struct tierd_config, fill_free),
+          .expected = "a boolean (yes or no)" },
+        { "policy", "exchange_feedback", parse_boolean, dump_boolean,
+          offsetof(struct tierd_config, exchange_feedback), .expected = "a boolean (yes or no)" },
         { "policy", "kernel_fight", parse_kernel_fight, dump_kernel_fight,
           offsetof(struct tierd_config, kernel_fight), .expected = "warn or throttle" },
 
@@ -1751,6 +1755,8 @@ int config_new_defaults(struct tierd_config **ret) {
                 .fast_free_target = { .is_percent = true, .basis_points = 500 },
                 .hot_target = { .is_percent = true, .basis_points = 5000 },
                 .pass_interval_auto = true,
+                .exchange_feedback = true,
+                .fill_free = true,
                 .pass_interval_min_us = 100 * USEC_PER_MSEC,
                 .pass_interval_max_us = 10 * USEC_PER_SEC,
                 .min_residency_rounds = 2,
@@ -1941,7 +1947,8 @@ bool config_equal(const struct tierd_config *a, const struct tierd_config *b) {
             a->pass_interval_max_us != b->pass_interval_max_us ||
             a->min_residency_rounds != b->min_residency_rounds ||
             a->pingpong_window_rounds != b->pingpong_window_rounds ||
-            a->max_backoff_rounds != b->max_backoff_rounds || a->kernel_fight != b->kernel_fight)
+            a->max_backoff_rounds != b->max_backoff_rounds || a->kernel_fight != b->kernel_fight ||
+            a->exchange_feedback != b->exchange_feedback || a->fill_free != b->fill_free)
                 return false;
         if (a->promote_rate_bytes != b->promote_rate_bytes || a->demote_rate_bytes != b->demote_rate_bytes ||
             a->promote_round_max_bytes != b->promote_round_max_bytes ||

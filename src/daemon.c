@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "observer.h"
+#include "payoff.h"
 #include "placement.h"
 #include "policy.h"
 #include "util.h"
@@ -81,6 +82,7 @@ struct daemon {
         unsigned region_scale;           /* and keeps at most this many times fewer regions */
 
         struct placement placement;
+        struct payoff_ledger *payoff; /* whether moves paid, per workload; the exchange level that follows */
 
         /* The plan of the round that ended, built a step per loop turn (policy_planner_step()); what it plans
          * with is kept here until it is done. No round begins meanwhile. */
@@ -118,6 +120,9 @@ static const char *daemon_policy_describe(const struct daemon *d) {
         if (d->config->dry_run)
                 return "dry run: hot pages on slow tiers and cold pages on fast tiers are planned and counted, "
                        "none is moved";
+        if (d->config->fill_free)
+                return "hot pages are promoted and cold pages demoted within the fast tier's free-memory headroom, "
+                       "free memory above it takes warm pages too, rate limited";
         return "hot pages are promoted and cold pages demoted within the fast tier's free-memory headroom, "
                "rate limited";
 }
@@ -161,6 +166,8 @@ static void daemon_status_snapshot(const struct daemon *d, struct tierd_status *
                 .pass_interval_auto = d->config->pass_interval_auto,
                 .dry_run = d->config->dry_run,
                 .placement = &d->placement.stats,
+                .payoff = d->payoff,
+                .exchange_feedback = d->config->exchange_feedback,
                 .last_plan = d->placement.stats.plans > 0 ? &d->placement.last_summary : NULL,
                 .placement_active = placement_active(&d->placement),
                 .round = d->round,
@@ -532,18 +539,31 @@ static void daemon_plan_drop(struct daemon *d) {
 
 /* The plan is done: start carrying it out. */
 static void daemon_plan_ready(struct daemon *d, struct policy_plan *plan) {
-        if (plan->n_moves > 0 || plan->summary.skipped_units[POLICY_SKIP_NO_ROOM] > 0)
+        if (plan->n_moves > 0 || plan->n_shadow > 0 || plan->summary.skipped_units[POLICY_SKIP_NO_ROOM] > 0)
                 log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB, %" PRIu64
-                          " KiB one for one), %" PRIu64 " demotions (%" PRIu64 " KiB); fast tier usable free %" PRIu64
+                          " KiB one for one, %" PRIu64 " KiB fill), %" PRIu64 " demotions (%" PRIu64
+                          " KiB); %" PRIu64 " KiB of exchanges probed; fast tier usable free %" PRIu64
                           " KiB, planned %" PRIu64 " KiB; %" PRIu64 " KiB hot found no room%s",
                           plan->round, plan->summary.moves[POLICY_PROMOTE],
                           plan->summary.bytes[POLICY_PROMOTE] >> 10,
                           plan->summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] >> 10,
+                          plan->summary.reason_bytes[POLICY_REASON_FILL] >> 10,
                           plan->summary.moves[POLICY_DEMOTE], plan->summary.bytes[POLICY_DEMOTE] >> 10,
+                          plan->summary.shadow_bytes[POLICY_PROMOTE] >> 10,
                           plan->summary.tiers[0].free_bytes >> 10, plan->summary.tiers[0].planned_free_bytes >> 10,
                           plan->summary.skipped_bytes[POLICY_SKIP_NO_ROOM] >> 10,
                           d->config->dry_run ? " (dry run: not moved)" : "");
         daemon_note_workloads(d, &d->plan_params, plan);
+        /* Probing workloads' exchanges: watched where they are, not moved (nothing is watched in a dry run,
+         * where nothing moves either). */
+        for (size_t i = 0; i < plan->n_shadow && !d->config->dry_run; i++) {
+                int r = payoff_ledger_note(d->payoff, scan_engine_heat(d->scan), &plan->shadow[i], plan->round, true);
+
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot note a probed exchange in the payoff ledger: %m, ignoring");
+                        break;
+                }
+        }
         placement_start(&d->placement, plan);
         /* The first moves in a turn of their own: this one has had the plan's last step. */
         if (daemon_arm(d->place_timer, 0) < 0)
@@ -600,6 +620,67 @@ static int on_plan_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+/* The exchange level of book b of the payoff ledger (0: the targets outside any workload, w + 1: workload w);
+ * with exchange_feedback off the ledger keeps every book normal. */
+static enum policy_exchange daemon_exchange_level(const struct daemon *d, size_t b) {
+        return payoff_ledger_exchange(d->payoff, b);
+}
+
+/* The ledger's books follow the [target.NAME] workloads, and its window promote_rounds (at least 2) rounds after
+ * the one the moves happen in: a demotion is regretted when its unit is hot again, which takes promote_rounds
+ * rounds to show, and one round of three passes cannot tell a hot-set page from a background page hit in most
+ * passes (in the guest, a window of one round judged a hot set's exchanges unpaid and a third of the displaced
+ * background regretted). A change of either starts the ledger over, since its evidence is about moves the old
+ * ones judged. */
+static int daemon_payoff_setup(struct daemon *d) {
+        const struct tierd_config *c = d->config;
+        unsigned window = MAX(c->promote_rounds, 2U);
+        _cleanup_free_ const char **names = NULL;
+        struct payoff_ledger *l = NULL;
+        bool same;
+        int r;
+
+        names = calloc(c->n_workloads + 1, sizeof(*names));
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_workloads; i++)
+                names[i + 1] = c->workloads[i].name;
+        same = d->payoff && payoff_ledger_books(d->payoff) == c->n_workloads + 1 &&
+                payoff_ledger_window(d->payoff) == window;
+        for (size_t i = 0; same && i < c->n_workloads; i++)
+                same = streq_ptr(payoff_ledger_name(d->payoff, i + 1), names[i + 1]);
+        if (same) {
+                payoff_ledger_set_feedback(d->payoff, c->exchange_feedback);
+                return 0;
+        }
+        r = payoff_ledger_new(c->n_workloads + 1, names, window, now_us() ^ (uint64_t) getpid(), &l);
+        if (r < 0)
+                return r;
+        if (d->payoff)
+                log_info("Workloads or promote_rounds changed: the payoff ledger starts over");
+        payoff_ledger_set_feedback(l, c->exchange_feedback);
+        payoff_ledger_free(d->payoff);
+        d->payoff = l;
+        d->placement.payoff = l;
+        return 0;
+}
+
+/* After the round's fold: the heat of the moves the ledger watches, and the verdicts of those old enough. */
+static void daemon_payoff_observe(struct daemon *d) {
+        struct heat_class_params cp = daemon_class_params(d);
+        struct heat_store_stats hs;
+        int r;
+
+        if (!d->payoff || !d->scan)
+                return;
+        heat_store_get_stats(scan_engine_heat(d->scan), &hs);
+        if (hs.last_passes == 0)
+                return; /* a round cut short before its first pass saw nothing */
+        r = payoff_ledger_observe(d->payoff, scan_engine_heat(d->scan), &cp, hs.round, hs.last_passes);
+        if (r < 0)
+                log_repeat_errno(LOG_WARNING, "payoff-observe", r, "Cannot judge the last moves: %m, ignoring");
+}
+
 /* Plans the moves for the round just folded, a step at a time (the first in this turn), and then carries them
  * out. What the last plan had left to move is dropped: this plan sees where things are now. */
 static void daemon_place(struct daemon *d) {
@@ -627,6 +708,8 @@ static void daemon_place(struct daemon *d) {
                 .batch_bytes = d->config->batch_bytes,
                 /* Every pass of a round of at least two: one hit alone says little. */
                 .eager_hits = hs.last_passes >= 2 ? hs.last_passes : 0,
+                .exchange = daemon_exchange_level(d, 0),
+                .fill = d->config->fill_free,
                 .tier_skip = d->config->tier_skip,
                 .move_shared = d->config->move_shared,
         };
@@ -634,6 +717,8 @@ static void daemon_place(struct daemon *d) {
                                    &d->config->fast_free_target);
         r = daemon_policy_workloads(d, &d->plan_workloads, &d->plan_workload_pids);
         if (r >= 0) {
+                for (size_t i = 0; i < d->config->n_workloads; i++)
+                        d->plan_workloads[i].exchange = daemon_exchange_level(d, i + 1);
                 d->plan_params.workloads = d->plan_workloads;
                 d->plan_params.n_workloads = d->config->n_workloads;
                 r = policy_planner_new(scan_engine_heat(d->scan), &d->topology, &d->plan_params, daemon_locate, d,
@@ -846,6 +931,7 @@ static void daemon_round_finish(struct daemon *d) {
                 (void) sd_event_source_set_enabled(d->step_timer, SD_EVENT_OFF);
                 (void) scan_engine_round_end(d->scan);
                 d->round_open = false;
+                daemon_payoff_observe(d);
                 scan_end_us = now_us();
 
                 daemon_place(d);
@@ -1183,6 +1269,9 @@ static int daemon_reload(struct daemon *d, char **ret_errors) {
         cpu_budget_configure(&d->budget, d->config->cpu_budget_bp);
         /* Names, budgets and members may all have changed. */
         daemon_workloads_refresh(d);
+        r = daemon_payoff_setup(d);
+        if (r < 0)
+                log_warning_errno(r, "Cannot start the payoff ledger over: %m, keeping the old one");
         daemon_set_move_params(d);
         {
                 struct placement_settings ps = daemon_placement_settings(d);
@@ -1484,6 +1573,9 @@ static int daemon_setup(struct daemon *d) {
 
                 placement_init(&d->placement, &ps, now_us());
         }
+        r = daemon_payoff_setup(d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the payoff ledger: %m");
         /* The first cycle counts from the daemon's start: loading BPF programs and the configuration is tierd's
          * CPU too. Not from the process's: under systemd the process's clock also holds what the service manager
          * spent setting up the sandbox before exec (0.7 s under TCG, which read as 323% of a CPU in the first
@@ -1564,6 +1656,7 @@ static void daemon_done(struct daemon *d) {
         topology_done(&d->topology);
         target_set_done(&d->targets);
         workload_status_free_many(d->workloads, d->n_workloads);
+        payoff_ledger_free(d->payoff);
         config_free(d->config);
         free(d->control_socket);
 }

@@ -1741,6 +1741,19 @@ int heat_store_settle(struct heat_store *s, pid_t pid, uint64_t addr, enum heat_
         return 1;
 }
 
+int heat_store_watch_unit(struct heat_store *s, pid_t pid, uint64_t addr) {
+        struct heat_vma *v;
+        uint64_t i;
+
+        if (!s)
+                return -EINVAL;
+        v = vma_at(s, pid, addr, &i);
+        if (!v)
+                return -ENOENT;
+        vma_mark_turned(v, i / 64);
+        return 0;
+}
+
 /* Bits [bit, bit + len) of bitmap (len <= 64) as the low bits of a word. */
 static uint64_t bits_get(const uint64_t *bitmap, uint64_t bit, uint64_t len) {
         uint64_t off = bit % 64, w = bitmap[bit / 64] >> off;

@@ -395,6 +395,11 @@ int heat_store_settle_bitmap(struct heat_store *s, pid_t pid, uint64_t start, ui
  * parking when a round's walk found fewer cold units on the fastest tier than it could demote. */
 void heat_store_hold_parking(struct heat_store *s, bool hold);
 bool heat_store_is_settled(const struct heat_store *s, pid_t pid, uint64_t addr);
+/* The unit's word is observed in full in the next round, settled or not (with partial observation; without it
+ * every unit is observed anyway): for a caller that must see what a unit does after a move (the payoff ledger).
+ * Returns 0, -ENOENT if not tracked, -EINVAL. */
+int heat_store_watch_unit(struct heat_store *s, pid_t pid, uint64_t addr);
+
 void heat_store_unsettle_all(struct heat_store *s);
 /* Counts the settled units (one pass over the bitmaps: for status and the benchmarks). */
 uint64_t heat_store_settled_units(const struct heat_store *s);

@@ -21,6 +21,62 @@ static void metric_seconds(FILE *f, const char *name, const char *type, const ch
         fprintf(f, "%s %" PRIu64 ".%06" PRIu64 "\n", name, us / USEC_PER_SEC, us % USEC_PER_SEC);
 }
 
+/* One series per ledger book: workload="" for the targets outside any workload. Counters, so that a ratio over
+ * any window is a rate() over the same window. */
+static void payoff_write(const struct tierd_status *s, FILE *f) {
+        static const struct {
+                const char *name, *help;
+                size_t offset;
+        } counters[] = {
+                { "tierd_payoff_promoted_bytes_total", "Promoted bytes the payoff ledger judged (a sample).",
+                  offsetof(struct payoff_figures, promoted_bytes) },
+                { "tierd_payoff_paid_bytes_total",
+                  "Of the judged promoted bytes, those that took more hits on the faster tier than what they "
+                  "displaced.",
+                  offsetof(struct payoff_figures, paid_bytes) },
+                { "tierd_payoff_exchange_bytes_total", "Judged promoted bytes that displaced others (exchanges).",
+                  offsetof(struct payoff_figures, exchange_bytes) },
+                { "tierd_payoff_exchange_paid_bytes_total", "Of the judged exchange bytes, those that paid.",
+                  offsetof(struct payoff_figures, exchange_paid_bytes) },
+                { "tierd_payoff_demoted_bytes_total", "Demoted bytes the payoff ledger judged (a sample).",
+                  offsetof(struct payoff_figures, demoted_bytes) },
+                { "tierd_payoff_regret_bytes_total", "Of the judged demoted bytes, those hot again within the window.",
+                  offsetof(struct payoff_figures, regret_bytes) },
+        };
+        size_t n = payoff_ledger_books(s->payoff);
+
+        for (size_t k = 0; k < ELEMENTSOF(counters); k++) {
+                header(f, counters[k].name, "counter", counters[k].help);
+                for (size_t b = 0; b < n; b++) {
+                        struct payoff_book_status st;
+
+                        payoff_ledger_get(s->payoff, b, &st);
+                        fprintf(f, "%s{workload=\"%s\"} %" PRIu64 "\n", counters[k].name,
+                                b == 0 ? "" : payoff_ledger_name(s->payoff, b),
+                                *(const uint64_t *) ((const char *) &st.total + counters[k].offset));
+                }
+        }
+        header(f, "tierd_payoff_exchange_level", "gauge",
+               "1 for how readily a workload's hot units take the place of colder ones (probing: exchanges only "
+               "watched, normal, eager).");
+        for (size_t b = 0; b < n; b++) {
+                enum policy_exchange e = payoff_ledger_exchange(s->payoff, b);
+
+                for (int l = 0; l < _POLICY_EXCHANGE_MAX; l++)
+                        fprintf(f, "tierd_payoff_exchange_level{workload=\"%s\",level=\"%s\"} %d\n",
+                                b == 0 ? "" : payoff_ledger_name(s->payoff, b), policy_exchange_to_string(l),
+                                (int) (l == (int) e));
+        }
+        header(f, "tierd_payoff_level_changes_total", "counter", "Exchange level changes the payoff ledger made.");
+        for (size_t b = 0; b < n; b++) {
+                struct payoff_book_status st;
+
+                payoff_ledger_get(s->payoff, b, &st);
+                fprintf(f, "tierd_payoff_level_changes_total{workload=\"%s\"} %" PRIu64 "\n",
+                        b == 0 ? "" : payoff_ledger_name(s->payoff, b), st.changes);
+        }
+}
+
 int metrics_write(const struct tierd_status *s, FILE *f) {
         const struct topology *t = s->topology;
         static const char *const states[] = { "starting", "running", "paused", "idle" };
@@ -177,6 +233,8 @@ int metrics_write(const struct tierd_status *s, FILE *f) {
                                 policy_skip_to_string(k), st->skipped_units[k]);
                 metric_u64(f, "tierd_placement_plans_total", "counter", "Placement plans made.", st->plans);
         }
+        if (s->payoff)
+                payoff_write(s, f);
         {
                 const struct observer_snapshot *k = &s->kernel;
 

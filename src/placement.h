@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "heat.h"
+#include "payoff.h"
 #include "policy.h"
 #include "ratelimit.h"
 
@@ -84,6 +85,9 @@ struct placement {
          * batch_size is 4 MiB by default, which real hardware moves in a millisecond or two and TCG in 170 ms:
          * a call holds the loop. */
         uint64_t pace_bytes;
+
+        /* Told of every unit that moved (payoff.h), with the heat store; NULL: no ledger. Not owned. */
+        struct payoff_ledger *payoff;
 
         struct placement_stats stats;
         struct policy_summary last_summary; /* of the last plan started */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <limits.h>
 #include <numaif.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const char *const reason_names[_POLICY_REASON_MAX] = {
         [POLICY_REASON_COLD_ON_FAST] = "cold-on-fast",
         [POLICY_REASON_HEADROOM] = "headroom",
         [POLICY_REASON_OVER_BUDGET] = "over-budget",
+        [POLICY_REASON_FILL] = "fill",
 };
 
 static const char *const skip_names[_POLICY_SKIP_MAX] = {
@@ -31,6 +33,12 @@ static const char *const skip_names[_POLICY_SKIP_MAX] = {
         [POLICY_SKIP_NO_ROOM] = "no-room",
 };
 
+static const char *const exchange_names[_POLICY_EXCHANGE_MAX] = {
+        [POLICY_EXCHANGE_NORMAL] = "normal",
+        [POLICY_EXCHANGE_EAGER] = "eager",
+        [POLICY_EXCHANGE_PROBING] = "probing",
+};
+
 const char *policy_direction_to_string(enum policy_direction d) {
         return (unsigned) d < _POLICY_DIRECTION_MAX ? direction_names[d] : NULL;
 }
@@ -41,6 +49,10 @@ const char *policy_reason_to_string(enum policy_reason r) {
 
 const char *policy_skip_to_string(enum policy_skip s) {
         return (unsigned) s < _POLICY_SKIP_MAX ? skip_names[s] : NULL;
+}
+
+const char *policy_exchange_to_string(enum policy_exchange e) {
+        return (unsigned) e < _POLICY_EXCHANGE_MAX ? exchange_names[e] : NULL;
 }
 
 /* Heat keys
@@ -271,6 +283,7 @@ enum plan_phase {
         PLAN_WORKLOADS, /* walks of the budgeted workloads' units */
         PLAN_MAIN,      /* the walk for hot, cold and skipped units */
         PLAN_WARM,      /* step 5's walk for displaceable warm units */
+        PLAN_FILL,      /* step 6's walk for warm units to fill free room with */
         PLAN_DONE,
 };
 
@@ -291,6 +304,8 @@ struct plan_ctx {
         struct cand_set warm[TIERD_MAX_TIERS]; /* displaceable warm units on tier t (second walk, see below) */
         struct cand_vec waiting[TIERD_MAX_TIERS]; /* hot units of tier t no room was found for, hottest first */
         bool warm_walk; /* the walk collects warm units into warm[] */
+        struct cand_set fill[TIERD_MAX_TIERS]; /* warm units on tier t, t > 0, for room above tier t - 1's target */
+        bool fill_walk; /* the walk collects warm units into fill[] */
         struct cand_set hot[TIERD_MAX_TIERS];  /* hot units on tier t, t > 0 */
         struct cand_set wl_hot[TIERD_MAX_TIERS]; /* hot units of the budgeted workload being walked */
 
@@ -638,9 +653,39 @@ static void snapshot_restore(struct plan_ctx *c, size_t t, const struct plan_sna
                 c->wl[w].planned_fast_bytes = c->wl_saved[w];
 }
 
+/* The exchange level of cd's workload. */
+static enum policy_exchange exchange_level(const struct plan_ctx *c, const struct cand *cd) {
+        return cd->workload >= 0 ? c->p->workloads[cd->workload].exchange : c->p->exchange;
+}
+
+/* A probing workload's exchange, just planned as the moves from snap's on: they go to the shadow list, and the
+ * plan's arithmetic goes back to snap, all but the victim sets' cursors (the next exchange takes the next victims,
+ * as it would have). Returns 2, or -ENOMEM. */
+static int exchange_to_shadow(struct plan_ctx *c, size_t t, const struct plan_snapshot *snap) {
+        size_t n = c->plan.n_moves - snap->n_moves;
+        struct cand_cursor cold = set_cursor(&c->cold[t]), warm = set_cursor(&c->warm[t]);
+        struct policy_move *m;
+
+        m = reallocarray(c->plan.shadow, c->plan.n_shadow + n, sizeof(struct policy_move));
+        if (!m)
+                return -ENOMEM;
+        c->plan.shadow = m;
+        memcpy(m + c->plan.n_shadow, c->plan.moves + snap->n_moves, n * sizeof(struct policy_move));
+        snapshot_restore(c, t, snap);
+        set_seek(&c->cold[t], cold);
+        set_seek(&c->warm[t], warm);
+        for (size_t i = c->plan.n_shadow; i < c->plan.n_shadow + n; i++) {
+                c->plan.summary.shadow_moves[m[i].direction]++;
+                c->plan.summary.shadow_bytes[m[i].direction] += m[i].size_bytes;
+        }
+        c->plan.n_shadow += n;
+        return 2;
+}
+
 /* One for one: demote cold units of tier t (after the warm walk also warm ones), coldest first, until the hot unit hot (on tier t + 1) fits into tier t,
  * then promote it. The hot unit's bytes leave its node first, so the demotions may land in that room. Returns 1
- * when planned, 0 when it cannot complete (and nothing was planned), or a negative errno. */
+ * when planned, 2 when planned as a shadow (the hot unit's workload is probing), 0 when it cannot complete (and
+ * nothing was planned), or a negative errno. */
 static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
         uint64_t size = cand_size(hot);
         struct plan_snapshot snap;
@@ -654,7 +699,10 @@ static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
                 idx = pick_node(c, t, size);
                 if (idx >= 0) {
                         r = plan_add(c, hot, idx, POLICY_PROMOTE, POLICY_REASON_ONE_FOR_ONE, true);
-                        return r < 0 ? r : 1;
+                        if (r < 0)
+                                return r;
+                        return exchange_level(c, hot) == POLICY_EXCHANGE_PROBING ? exchange_to_shadow(c, t, &snap) :
+                                                                                      1;
                 }
                 cd = next_victim(c, t);
                 if (!cd)
@@ -667,6 +715,20 @@ static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
         }
         snapshot_restore(c, t, &snap);
         return 0;
+}
+
+/* The streak cd needs to take the place of a cold unit (warm: of a warm one) on the next faster tier. Normally a
+ * warm unit gives way only to one hot for twice as long as it takes to become hot: a unit just past
+ * promote_rounds is as likely a page of a busy background that hit the threshold a few rounds running by chance,
+ * and trading it for a warm page of the same background is pure churn, both come back (measured on the GUPS
+ * hot-set workload with DAMON: 3.5 times the migrations and about 4 ping-pongs per hot page without this). Where
+ * the ledger has seen exchanges pay, that wait buys nothing and the level is eager. */
+static unsigned exchange_streak(const struct plan_ctx *c, const struct cand *cd, bool warm) {
+        unsigned p = c->p->class.promote_rounds;
+
+        if (exchange_level(c, cd) == POLICY_EXCHANGE_EAGER || !warm)
+                return p;
+        return MIN(2 * p, (unsigned) HEAT_STREAK_MAX);
 }
 
 /* Step 4 for source tier s: its hot units, hottest first. */
@@ -730,12 +792,9 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
         return 0;
 }
 
-/* May cd displace a warm unit? Only when it has been hot for twice as long as it takes to become hot. A unit just
- * past promote_rounds is as likely a page of a busy background that hit the threshold a few rounds running by
- * chance, and trading it for a warm page of the same background is pure churn: both come back (measured on the
- * GUPS hot-set workload with DAMON: 3.5 times the migrations and about 4 ping-pongs per hot page without this). */
+/* May cd displace a warm unit? */
 static bool displaces_warm(const struct plan_ctx *c, const struct cand *cd) {
-        return heat_entry_streak(cd->entry) >= MIN(2 * c->p->class.promote_rounds, (unsigned) HEAT_STREAK_MAX);
+        return heat_entry_streak(cd->entry) >= exchange_streak(c, cd, true);
 }
 
 /* Step 5 for source tier s: the hot units step 4 found no room for, hottest first, exchanged for warm units of
@@ -757,6 +816,8 @@ static int plan_warm_exchanges(struct plan_ctx *c, size_t s) {
                         failed_size = size;
                         continue;
                 }
+                if (r == 2)
+                        continue; /* a shadow: the unit still waits */
                 c->plan.summary.skipped_units[POLICY_SKIP_NO_ROOM]--;
                 c->plan.summary.skipped_bytes[POLICY_SKIP_NO_ROOM] -= size;
         }
@@ -786,6 +847,12 @@ static enum heat_class plan_class(const struct plan_ctx *c, uint16_t e) {
         return cls == HEAT_CLASS_WARM && eager_hot(c, e) ? HEAT_CLASS_HOT : cls;
 }
 
+/* Step 6 fills room with warm units that were hit in the last round: one merely not idle for cold_rounds yet (a
+ * page nobody touched since tierd began to watch it is warm for its first rounds) buys nothing up there. */
+static bool fill_wanted(const struct plan_ctx *c, uint16_t e) {
+        return plan_class(c, e) == HEAT_CLASS_WARM && heat_entry_hits(e) > 0;
+}
+
 static bool worth_locating(struct plan_ctx *c, const struct heat_unit *u) {
         unsigned key = unit_key(u->entry);
 
@@ -794,6 +861,14 @@ static bool worth_locating(struct plan_ctx *c, const struct heat_unit *u) {
                         return false;
                 for (size_t t = 0; t + 1 < c->n_tiers; t++)
                         if (set_wants(&c->warm[t], key))
+                                return true;
+                return false;
+        }
+        if (c->fill_walk) {
+                if (!fill_wanted(c, u->entry))
+                        return false;
+                for (size_t t = 1; t < c->n_tiers; t++)
+                        if (set_wants(&c->fill[t], key))
                                 return true;
                 return false;
         }
@@ -816,7 +891,7 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         bool candidate = cls == HEAT_CLASS_HOT || cls == HEAT_CLASS_COLD;
         uint64_t size = entry_size(e);
         unsigned key = unit_key(e);
-        bool want_cold, want_hot, want_fast, want_warm;
+        bool want_cold, want_hot, want_fast, want_warm, want_fill;
         struct cand_set *hot_sets = c->walk_wl >= 0 ? c->wl_hot : c->hot;
         struct cand cd;
         int idx, t, r;
@@ -850,13 +925,15 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         /* Only in the second walk (step 5), which sees warm units only. */
         want_warm = c->warm_walk && cls == HEAT_CLASS_WARM && warm_displaceable(e) && (size_t) t + 1 < c->n_tiers &&
                 set_wants(&c->warm[t], key);
-        if (!want_cold && !want_hot && !want_fast && !want_warm)
+        /* Only in the third walk (step 6), which sees warm units only. */
+        want_fill = c->fill_walk && fill_wanted(c, e) && t > 0 && set_wants(&c->fill[t], key);
+        if (!want_cold && !want_hot && !want_fast && !want_warm && !want_fill)
                 return 0;
 
         /* Only units moved recently have the marker; for all others the move table is not even looked at. The
          * summary counts candidates of the first walk: step 5's warm units are not candidates of their own. */
         if ((e & HEAT_F_MOVED) && !heat_store_may_move(c->heat, pid, addr, c->p->round)) {
-                if (!want_warm)
+                if (!want_warm && !want_fill)
                         skip_count(c, POLICY_SKIP_RESIDENCY, size);
                 return 0;
         }
@@ -885,6 +962,11 @@ static int place_unit(struct plan_ctx *c, pid_t pid, uint64_t addr, uint16_t e, 
         }
         if (want_warm) {
                 r = set_insert(&c->warm[t], key, &cd);
+                if (r < 0)
+                        return r;
+        }
+        if (want_fill) {
+                r = set_insert(&c->fill[t], key, &cd);
                 if (r < 0)
                         return r;
         }
@@ -1111,6 +1193,7 @@ static int ctx_init(struct plan_ctx *c) {
         for (size_t t = 0; t < c->n_tiers; t++) {
                 set_init(&c->cold[t], false, t + 1 < c->n_tiers ? p->demote_budget_bytes : 0);
                 set_init(&c->warm[t], false, 0); /* sized by what waits, before the second walk */
+                set_init(&c->fill[t], true, 0);  /* sized by the room left, before the third walk */
                 set_init(&c->hot[t], true, t > 0 ? p->promote_budget_bytes : 0);
                 set_init(&c->wl_hot[t], true, t > 0 ? p->promote_budget_bytes : 0);
         }
@@ -1147,6 +1230,7 @@ static void ctx_done(struct plan_ctx *c) {
         for (size_t t = 0; t < TIERD_MAX_TIERS; t++) {
                 set_done(&c->cold[t]);
                 set_done(&c->warm[t]);
+                set_done(&c->fill[t]);
                 free(c->waiting[t].v);
                 set_done(&c->hot[t]);
                 set_done(&c->wl_hot[t]);
@@ -1291,6 +1375,75 @@ static int plan_warm_walk(struct plan_ctx *c) {
         return 0;
 }
 
+/* The room above tier t's free target that step 6 may fill. */
+static uint64_t fill_room(const struct plan_ctx *c, size_t t) {
+        return c->tier_free[t] > c->tier_target[t] ? c->tier_free[t] - c->tier_target[t] : 0;
+}
+
+/* Sizes step 6's sets: the room above each faster tier's target, within the promotion budget. Returns whether
+ * there is any: a tier at its target (the steady state of a full fast tier) costs no walk. */
+static bool plan_fill_begin(struct plan_ctx *c) {
+        bool any = false;
+
+        if (!c->p->fill || c->promote_left < HEAT_PAGE_SIZE)
+                return false;
+        for (size_t s = 1; s < c->n_tiers; s++) {
+                /* A unit the size of a page at least, or nothing fits. */
+                uint64_t bytes = MIN(fill_room(c, s - 1), c->promote_left);
+
+                if (bytes < HEAT_PAGE_SIZE)
+                        bytes = 0;
+                set_init(&c->fill[s], true, bytes);
+                any = any || bytes > 0;
+        }
+        c->fill_walk = any;
+        return any;
+}
+
+/* Step 6 for source tier s: its warm units, hottest first, into the room above tier s - 1's target. */
+static int plan_fills(struct plan_ctx *c, size_t s) {
+        const struct cand *cd;
+
+        while ((cd = set_next(&c->fill[s]))) {
+                uint64_t size = cand_size(cd);
+                int idx, r;
+
+                if (size > c->promote_left || size > fill_room(c, s - 1))
+                        continue;
+                if (s - 1 == 0 && fast_max_blocks(c, cd))
+                        continue;
+                idx = pick_node(c, s - 1, size);
+                if (idx < 0)
+                        continue;
+                r = plan_add(c, cd, idx, POLICY_PROMOTE, POLICY_REASON_FILL, false);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Step 6's walk, from where the last step paused. Settled warm units are walked too: a warm unit is settled on
+ * the slowest tier, which is where step 6 looks. Returns 1 when this step paused. */
+static int plan_fill_walk(struct plan_ctx *c) {
+        int r;
+
+        r = heat_store_walk(c->heat, 0, &c->p->class, HEAT_CLASS_MASK(HEAT_CLASS_WARM), NULL, &c->cursor, on_unit,
+                            c);
+        if (r != 0)
+                return r;
+        r = batch_flush(c);
+        if (r < 0)
+                return r;
+        for (size_t t = 1; t < c->n_tiers; t++)
+                c->plan.summary.candidate_units += c->fill[t].units;
+        for (size_t s = 1; s < c->n_tiers; s++) {
+                r = plan_fills(c, s);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The public handle of a plan in steps: the context the steps share. */
 struct policy_planner {
         struct plan_ctx ctx;
@@ -1382,15 +1535,14 @@ static int plan_after_walk(struct plan_ctx *c) {
 static int plan_run(struct plan_ctx *c) {
         int r;
 
-        switch (c->phase) {
-        case PLAN_WORKLOADS:
+        if (c->phase == PLAN_WORKLOADS) {
                 r = walk_workloads(c);
                 if (r != 0)
                         return r;
                 c->phase = PLAN_MAIN;
                 c->walking = false;
-                _fallthrough_;
-        case PLAN_MAIN:
+        }
+        if (c->phase == PLAN_MAIN) {
                 if (!c->walking) {
                         /* Settled units are where the plan would put them: the walk leaves them out, so once
                          * placement has settled, what it locates follows what changed rather than what is
@@ -1412,19 +1564,32 @@ static int plan_run(struct plan_ctx *c) {
                 r = plan_after_walk(c);
                 if (r < 0)
                         return r;
-                c->phase = r > 0 ? PLAN_WARM : PLAN_DONE;
+                c->phase = r > 0 ? PLAN_WARM : PLAN_FILL;
                 c->cursor = (struct heat_walk_cursor) {};
-                if (r == 0)
-                        break;
-                _fallthrough_;
-        case PLAN_WARM:
+                c->walking = false;
+        }
+        if (c->phase == PLAN_WARM) {
                 r = plan_warm_walk(c);
                 if (r != 0)
                         return r;
+                c->warm_walk = false;
+                c->phase = PLAN_FILL;
+                c->cursor = (struct heat_walk_cursor) {};
+        }
+        if (c->phase == PLAN_FILL) {
+                if (!c->walking) {
+                        if (!plan_fill_begin(c)) {
+                                c->phase = PLAN_DONE;
+                                return 0;
+                        }
+                        c->walking = true;
+                }
+                r = plan_fill_walk(c);
+                if (r != 0)
+                        return r;
+                c->fill_walk = false;
+                c->walking = false;
                 c->phase = PLAN_DONE;
-                break;
-        case PLAN_DONE:
-                break;
         }
         return 0;
 }
@@ -1459,6 +1624,7 @@ void policy_planner_step_stats(const struct policy_planner *planner, struct poli
                 [PLAN_WORKLOADS] = "workload walks",
                 [PLAN_MAIN] = "walk",
                 [PLAN_WARM] = "warm walk",
+                [PLAN_FILL] = "fill walk",
                 [PLAN_DONE] = "done",
         };
 
@@ -1501,6 +1667,7 @@ void policy_plan_done(struct policy_plan *plan) {
         if (!plan)
                 return;
         free(plan->moves);
+        free(plan->shadow);
         free(plan->workloads);
         *plan = (struct policy_plan) {};
 }

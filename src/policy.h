@@ -66,6 +66,12 @@
  *    in the last round, streak 0), at most as many bytes as wait, and the waiting units, hottest first, are
  *    exchanged for them as in step 4 (same reasons, same rollback).
  *
+ * 6. Fill (with policy_params.fill): when a faster tier still has free memory above its target after all that,
+ *    a third walk collects the warmest warm units of the tier below it that were hit in the last round (longest
+ *    streak, then most hits; units of budgeted workloads left out), at most as many bytes as that room, and
+ *    promotes them into it, hottest first (reason FILL). They displace nothing; they are warm units on the faster tier afterwards, the first a hot
+ *    unit displaces (step 5) when it needs the room.
+ *
  * A promotion never displaces a hot unit, nor a warm one on a streak, and a headroom demotion takes only cold ones.
  * When the fast tier holds nothing but hot units and hot units still wait below, the hot set is larger than the fast
  * tier can hold and moving would only churn: nothing moves, and the pass-interval tuner
@@ -136,6 +142,7 @@ enum policy_reason {
         POLICY_REASON_COLD_ON_FAST, /* demote: cold unit displaced by a ONE_FOR_ONE promotion */
         POLICY_REASON_HEADROOM,     /* demote: cold unit, the tier's free bytes are below free_target */
         POLICY_REASON_OVER_BUDGET,  /* demote: the unit's workload is over its fast_max */
+        POLICY_REASON_FILL,         /* promote: a warm unit into room above the faster tier's free target */
         _POLICY_REASON_MAX,
 };
 
@@ -155,6 +162,18 @@ const char *policy_direction_to_string(enum policy_direction d);
 const char *policy_reason_to_string(enum policy_reason r);
 const char *policy_skip_to_string(enum policy_skip s);
 
+/* How readily a hot unit takes the place of a colder one on the faster tier (an exchange), set per workload by
+ * the payoff ledger (payoff.h) from whether such exchanges paid. P is promote_rounds; streaks are capped at
+ * HEAT_STREAK_MAX. Promotions into free room and headroom demotions do not depend on it. */
+enum policy_exchange {
+        POLICY_EXCHANGE_NORMAL,  /* cold units give way to a hot unit, warm ones to a unit hot for 2P rounds */
+        POLICY_EXCHANGE_EAGER,   /* cold and warm units give way to a hot unit (streak P) */
+        POLICY_EXCHANGE_PROBING, /* exchanges are planned as normal but not carried out: policy_plan.shadow */
+        _POLICY_EXCHANGE_MAX,
+};
+
+const char *policy_exchange_to_string(enum policy_exchange e);
+
 /* A workload: a set of processes with an optional budget on tier 0 ([target.NAME] fast_max = 8G). Only tracked
  * units count (private anonymous memory, what the heat store holds). A pid listed in several workloads belongs to
  * the first. Workloads without a budget are accepted and change nothing. */
@@ -163,6 +182,7 @@ struct policy_workload {
         const pid_t *pids;
         size_t n_pids;
         uint64_t fast_max_bytes; /* POLICY_NO_LIMIT: none */
+        enum policy_exchange exchange;
 };
 
 struct policy_params {
@@ -184,6 +204,11 @@ struct policy_params {
          * promoted too, but only into room the next faster tier has above its free target, never by exchange or
          * displacement, so it costs nothing but the move. 0: off (units wait their promote_rounds). */
         unsigned eager_hits;
+
+        /* Exchanges of the units that belong to no workload (a workload's are in policy_workload.exchange). */
+        enum policy_exchange exchange;
+
+        bool fill; /* step 6: warm units into room above the faster tier's target ([policy] fill_free) */
 
         bool tier_skip;   /* moves may skip a tier (see above); default false: one tier at a time */
         bool move_shared; /* only sets policy_plan.move_flags: the heat store's skip flag decides what is shared */
@@ -245,6 +270,8 @@ struct policy_summary {
         uint64_t units_located;
         uint64_t locate_calls;
         uint64_t candidate_units; /* held in the candidate sets after the walk: bounded by the budgets */
+        uint64_t shadow_moves[_POLICY_DIRECTION_MAX]; /* policy_plan.shadow, by direction */
+        uint64_t shadow_bytes[_POLICY_DIRECTION_MAX];
         struct policy_tier_summary tiers[TIERD_MAX_TIERS];
         size_t n_tiers;
 };
@@ -252,6 +279,11 @@ struct policy_summary {
 struct policy_plan {
         struct policy_move *moves; /* in execution order */
         size_t n_moves;
+        /* Exchanges of workloads whose level is probing, as they would have been planned: not to be carried out,
+         * only watched (payoff_ledger_note()); in the summary's shadow_* only. Each left the plan's arithmetic
+         * as it was (free bytes, budgets), and took its victims from the sets as a real exchange would. */
+        struct policy_move *shadow;
+        size_t n_shadow;
         int move_flags; /* for move_pages(): MPOL_MF_MOVE, or MPOL_MF_MOVE_ALL with move_shared */
         uint64_t round;
         struct policy_summary summary;
@@ -285,7 +317,7 @@ struct policy_step_stats {
         uint64_t walked;       /* units the walks handed to the plan */
         uint64_t located;      /* of them, located */
         uint64_t locate_calls;
-        const char *ended_in;  /* "workload walks", "walk", "warm walk" (paused there) or "done" */
+        const char *ended_in;  /* "workload walks", "walk", "warm walk", "fill walk" (paused there) or "done" */
 };
 void policy_planner_step_stats(const struct policy_planner *planner, struct policy_step_stats *ret);
 static inline void policy_planner_freep(struct policy_planner **p) {

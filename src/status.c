@@ -23,6 +23,64 @@ static json_object *str_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
+static json_object *permille_or_null(int permille) {
+        return permille >= 0 ? json_object_new_double(permille / 1000.0) : NULL;
+}
+
+static json_object *payoff_figures_to_json(const struct payoff_figures *f) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "cohorts", json_u64(f->cohorts));
+        json_object_object_add(o, "promoted_units", json_u64(f->promoted_units));
+        json_object_object_add(o, "promoted_bytes", json_u64(f->promoted_bytes));
+        json_object_object_add(o, "paid_bytes", json_u64(f->paid_bytes));
+        json_object_object_add(o, "paid_ratio", permille_or_null(payoff_paid_permille(f)));
+        json_object_object_add(o, "exchange_units", json_u64(f->exchange_units));
+        json_object_object_add(o, "exchange_bytes", json_u64(f->exchange_bytes));
+        json_object_object_add(o, "exchange_paid_bytes", json_u64(f->exchange_paid_bytes));
+        json_object_object_add(o, "exchange_paid_ratio", permille_or_null(payoff_exchange_paid_permille(f)));
+        json_object_object_add(o, "demoted_units", json_u64(f->demoted_units));
+        json_object_object_add(o, "demoted_bytes", json_u64(f->demoted_bytes));
+        json_object_object_add(o, "regret_units", json_u64(f->regret_units));
+        json_object_object_add(o, "regret_bytes", json_u64(f->regret_bytes));
+        json_object_object_add(o, "regret_ratio", permille_or_null(payoff_regret_permille(f)));
+        json_object_object_add(o, "regret_rounds_mean",
+                               f->regret_units > 0 ?
+                                       json_object_new_double((double) f->regret_rounds / (double) f->regret_units) :
+                                       NULL);
+        return o;
+}
+
+static json_object *payoff_to_json(const struct tierd_status *s) {
+        json_object *o, *books;
+
+        if (!s->payoff)
+                return NULL;
+        o = json_object_new_object();
+        books = json_object_new_array();
+        json_object_object_add(o, "feedback", json_object_new_boolean(s->exchange_feedback));
+        json_object_object_add(o, "window_rounds", json_object_new_int((int) payoff_ledger_window(s->payoff)));
+        for (size_t b = 0; b < payoff_ledger_books(s->payoff); b++) {
+                struct payoff_book_status st;
+                json_object *e = json_object_new_object(), *noted = json_object_new_object();
+
+                payoff_ledger_get(s->payoff, b, &st);
+                /* Book 0 holds the targets outside any workload: no name. */
+                json_object_object_add(e, "workload", b == 0 ? NULL : str_or_null(payoff_ledger_name(s->payoff, b)));
+                json_object_object_add(e, "exchange", str_or_null(policy_exchange_to_string(st.exchange)));
+                json_object_object_add(e, "exchange_since_round", json_u64(st.exchange_since_round));
+                json_object_object_add(e, "changes", json_u64(st.changes));
+                for (int d = 0; d < _POLICY_DIRECTION_MAX; d++)
+                        json_object_object_add(noted, policy_direction_to_string(d), json_u64(st.moves_noted[d]));
+                json_object_object_add(e, "moves_noted", noted);
+                json_object_object_add(e, "recent", payoff_figures_to_json(&st.recent));
+                json_object_object_add(e, "total", payoff_figures_to_json(&st.total));
+                json_object_array_add(books, e);
+        }
+        json_object_object_add(o, "books", books);
+        return o;
+}
+
 static json_object *cpu_to_json(const struct tierd_status *s) {
         const struct cpu_budget *b = s->cpu;
         json_object *o;
@@ -277,6 +335,7 @@ json_object *status_to_json(const struct tierd_status *s) {
         json_object_object_add(o, "backends", reports);
         json_object_object_add(o, "policy", str_or_null(s->policy));
         json_object_object_add(o, "workloads", workloads_to_json(s));
+        json_object_object_add(o, "payoff", payoff_to_json(s));
         json_object_object_add(o, "tracked_pages", json_u64(s->heat.pages));
         json_object_object_add(o, "tracked_bytes", json_u64(s->heat.tracked_bytes));
         json_object_object_add(o, "tracked_thp_units", json_u64(s->heat.thp_units));

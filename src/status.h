@@ -9,6 +9,7 @@
 #include "heat.h"
 #include "numa-maps.h"
 #include "observer.h"
+#include "payoff.h"
 #include "placement.h"
 #include "policy.h"
 #include "scan.h"
@@ -96,6 +97,9 @@ struct tierd_status {
         uint64_t demoted_bytes;
         uint64_t promoted_pages;
         uint64_t demoted_pages;
+
+        const struct payoff_ledger *payoff;       /* whether moves paid (payoff.h); NULL: none */
+        bool exchange_feedback;                   /* [policy] exchange_feedback: the ledger sets the levels */
 
         bool dry_run;
         bool placement_active;                    /* a plan is being carried out */

@@ -112,6 +112,67 @@ static void print_migrate(json_object *s) {
                 printf("     Dry run: pages are planned and counted, not moved\n");
 }
 
+/* "93.4%" from a JSON ratio, or NULL when the daemon had nothing to judge. */
+static const char *ratio_text(json_object *o, const char *key, char *buf, size_t size) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v)
+                return NULL;
+        snprintf(buf, size, "%.1f%%", json_object_get_double(v) * 100);
+        return buf;
+}
+
+/* The payoff ledger, per workload: what moves bought, and how readily exchanges happen because of it. */
+static void print_payoff(json_object *s) {
+        json_object *p, *books, *feedback;
+        bool on = true;
+
+        if (!json_object_object_get_ex(s, "payoff", &p) || !p || !json_object_object_get_ex(p, "books", &books))
+                return;
+        if (json_object_object_get_ex(p, "feedback", &feedback))
+                on = json_object_get_boolean(feedback);
+        for (size_t i = 0; i < json_object_array_length(books); i++) {
+                json_object *b = json_object_array_get_idx(books, i), *total, *noted, *mean;
+                char r1[16], r2[16], r3[16];
+                const char *paid, *exch, *regret, *level = strna(get_str(b, "exchange"));
+
+                if (!json_object_object_get_ex(b, "total", &total) || !json_object_object_get_ex(b, "moves_noted", &noted))
+                        continue;
+                /* Books of workloads that never moved anything say nothing worth a line. */
+                if (i > 0 && get_u64(noted, "promote") + get_u64(noted, "demote") == 0 && streq(level, "normal"))
+                        continue;
+                printf("%s %s: ", i == 0 ? "      Payoff:" : "             ",
+                       get_str(b, "workload") ?: "targets outside any workload");
+                paid = ratio_text(total, "paid_ratio", r1, sizeof(r1));
+                exch = ratio_text(total, "exchange_paid_ratio", r2, sizeof(r2));
+                regret = ratio_text(total, "regret_ratio", r3, sizeof(r3));
+                if (!paid && !regret)
+                        printf("nothing judged yet");
+                if (paid)
+                        printf("promotions paid off %s of bytes%s%s%s", paid, exch ? " (exchanges " : "", exch ?: "",
+                               exch ? ")" : "");
+                if (regret) {
+                        printf("%sdemotion regret %s", paid ? ", " : "", regret);
+                        if (json_object_object_get_ex(total, "regret_rounds_mean", &mean) && mean)
+                                printf(" (after %.1f rounds)", json_object_get_double(mean));
+                }
+                if (paid || regret)
+                        printf("; %" PRIu64 " promotions, %" PRIu64 " demotions judged in %" PRIu64 " plans",
+                               get_u64(total, "promoted_units"), get_u64(total, "demoted_units"),
+                               get_u64(total, "cohorts"));
+                printf("\n              exchanges %s", level);
+                if (!on)
+                        printf(" (exchange_feedback is off)");
+                else if (get_u64(b, "exchange_since_round") > 0)
+                        printf(" since round %" PRIu64, get_u64(b, "exchange_since_round"));
+                if (streq(level, "probing"))
+                        printf(": planned and watched, not carried out, until they show they would pay");
+                else if (streq(level, "eager"))
+                        printf(": they paid; warm pages give way to any hot page");
+                printf("\n");
+        }
+}
+
 /* The kernel's own migrations beside tierd's, the fights, and which BPF features run. */
 static void print_kernel(json_object *s) {
         static const char *const classes[] = { "promotion", "demotion", "damon", "compaction", "syscall", "other",
@@ -340,6 +401,7 @@ static void print_status(json_object *s) {
                format_bytes(b1, sizeof(b1), get_u64(s, "promoted_bytes")), get_u64(s, "promoted_pages"),
                format_bytes(b2, sizeof(b2), get_u64(s, "demoted_bytes")), get_u64(s, "demoted_pages"));
         print_migrate(s);
+        print_payoff(s);
         print_kernel(s);
         if (get_u64(s, "log_suppressed") > 0)
                 printf("        Logs: %" PRIu64 " repeated messages suppressed\n", get_u64(s, "log_suppressed"));

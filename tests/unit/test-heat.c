@@ -1608,6 +1608,45 @@ static void test_partial_observation_thp(void **state _unused_) {
         assert_int_equal(observed, 2 * 64 + 30);
 }
 
+/* n pages of pid 1 at BASE with partial observation: rounds 2 and 4 hit the first 100 pages in every pass, then
+ * the first 100 are settled on the fastest tier and the rest on the slowest. Returns what round 4 observed. */
+static uint64_t settled_layout(struct heat_store *s, uint64_t n) {
+        uint64_t observed;
+
+        sync1(s, 1, BASE, BASE + n * PG);
+        heat_store_set_partial_observation(s, true);
+        round_observed(s, 2, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(observed, n);
+        round_observed(s, 4, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(settle_all(s, 1, BASE, 100, HEAT_SETTLE_FASTEST), 100);
+        assert_int_equal(settle_all(s, 1, BASE + 100 * PG, n - 100, HEAT_SETTLE_SLOWEST), n - 100);
+        return observed;
+}
+
+/* A watched unit's word is observed in full the next round, settled or not, and only that round: the payoff
+ * ledger's way to see what a moved unit does (test_partial_observation's layout: 200 pages, all settled). */
+static void test_watch_unit(void **state _unused_) {
+        _cleanup_heat_store_free_ struct heat_store *s = NULL;
+        const uint64_t n = 200;
+        uint64_t observed;
+
+        assert_int_equal(heat_store_new(&s), 0);
+        settled_layout(s, n);
+        round_observed(s, 6, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(observed, 4);
+
+        assert_int_equal(heat_store_watch_unit(s, 1, BASE + 150 * PG), 0);
+        round_observed(s, 8, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(observed, 3 + 64);
+        assert_true(heat_store_is_settled(s, 1, BASE + 150 * PG));
+        round_observed(s, 10, 2, BASE, n, acc_first_half, &observed);
+        assert_int_equal(observed, 4);
+
+        assert_int_equal(heat_store_watch_unit(s, 1, BASE + n * PG), -ENOENT);
+        assert_int_equal(heat_store_watch_unit(s, 2, BASE), -ENOENT);
+        assert_int_equal(heat_store_watch_unit(NULL, 1, BASE), -EINVAL);
+}
+
 static void test_partial_observation(void **state _unused_) {
         _cleanup_heat_store_free_ struct heat_store *s = NULL;
         /* 4 settled words (the last one of 8 slots); begin_round() re-verifies word w in rounds 8k + 2w + 1, so
@@ -1617,17 +1656,10 @@ static void test_partial_observation(void **state _unused_) {
         uint64_t observed, bits[4];
 
         assert_int_equal(heat_store_new(&s), 0);
-        sync1(s, 1, BASE, BASE + n * PG);
-        heat_store_set_partial_observation(s, true);
-
-        /* Nothing settled: everything is observed. */
-        round_observed(s, 2, 2, BASE, n, acc_first_half, &observed);
-        assert_int_equal(observed, n);
+        /* Nothing settled: everything is observed (rounds 2 and 4 of the layout). */
+        assert_int_equal(settled_layout(s, n), n);
         heat_store_get_stats(s, &st);
         assert_int_equal(st.observed_pages, n);
-        round_observed(s, 4, 2, BASE, n, acc_first_half, &observed);
-        assert_int_equal(settle_all(s, 1, BASE, 100, HEAT_SETTLE_FASTEST), 100);
-        assert_int_equal(settle_all(s, 1, BASE + 100 * PG, n - 100, HEAT_SETTLE_SLOWEST), n - 100);
 
         /* All settled: one sampled slot per word, a different one each round. */
         round_observed(s, 6, 2, BASE, n, acc_first_half, &observed);
@@ -1997,6 +2029,7 @@ int main(void) {
                 cmocka_unit_test(test_settled_thp),
                 cmocka_unit_test(test_settled_stray_hit),
                 cmocka_unit_test(test_partial_observation),
+                cmocka_unit_test(test_watch_unit),
                 cmocka_unit_test(test_partial_observation_thp),
                 cmocka_unit_test(test_settle_bitmap),
                 cmocka_unit_test(test_parked_units),

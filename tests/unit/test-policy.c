@@ -1103,8 +1103,9 @@ static void test_reasons_and_summary(void **state _unused_) {
         assert_true(move_is(&pl, 3, 1, 1, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
         assert_true(move_is(&pl, 4, 1, 4, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
         for (int r = 0; r < _POLICY_REASON_MAX; r++) {
-                assert_int_equal(pl.summary.reason_moves[r], 1);
-                assert_int_equal(pl.summary.reason_bytes[r], PG);
+                /* Fill is off (policy_params.fill): test_fill has it. */
+                assert_int_equal(pl.summary.reason_moves[r], r == POLICY_REASON_FILL ? 0 : 1);
+                assert_int_equal(pl.summary.reason_bytes[r], r == POLICY_REASON_FILL ? 0 : PG);
                 moves += pl.summary.reason_moves[r];
                 bytes += pl.summary.reason_bytes[r];
         }
@@ -1263,6 +1264,134 @@ static void test_warm_displaced(void **state _unused_) {
         fixture_done(&f);
 }
 
+/* The exchange levels the payoff ledger sets, on test_warm_displaced's full fast tier (no cold unit there; hot units
+ * of streaks 6, 5, 4 and 3 on the slow tier). Normal: the three of streak 4 or more displace warm units, streak 3
+ * waits. Eager: streak 2 is enough, all four go. Probing: normal's exchanges, the same victims in the same order,
+ * go to the shadow list and nothing moves; the plan's arithmetic is as if none had been planned. A workload's own
+ * level applies to its units whatever the level outside. */
+static void test_exchange_levels(void **state _unused_) {
+        const struct node_spec nodes[] = { { 0, 0, 100, 10 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "h1 w c1 c2 w h6 h5 h4 h3", .nodes = "0 0 0 0 0 1 1 1 1" },
+        };
+        const pid_t pids[] = { 1 };
+        struct policy_workload wl = { .name = "w", .pids = pids, .n_pids = 1, .fast_max_bytes = POLICY_NO_LIMIT };
+        const struct {
+                enum policy_exchange outside, workload;
+                bool in_workload;
+                size_t moves, no_room, shadow;
+        } cases[] = {
+                { POLICY_EXCHANGE_NORMAL, 0, false, 6, 1, 0 },
+                { POLICY_EXCHANGE_EAGER, 0, false, 8, 0, 0 },
+                { POLICY_EXCHANGE_PROBING, 0, false, 0, 4, 6 },
+                { POLICY_EXCHANGE_PROBING, POLICY_EXCHANGE_EAGER, true, 8, 0, 0 },
+                { POLICY_EXCHANGE_EAGER, POLICY_EXCHANGE_PROBING, true, 0, 4, 6 },
+        };
+        struct policy_plan normal = {};
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                struct policy_params p = params_default();
+                struct fixture f;
+                struct topo_fixture t;
+                struct policy_plan pl;
+
+                fixture_build(&f, procs, ELEMENTSOF(procs));
+                topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+                headroom(&p, 0, 10, 10);
+                p.exchange = cases[k].outside;
+                if (cases[k].in_workload) {
+                        wl.exchange = cases[k].workload;
+                        p.workloads = &wl;
+                        p.n_workloads = 1;
+                }
+                assert_int_equal(plan(&f, &t, &p, &pl), 0);
+                if (pl.n_moves != cases[k].moves)
+                        plan_print(&pl);
+                assert_int_equal(pl.n_moves, cases[k].moves);
+                assert_int_equal(pl.summary.skipped_units[POLICY_SKIP_NO_ROOM], cases[k].no_room);
+                assert_int_equal(pl.n_shadow, cases[k].shadow);
+                assert_int_equal(pl.summary.shadow_moves[P] + pl.summary.shadow_moves[D], cases[k].shadow);
+                if (cases[k].moves == 8) {
+                        /* The streak-3 unit takes the last warm unit, the one at page 4. */
+                        assert_true(move_is(&pl, 6, 1, 4, 0, 1, D, POLICY_REASON_COLD_ON_FAST));
+                        assert_true(move_is(&pl, 7, 1, 8, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+                }
+                if (cases[k].shadow > 0) {
+                        /* What normal would have moved, in the order it was planned (before the plan's reorder
+                         * for batches), and nothing of it in the plan's free memory. */
+                        assert_int_equal(normal.n_moves, pl.n_shadow);
+                        for (size_t i = 0; i < pl.n_shadow; i++) {
+                                assert_int_equal(pl.shadow[i].addr, normal.moves[i].addr);
+                                assert_int_equal(pl.shadow[i].reason, normal.moves[i].reason);
+                        }
+                        assert_int_equal(pl.summary.tiers[0].planned_free_bytes, 10 * PG);
+                        assert_int_equal(pl.summary.moves[P] + pl.summary.moves[D], 0);
+                }
+                if (k == 0)
+                        normal = pl;
+                else
+                        policy_plan_done(&pl);
+                fixture_done(&f);
+        }
+        policy_plan_done(&normal);
+}
+
+/* Step 6: room above the fast tier's target after the hot unit went in (3 pages of room, the hot unit takes one)
+ * is filled with the warmest warm units of the slow tier hit in the last round (a streak of 1, then one hit), not
+ * a warm one idle for a round (it buys nothing), nor cold or never-touched ones, nor a warm unit already on the
+ * fast tier. Off, nothing but the hot unit moves; a budgeted workload's units are never filled in; no room above
+ * the target, no fill. */
+static void test_fill(void **state _unused_) {
+        const struct node_spec nodes[] = { { 0, 0, 100, 13 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "h4 w c1 H1 w c5 n", .nodes = "1 1 1 1 0 1 1" },
+        };
+        const pid_t pids[] = { 1 };
+        struct policy_workload wl = { .name = "w", .pids = pids, .n_pids = 1, .fast_max_bytes = 50 * PG };
+        const struct {
+                bool fill, budgeted;
+                uint64_t free_pages;
+                size_t moves;
+        } cases[] = {
+                { true, false, 13, 3 },
+                { false, false, 13, 1 },
+                { true, true, 13, 1 },
+                { true, false, 11, 1 },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                struct policy_params p = params_default();
+                struct fixture f;
+                struct topo_fixture t;
+                struct policy_plan pl;
+
+                fixture_build(&f, procs, ELEMENTSOF(procs));
+                topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+                t.nodes[0].free_bytes = cases[k].free_pages * PG;
+                headroom(&p, 0, 10, 10);
+                p.fill = cases[k].fill;
+                if (cases[k].budgeted) {
+                        p.workloads = &wl;
+                        p.n_workloads = 1;
+                }
+                assert_int_equal(plan(&f, &t, &p, &pl), 0);
+                if (pl.n_moves != cases[k].moves)
+                        plan_print(&pl);
+                assert_int_equal(pl.n_moves, cases[k].moves);
+                assert_true(move_is(&pl, 0, 1, 0, 1, 0, P, POLICY_REASON_HOT_ON_SLOW));
+                if (cases[k].moves == 3) {
+                        assert_true(move_is(&pl, 1, 1, 3, 1, 0, P, POLICY_REASON_FILL));
+                        assert_true(move_is(&pl, 2, 1, 1, 1, 0, P, POLICY_REASON_FILL));
+                        assert_int_equal(pl.summary.reason_moves[POLICY_REASON_FILL], 2);
+                        assert_int_equal(pl.summary.tiers[0].planned_free_bytes, 10 * PG);
+                        /* Filled units are not settled: they are warm, and the next walks must see them. */
+                        assert_false(pl.moves[1].settles);
+                }
+                policy_plan_done(&pl);
+                fixture_done(&f);
+        }
+}
+
 /* What the kernel keeps of a node's free memory (watermarks, lowmem reserve) is no headroom: a node with 30 free
  * pages of which 20 are kept is full at a minimum of 10, so the hot unit goes in one for one. With 25 kept it is
  * below its target: the cold unit goes for headroom, and the hot one does not fit after it. */
@@ -1276,11 +1405,12 @@ static bool moves_equal(const struct policy_move *a, const struct policy_move *b
 
 /* A plan built in steps (policy_planner_step()) is the plan built in one go, whatever a step may locate: the walks
  * go on where they paused. Four processes of mixed heat on a full fast tier (exchanges, and step 5's warm walk for
- * the hot units left waiting) and a budgeted workload (its own walk), each located in several batches. Each plan
- * gets a store of its own, built alike: planning marks units settled. */
-static void test_planner_steps(void **state _unused_) {
+ * the hot units left waiting), or with fill, on a fast tier with room for every hot unit and more (step 6's walk
+ * fills it), and a budgeted workload (its own walk), each located in several batches. Each plan gets a store of
+ * its own, built alike: planning marks units settled. */
+static void planner_steps(bool fill) {
         static const char *const kinds[] = { "h2", "h5", "H5", "w", "c3", "c8", "n", "c1" };
-        const struct node_spec nodes[] = { { 0, 0, 5000, 0 }, { 1, 1, 100000, 90000 } };
+        const struct node_spec nodes[] = { { 0, 0, 20000, fill ? 4200 : 0 }, { 1, 1, 100000, 90000 } };
         const size_t n_pages = 2500, n_procs = 4;
         const uint64_t steps_max[] = { 1, 700, 1024, 5000, UINT64_MAX };
         const pid_t db_pids[] = { 30, 10 };
@@ -1317,12 +1447,18 @@ static void test_planner_steps(void **state _unused_) {
         headroom(&p, 0, 0, 0);
         p.workloads = &wl;
         p.n_workloads = 1;
+        p.fill = fill;
 
         fixture_build(&f, procs, n_procs);
         assert_int_equal(plan(&f, &t, &p, &whole), 0);
         fixture_done(&f);
-        /* The fixture plans what this test is about: exchanges, and warm units displaced in step 5. */
-        assert_true(whole.summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] > 0);
+        /* The fixture plans what this test is about: exchanges, and warm units displaced in step 5; or room
+         * filled in step 6 after the hot units went in. */
+        if (fill)
+                assert_true(whole.summary.reason_bytes[POLICY_REASON_FILL] > 0 &&
+                            whole.summary.reason_bytes[POLICY_REASON_HOT_ON_SLOW] > 0);
+        else
+                assert_true(whole.summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] > 0);
         assert_true(whole.summary.units_located > 4 * POLICY_LOCATE_BATCH);
         assert_true(whole.workloads[0].fast_bytes > 0);
 
@@ -1349,7 +1485,7 @@ static void test_planner_steps(void **state _unused_) {
                                     steps_max[m] > UINT64_MAX - POLICY_LOCATE_BATCH);
                         if (r > 0)
                                 assert_true(streq(st.ended_in, "walk") || streq(st.ended_in, "warm walk") ||
-                                            streq(st.ended_in, "workload walks"));
+                                            streq(st.ended_in, "fill walk") || streq(st.ended_in, "workload walks"));
                         else
                                 assert_string_equal(st.ended_in, "done");
                         located += st.located;
@@ -1382,6 +1518,11 @@ static void test_planner_steps(void **state _unused_) {
                 free(heat[i]);
                 free(where[i]);
         }
+}
+
+static void test_planner_steps(void **state _unused_) {
+        planner_steps(false);
+        planner_steps(true);
 }
 
 static void test_kept_free_memory(void **state _unused_) {
@@ -1444,6 +1585,8 @@ int main(void) {
                 cmocka_unit_test(test_set_headroom),
                 cmocka_unit_test(test_tuner),
                 cmocka_unit_test(test_warm_displaced),
+                cmocka_unit_test(test_exchange_levels),
+                cmocka_unit_test(test_fill),
                 cmocka_unit_test(test_kept_free_memory),
                 cmocka_unit_test(test_planner_steps),
         };
