@@ -316,6 +316,10 @@ struct plan_ctx {
         pid_t cache_pid;
         int cache_wl;
 
+        /* Probing workloads' exchanges (policy_plan.shadow) are planned against free memory and budgets of their
+         * own: as if every earlier shadow exchange had happened, and none of the real moves after them. */
+        struct free_state *shadow_state, *real_state; /* NULL until the first shadow exchange */
+
         struct unit_key_ref *planned; /* demoted for budgets: sorted, so headroom and exchanges skip them */
         size_t n_planned, n_planned_allocated;
 
@@ -658,22 +662,67 @@ static enum policy_exchange exchange_level(const struct plan_ctx *c, const struc
         return cd->workload >= 0 ? c->p->workloads[cd->workload].exchange : c->p->exchange;
 }
 
-/* A probing workload's exchange, just planned as the moves from snap's on: they go to the shadow list, and the
- * plan's arithmetic goes back to snap, all but the victim sets' cursors (the next exchange takes the next victims,
- * as it would have). Returns 2, or -ENOMEM. */
-static int exchange_to_shadow(struct plan_ctx *c, size_t t, const struct plan_snapshot *snap) {
-        size_t n = c->plan.n_moves - snap->n_moves;
-        struct cand_cursor cold = set_cursor(&c->cold[t]), warm = set_cursor(&c->warm[t]);
-        struct policy_move *m;
+/* What a shadow exchange plans against: the free memory of every node and tier, and the round's budgets. */
+struct free_state {
+        uint64_t tier_free[TIERD_MAX_TIERS];
+        uint64_t promote_left, demote_left;
+        uint64_t node_free[]; /* topo->n_nodes */
+};
 
+static void free_state_save(const struct plan_ctx *c, struct free_state *s) {
+        memcpy(s->tier_free, c->tier_free, sizeof(s->tier_free));
+        s->promote_left = c->promote_left;
+        s->demote_left = c->demote_left;
+        memcpy(s->node_free, c->node_free, c->topo->n_nodes * sizeof(uint64_t));
+}
+
+static void free_state_load(struct plan_ctx *c, const struct free_state *s) {
+        memcpy(c->tier_free, s->tier_free, sizeof(s->tier_free));
+        c->promote_left = s->promote_left;
+        c->demote_left = s->demote_left;
+        memcpy(c->node_free, s->node_free, c->topo->n_nodes * sizeof(uint64_t));
+}
+
+/* Before a probing workload's exchange: the plan's state aside, the shadow state in (the plan's as it is, at the
+ * first one). Returns 0 or -ENOMEM. */
+static int shadow_enter(struct plan_ctx *c) {
+        size_t size = sizeof(struct free_state) + c->topo->n_nodes * sizeof(uint64_t);
+
+        if (!c->shadow_state) {
+                c->shadow_state = malloc(size);
+                c->real_state = malloc(size);
+                if (!c->shadow_state || !c->real_state)
+                        return -ENOMEM;
+                free_state_save(c, c->shadow_state);
+        }
+        free_state_save(c, c->real_state);
+        free_state_load(c, c->shadow_state);
+        for (size_t w = 0; w < c->p->n_workloads; w++)
+                c->wl_saved[w] = c->wl[w].planned_fast_bytes;
+        return 0;
+}
+
+/* After it: planned (r == 1), its moves from snap's on go to the shadow list and out of the plan; the shadow
+ * state keeps what it did, the plan's state comes back. The victim sets' cursors stay where the exchange left
+ * them: the next exchange takes the next victims, as it would have. Returns 2 when planned, r otherwise. */
+static int shadow_leave(struct plan_ctx *c, const struct plan_snapshot *snap, int r) {
+        struct policy_move *m;
+        size_t n;
+
+        free_state_save(c, c->shadow_state);
+        free_state_load(c, c->real_state);
+        for (size_t w = 0; w < c->p->n_workloads; w++)
+                c->wl[w].planned_fast_bytes = c->wl_saved[w];
+        if (r != 1)
+                return r;
+        n = c->plan.n_moves - snap->n_moves;
         m = reallocarray(c->plan.shadow, c->plan.n_shadow + n, sizeof(struct policy_move));
         if (!m)
                 return -ENOMEM;
         c->plan.shadow = m;
         memcpy(m + c->plan.n_shadow, c->plan.moves + snap->n_moves, n * sizeof(struct policy_move));
-        snapshot_restore(c, t, snap);
-        set_seek(&c->cold[t], cold);
-        set_seek(&c->warm[t], warm);
+        c->plan.n_moves = snap->n_moves;
+        c->plan.summary = snap->summary;
         for (size_t i = c->plan.n_shadow; i < c->plan.n_shadow + n; i++) {
                 c->plan.summary.shadow_moves[m[i].direction]++;
                 c->plan.summary.shadow_bytes[m[i].direction] += m[i].size_bytes;
@@ -686,23 +735,34 @@ static int exchange_to_shadow(struct plan_ctx *c, size_t t, const struct plan_sn
  * then promote it. The hot unit's bytes leave its node first, so the demotions may land in that room. Returns 1
  * when planned, 2 when planned as a shadow (the hot unit's workload is probing), 0 when it cannot complete (and
  * nothing was planned), or a negative errno. */
+static int plan_exchange_one(struct plan_ctx *c, const struct cand *hot, size_t t, struct plan_snapshot *snap);
+
 static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
-        uint64_t size = cand_size(hot);
         struct plan_snapshot snap;
+        int r;
+
+        if (exchange_level(c, hot) != POLICY_EXCHANGE_PROBING)
+                return plan_exchange_one(c, hot, t, &snap);
+        r = shadow_enter(c);
+        if (r < 0)
+                return r;
+        r = plan_exchange_one(c, hot, t, &snap);
+        return r < 0 ? r : shadow_leave(c, &snap, r);
+}
+
+static int plan_exchange_one(struct plan_ctx *c, const struct cand *hot, size_t t, struct plan_snapshot *snap) {
+        uint64_t size = cand_size(hot);
         const struct cand *cd;
         int idx, r;
 
-        snapshot_take(c, t, &snap);
+        snapshot_take(c, t, snap);
         c->node_free[hot->node] += size;
         c->tier_free[t + 1] += size;
         for (;;) {
                 idx = pick_node(c, t, size);
                 if (idx >= 0) {
                         r = plan_add(c, hot, idx, POLICY_PROMOTE, POLICY_REASON_ONE_FOR_ONE, true);
-                        if (r < 0)
-                                return r;
-                        return exchange_level(c, hot) == POLICY_EXCHANGE_PROBING ? exchange_to_shadow(c, t, &snap) :
-                                                                                      1;
+                        return r < 0 ? r : 1;
                 }
                 cd = next_victim(c, t);
                 if (!cd)
@@ -713,7 +773,7 @@ static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
                 if (r == 0)
                         break;
         }
-        snapshot_restore(c, t, &snap);
+        snapshot_restore(c, t, snap);
         return 0;
 }
 
@@ -1246,6 +1306,8 @@ static void ctx_done(struct plan_ctx *c) {
         free(c->node_reserve);
         free(c->pid_map);
         free(c->planned);
+        free(c->shadow_state);
+        free(c->real_state);
         policy_plan_done(&c->plan);
 }
 

@@ -1276,16 +1276,23 @@ static void test_exchange_levels(void **state _unused_) {
         };
         const pid_t pids[] = { 1 };
         struct policy_workload wl = { .name = "w", .pids = pids, .n_pids = 1, .fast_max_bytes = POLICY_NO_LIMIT };
+        /* free: node 0's free pages against a minimum and target of 10; 8 puts it 2 below, so the first exchange
+         * also demotes the 2 it is short (and uses up the 3 warm units found for the 3 that wait): a shadow
+         * exchange pays that as the real one does. A normal case is followed by the probing cases compared with
+         * it. */
         const struct {
                 enum policy_exchange outside, workload;
                 bool in_workload;
+                uint64_t free;
                 size_t moves, no_room, shadow;
         } cases[] = {
-                { POLICY_EXCHANGE_NORMAL, 0, false, 6, 1, 0 },
-                { POLICY_EXCHANGE_EAGER, 0, false, 8, 0, 0 },
-                { POLICY_EXCHANGE_PROBING, 0, false, 0, 4, 6 },
-                { POLICY_EXCHANGE_PROBING, POLICY_EXCHANGE_EAGER, true, 8, 0, 0 },
-                { POLICY_EXCHANGE_EAGER, POLICY_EXCHANGE_PROBING, true, 0, 4, 6 },
+                { POLICY_EXCHANGE_NORMAL, 0, false, 10, 6, 1, 0 },
+                { POLICY_EXCHANGE_EAGER, 0, false, 10, 8, 0, 0 },
+                { POLICY_EXCHANGE_PROBING, 0, false, 10, 0, 4, 6 },
+                { POLICY_EXCHANGE_PROBING, POLICY_EXCHANGE_EAGER, true, 10, 8, 0, 0 },
+                { POLICY_EXCHANGE_EAGER, POLICY_EXCHANGE_PROBING, true, 10, 0, 4, 6 },
+                { POLICY_EXCHANGE_NORMAL, 0, false, 8, 4, 3, 0 },
+                { POLICY_EXCHANGE_PROBING, 0, false, 8, 0, 4, 4 },
         };
         struct policy_plan normal = {};
 
@@ -1297,6 +1304,7 @@ static void test_exchange_levels(void **state _unused_) {
 
                 fixture_build(&f, procs, ELEMENTSOF(procs));
                 topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+                t.nodes[0].free_bytes = cases[k].free * PG;
                 headroom(&p, 0, 10, 10);
                 p.exchange = cases[k].outside;
                 if (cases[k].in_workload) {
@@ -1324,16 +1332,53 @@ static void test_exchange_levels(void **state _unused_) {
                                 assert_int_equal(pl.shadow[i].addr, normal.moves[i].addr);
                                 assert_int_equal(pl.shadow[i].reason, normal.moves[i].reason);
                         }
-                        assert_int_equal(pl.summary.tiers[0].planned_free_bytes, 10 * PG);
+                        assert_int_equal(pl.summary.tiers[0].planned_free_bytes, cases[k].free * PG);
                         assert_int_equal(pl.summary.moves[P] + pl.summary.moves[D], 0);
                 }
-                if (k == 0)
+                if (cases[k].outside == POLICY_EXCHANGE_NORMAL && !cases[k].in_workload) {
+                        policy_plan_done(&normal);
                         normal = pl;
-                else
+                } else
                         policy_plan_done(&pl);
                 fixture_done(&f);
         }
         policy_plan_done(&normal);
+}
+
+/* Probed exchanges on a fast tier 2 pages short of its minimum with nothing cold to demote for it (warm units
+ * only, as under a busy background): the first exchange pays the shortfall (3 demotions), the next ones one each,
+ * and the 5 warm units found for the 5 hot ones that wait run out after three, exactly as the real exchanges of a
+ * normal plan. A shadow exchange planned against the plan's free memory instead (2 short again each time) would
+ * demote 3 for every hot unit and run out after one. */
+static void test_probing_shortfall(void **state _unused_) {
+        const struct node_spec nodes[] = { { 0, 0, 100, 8 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "w w w w w w h7 h6 h5 h4 h4", .nodes = "0 0 0 0 0 0 1 1 1 1 1" },
+        };
+        struct policy_plan pl[2];
+
+        for (size_t k = 0; k < 2; k++) {
+                struct policy_params p = params_default();
+                struct fixture f;
+                struct topo_fixture t;
+
+                fixture_build(&f, procs, ELEMENTSOF(procs));
+                topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+                headroom(&p, 0, 10, 10);
+                p.exchange = k == 0 ? POLICY_EXCHANGE_NORMAL : POLICY_EXCHANGE_PROBING;
+                assert_int_equal(plan(&f, &t, &p, &pl[k]), 0);
+                fixture_done(&f);
+        }
+        assert_int_equal(pl[0].n_moves, 8);
+        assert_int_equal(pl[0].summary.moves[P], 3);
+        assert_int_equal(pl[1].n_moves, 0);
+        assert_int_equal(pl[1].n_shadow, 8);
+        for (size_t i = 0; i < 8; i++) {
+                assert_int_equal(pl[1].shadow[i].addr, pl[0].moves[i].addr);
+                assert_int_equal(pl[1].shadow[i].direction, pl[0].moves[i].direction);
+        }
+        policy_plan_done(&pl[0]);
+        policy_plan_done(&pl[1]);
 }
 
 /* Step 6: room above the fast tier's target after the hot unit went in (3 pages of room, the hot unit takes one)
@@ -1586,6 +1631,7 @@ int main(void) {
                 cmocka_unit_test(test_tuner),
                 cmocka_unit_test(test_warm_displaced),
                 cmocka_unit_test(test_exchange_levels),
+                cmocka_unit_test(test_probing_shortfall),
                 cmocka_unit_test(test_fill),
                 cmocka_unit_test(test_kept_free_memory),
                 cmocka_unit_test(test_planner_steps),
