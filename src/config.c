@@ -1755,7 +1755,7 @@ int config_new_defaults(struct tierd_config **ret) {
                 .fast_free_target = { .is_percent = true, .basis_points = 500 },
                 .hot_target = { .is_percent = true, .basis_points = 5000 },
                 .pass_interval_auto = true,
-                .exchange_feedback = true,
+                .exchange_feedback = false,
                 .fill_free = true,
                 .pass_interval_min_us = 100 * USEC_PER_MSEC,
                 .pass_interval_max_us = 10 * USEC_PER_SEC,

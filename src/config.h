@@ -103,7 +103,7 @@ struct tierd_config {
         unsigned pingpong_window_rounds;
         unsigned max_backoff_rounds;
         enum kernel_fight_mode kernel_fight;     /* when the kernel moves pages against tierd */
-        bool exchange_feedback;                  /* the payoff ledger sets how readily exchanges happen */
+        bool exchange_feedback;                  /* the payoff ledger sets how readily exchanges happen (off) */
         bool fill_free;                          /* warm pages into free fast memory above the target */
 
         /* [scan] bounds of the tuned pass interval */

@@ -416,12 +416,12 @@ void payoff_ledger_set_feedback(struct payoff_ledger *l, bool on) {
         if (!l || l->feedback == on)
                 return;
         l->feedback = on;
-        if (on)
-                return;
-        for (size_t b = 0; b < l->n_books; b++)
-                if (l->books[b].exchange != POLICY_EXCHANGE_NORMAL)
-                        book_set_level(&l->books[b], POLICY_EXCHANGE_NORMAL, l->books[b].since_round,
-                                       "exchange_feedback is off");
+        /* Not a verdict: no log, no change counted. On, the books know nothing yet (what they judged without
+         * feedback was about normal's exchanges, which is evidence too, but a fresh start is the safe one). */
+        for (size_t b = 0; b < l->n_books; b++) {
+                l->books[b].exchange = on ? POLICY_EXCHANGE_PROBING : POLICY_EXCHANGE_NORMAL;
+                l->books[b].n_history = l->books[b].next_history = 0;
+        }
 }
 
 enum policy_exchange payoff_ledger_exchange(const struct payoff_ledger *l, size_t b) {

@@ -115,8 +115,8 @@ int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, const s
 int payoff_ledger_observe(struct payoff_ledger *l, struct heat_store *heat, const struct heat_class_params *class,
                           uint64_t round_no, unsigned passes);
 
-/* With feedback off ([policy] exchange_feedback = no) the ledger keeps judging but sets no level: every book is
- * normal (and is put back to normal when feedback is switched off). On by default. */
+/* With feedback off ([policy] exchange_feedback = no, tierd's default) the ledger keeps judging but sets no level:
+ * every book is normal. Switched on, every book starts probing. A new ledger has it on. */
 void payoff_ledger_set_feedback(struct payoff_ledger *l, bool on);
 
 /* The exchange level of book b (POLICY_EXCHANGE_NORMAL for a book out of range). */

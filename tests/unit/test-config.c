@@ -372,13 +372,13 @@ static void test_scan_and_policy_keys(void **state) {
         assert_dump_reads_back(c, "bpf = no\n");
         assert_dump_reads_back(c, "kernel_fight = throttle\n");
         config_free(c);
-        /* The payoff ledger's feedback: on by default, off by the key, a dump that reads back, and a reload that
+        /* The payoff ledger's feedback: off by default, on by the key, a dump that reads back, and a reload that
          * changes it is a change. */
-        assert_true(d->exchange_feedback);
-        c = load_ok("[policy]\nexchange_feedback = no\n");
-        assert_false(c->exchange_feedback);
+        assert_false(d->exchange_feedback);
+        c = load_ok("[policy]\nexchange_feedback = yes\n");
+        assert_true(c->exchange_feedback);
         assert_false(config_equal(c, d));
-        assert_dump_reads_back(c, "exchange_feedback = no\n");
+        assert_dump_reads_back(c, "exchange_feedback = yes\n");
         config_free(c);
         assert_true(d->fill_free);
         c = load_ok("[policy]\nfill_free = no\n");

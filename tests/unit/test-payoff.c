@@ -344,7 +344,7 @@ static void test_books(void **state _unused_) {
         /* Out of range: the default level, nothing else. */
         assert_int_equal(payoff_ledger_exchange(w.ledger, 2), POLICY_EXCHANGE_NORMAL);
 
-        /* Feedback off: back to normal at once, and judged moves no longer change the level. */
+        /* Feedback off: normal at once, and judged moves no longer change the level; on again: probing. */
         payoff_ledger_set_feedback(w.ledger, false);
         assert_int_equal(payoff_ledger_exchange(w.ledger, 1), POLICY_EXCHANGE_NORMAL);
         for (size_t k = 192; k < 320; k += 64) {
@@ -357,6 +357,9 @@ static void test_books(void **state _unused_) {
         assert_int_equal(st.total.cohorts, 5);
         assert_int_equal(st.total.exchange_units, 160);
         assert_int_equal(st.exchange, POLICY_EXCHANGE_NORMAL);
+        payoff_ledger_set_feedback(w.ledger, true);
+        assert_int_equal(payoff_ledger_exchange(w.ledger, 0), POLICY_EXCHANGE_PROBING);
+        assert_int_equal(payoff_ledger_exchange(w.ledger, 1), POLICY_EXCHANGE_PROBING);
         world_done(&w);
 }
 
