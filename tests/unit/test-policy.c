@@ -1264,13 +1264,27 @@ static void test_warm_displaced(void **state _unused_) {
         fixture_done(&f);
 }
 
+/* Plans for procs on a node 0 of 100 pages with free0 free (a minimum and target of 10) and a node 1 of 1000 with
+ * 900: the layout of the exchange-level, probing and fill tests. p's headroom is set; the rest is the caller's. */
+static void plan_small(const struct proc *procs, size_t n, uint64_t free0, struct policy_params *p,
+                       struct policy_plan *ret) {
+        const struct node_spec nodes[] = { { 0, 0, 100, free0 }, { 1, 1, 1000, 900 } };
+        struct fixture f;
+        struct topo_fixture t;
+
+        fixture_build(&f, procs, n);
+        topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+        headroom(p, 0, 10, 10);
+        assert_int_equal(plan(&f, &t, p, ret), 0);
+        fixture_done(&f);
+}
+
 /* The exchange levels the payoff ledger sets, on test_warm_displaced's full fast tier (no cold unit there; hot units
  * of streaks 6, 5, 4 and 3 on the slow tier). Normal: the three of streak 4 or more displace warm units, streak 3
  * waits. Eager: streak 2 is enough, all four go. Probing: normal's exchanges, the same victims in the same order,
  * go to the shadow list and nothing moves; the plan's arithmetic is as if none had been planned. A workload's own
  * level applies to its units whatever the level outside. */
 static void test_exchange_levels(void **state _unused_) {
-        const struct node_spec nodes[] = { { 0, 0, 100, 10 }, { 1, 1, 1000, 900 } };
         const struct proc procs[] = {
                 { .pid = 1, .base = BASE, .heat = "h1 w c1 c2 w h6 h5 h4 h3", .nodes = "0 0 0 0 0 1 1 1 1" },
         };
@@ -1298,21 +1312,15 @@ static void test_exchange_levels(void **state _unused_) {
 
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
                 struct policy_params p = params_default();
-                struct fixture f;
-                struct topo_fixture t;
                 struct policy_plan pl;
 
-                fixture_build(&f, procs, ELEMENTSOF(procs));
-                topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
-                t.nodes[0].free_bytes = cases[k].free * PG;
-                headroom(&p, 0, 10, 10);
                 p.exchange = cases[k].outside;
                 if (cases[k].in_workload) {
                         wl.exchange = cases[k].workload;
                         p.workloads = &wl;
                         p.n_workloads = 1;
                 }
-                assert_int_equal(plan(&f, &t, &p, &pl), 0);
+                plan_small(procs, ELEMENTSOF(procs), cases[k].free, &p, &pl);
                 if (pl.n_moves != cases[k].moves)
                         plan_print(&pl);
                 assert_int_equal(pl.n_moves, cases[k].moves);
@@ -1340,7 +1348,6 @@ static void test_exchange_levels(void **state _unused_) {
                         normal = pl;
                 } else
                         policy_plan_done(&pl);
-                fixture_done(&f);
         }
         policy_plan_done(&normal);
 }
@@ -1351,7 +1358,6 @@ static void test_exchange_levels(void **state _unused_) {
  * normal plan. A shadow exchange planned against the plan's free memory instead (2 short again each time) would
  * demote 3 for every hot unit and run out after one. */
 static void test_probing_shortfall(void **state _unused_) {
-        const struct node_spec nodes[] = { { 0, 0, 100, 8 }, { 1, 1, 1000, 900 } };
         const struct proc procs[] = {
                 { .pid = 1, .base = BASE, .heat = "w w w w w w h7 h6 h5 h4 h4", .nodes = "0 0 0 0 0 0 1 1 1 1 1" },
         };
@@ -1359,15 +1365,9 @@ static void test_probing_shortfall(void **state _unused_) {
 
         for (size_t k = 0; k < 2; k++) {
                 struct policy_params p = params_default();
-                struct fixture f;
-                struct topo_fixture t;
 
-                fixture_build(&f, procs, ELEMENTSOF(procs));
-                topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
-                headroom(&p, 0, 10, 10);
                 p.exchange = k == 0 ? POLICY_EXCHANGE_NORMAL : POLICY_EXCHANGE_PROBING;
-                assert_int_equal(plan(&f, &t, &p, &pl[k]), 0);
-                fixture_done(&f);
+                plan_small(procs, ELEMENTSOF(procs), 8, &p, &pl[k]);
         }
         assert_int_equal(pl[0].n_moves, 8);
         assert_int_equal(pl[0].summary.moves[P], 3);
@@ -1387,7 +1387,6 @@ static void test_probing_shortfall(void **state _unused_) {
  * fast tier. Off, nothing but the hot unit moves; a budgeted workload's units are never filled in; no room above
  * the target, no fill. */
 static void test_fill(void **state _unused_) {
-        const struct node_spec nodes[] = { { 0, 0, 100, 13 }, { 1, 1, 1000, 900 } };
         const struct proc procs[] = {
                 { .pid = 1, .base = BASE, .heat = "h4 w c1 H1 w c5 n", .nodes = "1 1 1 1 0 1 1" },
         };
@@ -1406,20 +1405,14 @@ static void test_fill(void **state _unused_) {
 
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
                 struct policy_params p = params_default();
-                struct fixture f;
-                struct topo_fixture t;
                 struct policy_plan pl;
 
-                fixture_build(&f, procs, ELEMENTSOF(procs));
-                topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
-                t.nodes[0].free_bytes = cases[k].free_pages * PG;
-                headroom(&p, 0, 10, 10);
                 p.fill = cases[k].fill;
                 if (cases[k].budgeted) {
                         p.workloads = &wl;
                         p.n_workloads = 1;
                 }
-                assert_int_equal(plan(&f, &t, &p, &pl), 0);
+                plan_small(procs, ELEMENTSOF(procs), cases[k].free_pages, &p, &pl);
                 if (pl.n_moves != cases[k].moves)
                         plan_print(&pl);
                 assert_int_equal(pl.n_moves, cases[k].moves);
@@ -1433,7 +1426,6 @@ static void test_fill(void **state _unused_) {
                         assert_false(pl.moves[1].settles);
                 }
                 policy_plan_done(&pl);
-                fixture_done(&f);
         }
 }
 
