@@ -620,12 +620,6 @@ static int on_plan_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* The exchange level of book b of the payoff ledger (0: the targets outside any workload, w + 1: workload w);
- * with exchange_feedback off the ledger keeps every book normal. */
-static enum policy_exchange daemon_exchange_level(const struct daemon *d, size_t b) {
-        return payoff_ledger_exchange(d->payoff, b);
-}
-
 /* The ledger's books follow the [target.NAME] workloads, and its window promote_rounds (at least 2) rounds after
  * the one the moves happen in: a demotion is regretted when its unit is hot again, which takes promote_rounds
  * rounds to show, and one round of three passes cannot tell a hot-set page from a background page hit in most
@@ -708,7 +702,9 @@ static void daemon_place(struct daemon *d) {
                 .batch_bytes = d->config->batch_bytes,
                 /* Every pass of a round of at least two: one hit alone says little. */
                 .eager_hits = hs.last_passes >= 2 ? hs.last_passes : 0,
-                .exchange = daemon_exchange_level(d, 0),
+                /* The ledger's book 0 is the targets outside any workload, w + 1 is workload w; with
+                 * exchange_feedback off every book is normal. */
+                .exchange = payoff_ledger_exchange(d->payoff, 0),
                 .fill = d->config->fill_free,
                 .tier_skip = d->config->tier_skip,
                 .move_shared = d->config->move_shared,
@@ -718,7 +714,7 @@ static void daemon_place(struct daemon *d) {
         r = daemon_policy_workloads(d, &d->plan_workloads, &d->plan_workload_pids);
         if (r >= 0) {
                 for (size_t i = 0; i < d->config->n_workloads; i++)
-                        d->plan_workloads[i].exchange = daemon_exchange_level(d, i + 1);
+                        d->plan_workloads[i].exchange = payoff_ledger_exchange(d->payoff, i + 1);
                 d->plan_params.workloads = d->plan_workloads;
                 d->plan_params.n_workloads = d->config->n_workloads;
                 r = policy_planner_new(scan_engine_heat(d->scan), &d->topology, &d->plan_params, daemon_locate, d,

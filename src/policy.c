@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <limits.h>
 #include <numaif.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,24 +731,9 @@ static int shadow_leave(struct plan_ctx *c, const struct plan_snapshot *snap, in
 }
 
 /* One for one: demote cold units of tier t (after the warm walk also warm ones), coldest first, until the hot unit hot (on tier t + 1) fits into tier t,
- * then promote it. The hot unit's bytes leave its node first, so the demotions may land in that room. Returns 1
- * when planned, 2 when planned as a shadow (the hot unit's workload is probing), 0 when it cannot complete (and
- * nothing was planned), or a negative errno. */
-static int plan_exchange_one(struct plan_ctx *c, const struct cand *hot, size_t t, struct plan_snapshot *snap);
-
-static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
-        struct plan_snapshot snap;
-        int r;
-
-        if (exchange_level(c, hot) != POLICY_EXCHANGE_PROBING)
-                return plan_exchange_one(c, hot, t, &snap);
-        r = shadow_enter(c);
-        if (r < 0)
-                return r;
-        r = plan_exchange_one(c, hot, t, &snap);
-        return r < 0 ? r : shadow_leave(c, &snap, r);
-}
-
+ * then promote it. The hot unit's bytes leave its node first, so the demotions may land in that room. snap gets
+ * the plan as it was before. Returns 1 when planned, 0 when it cannot complete (and nothing was planned), or a
+ * negative errno. */
 static int plan_exchange_one(struct plan_ctx *c, const struct cand *hot, size_t t, struct plan_snapshot *snap) {
         uint64_t size = cand_size(hot);
         const struct cand *cd;
@@ -775,6 +759,21 @@ static int plan_exchange_one(struct plan_ctx *c, const struct cand *hot, size_t 
         }
         snapshot_restore(c, t, snap);
         return 0;
+}
+
+/* plan_exchange_one(), as a shadow when the hot unit's workload is probing. Returns 1 when planned, 2 when
+ * planned as a shadow, 0 when it cannot complete, or a negative errno. */
+static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
+        struct plan_snapshot snap;
+        int r;
+
+        if (exchange_level(c, hot) != POLICY_EXCHANGE_PROBING)
+                return plan_exchange_one(c, hot, t, &snap);
+        r = shadow_enter(c);
+        if (r < 0)
+                return r;
+        r = plan_exchange_one(c, hot, t, &snap);
+        return r < 0 ? r : shadow_leave(c, &snap, r);
 }
 
 /* The streak cd needs to take the place of a cold unit (warm: of a warm one) on the next faster tier. Normally a

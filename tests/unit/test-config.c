@@ -372,19 +372,22 @@ static void test_scan_and_policy_keys(void **state) {
         assert_dump_reads_back(c, "bpf = no\n");
         assert_dump_reads_back(c, "kernel_fight = throttle\n");
         config_free(c);
-        /* The payoff ledger's feedback: off by default, on by the key, a dump that reads back, and a reload that
-         * changes it is a change. */
+        /* The payoff ledger's feedback (off by default) and fill (on): each turned the other way by its key, a
+         * dump that reads back, and each alone a change of the configuration. */
         assert_false(d->exchange_feedback);
-        c = load_ok("[policy]\nexchange_feedback = yes\n");
-        assert_true(c->exchange_feedback);
-        assert_false(config_equal(c, d));
-        assert_dump_reads_back(c, "exchange_feedback = yes\n");
-        config_free(c);
         assert_true(d->fill_free);
-        c = load_ok("[policy]\nfill_free = no\n");
+        c = load_ok("[policy]\nexchange_feedback = yes\nfill_free = no\n");
+        assert_true(c->exchange_feedback);
         assert_false(c->fill_free);
-        assert_false(config_equal(c, d));
+        assert_dump_reads_back(c, "exchange_feedback = yes\n");
         assert_dump_reads_back(c, "fill_free = no\n");
+        c->fill_free = true;
+        assert_false(config_equal(c, d));
+        c->exchange_feedback = false;
+        c->fill_free = false;
+        assert_false(config_equal(c, d));
+        c->fill_free = true;
+        assert_true(config_equal(c, d));
         config_free(c);
         c = load_ok("[scan]\nbpf = auto\n");
         assert_true(c->bpf);
