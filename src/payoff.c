@@ -16,6 +16,7 @@ struct payoff_unit {
         uint16_t hits;         /* summed over the rounds seen since the move */
         uint16_t passes;       /* the passes of those rounds */
         uint8_t rounds;        /* rounds seen */
+        uint8_t hot_rounds;    /* of those, rounds in which every pass found it accessed */
         uint8_t regret_round;  /* demoted: rounds after its plan to the first that found it hot (0: none) */
         uint8_t reason;        /* enum policy_reason */
         bool gone;             /* no longer tracked: left out of the judgement */
@@ -52,20 +53,6 @@ struct payoff_ledger {
         uint64_t rng;
         bool feedback;
 };
-
-/* Levels from the most eager to the most careful, the order verdicts step along. */
-static const enum policy_exchange level_order[] = {
-        POLICY_EXCHANGE_EAGER,
-        POLICY_EXCHANGE_NORMAL,
-        POLICY_EXCHANGE_PROBING,
-};
-
-static size_t level_rank(enum policy_exchange e) {
-        for (size_t i = 0; i < ELEMENTSOF(level_order); i++)
-                if (level_order[i] == e)
-                        return i;
-        return 1;
-}
 
 static int permille(uint64_t part, uint64_t whole) {
         return whole == 0 ? -1 : (int) (part * 1000 / whole);
@@ -225,25 +212,61 @@ int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, const s
         return 1;
 }
 
-/* A unit's access rate per pass interval, from the share of passes that found it accessed: a pass sees an
- * access when there was at least one, so a share p says a rate of -ln(1 - p). Hits saturate (a page touched 70
- * times a second and one touched once are both hit in every pass of a second), which a difference of hits would
- * read as "no gain"; the rate keeps them apart as far as the passes allow. Half a hit and one pass more keep it
- * finite when every pass hit. */
-static double access_rate(uint64_t hits, uint64_t passes) {
-        return -log(1.0 - ((double) hits + 0.5) / ((double) passes + 1.0));
+/* Share of its watched rounds in which a unit was hot, byte-weighted over the units summed into it. */
+struct hot_share {
+        double hot_bytes, bytes;
+        size_t units;
+        unsigned unit_rounds; /* the observations behind the share */
+};
+
+static void hot_share_add(struct hot_share *h, const struct payoff_unit *u) {
+        h->hot_bytes += (double) u->size_bytes * u->hot_rounds / u->rounds;
+        h->bytes += u->size_bytes;
+        h->units++;
+        h->unit_rounds += u->rounds;
+}
+
+/* The sampling error of a share from n observations, kept above zero at 0 and 1 (a share of 1 from 64
+ * observations is not certain). */
+static double share_error(double share, unsigned n) {
+        double q = (share * n + 0.5) / (n + 1.0);
+
+        return n > 0 ? q * (1 - q) / n : 1;
+}
+
+static double hot_share_mean(const struct hot_share *h) {
+        return h->bytes > 0 ? h->hot_bytes / h->bytes : 0;
+}
+
+/* The share of an exchange's promoted bytes that paid, from the cohort as a whole. The scanner sees at most one
+ * access a pass, so a page touched a hundred times a pass and one touched once look alike pass by pass; what tells
+ * them apart is how often a unit is hit in every pass of a round, which a busy background reaches by chance (p^n
+ * for a page hit in a share p of n passes) and a hot page every round. Promotions are a mix of pages hot for real
+ * (hot nearly every round) and pages that looked hot by chance (hot as often as the background they displaced,
+ * share d): with a promoted share of p, the real part is (p - d) / (1 - d). Under uniform access it is zero
+ * whatever the background's rate; a hot set shows its size against the chance picks; pages idle again (the hot set
+ * moved on) count as chance. Where the background is hot every round too, nothing can be told: none paid. */
+static double exchange_paid_share(const struct hot_share *promoted, const struct hot_share *displaced) {
+        double d = hot_share_mean(displaced), p = hot_share_mean(promoted), margin, real;
+
+        if (d > PAYOFF_BACKGROUND_HOT_MAX_PERCENT / 100.0)
+                return 0;
+        /* Only the part of the difference beyond its sampling error counts: a cohort is 64 units a side, and a
+         * backend whose units share their heat (DAMON's regions) makes fewer independent ones than that. */
+        margin = PAYOFF_MARGIN_ERRORS * sqrt(share_error(p, promoted->unit_rounds) +
+                                             share_error(d, displaced->unit_rounds));
+        real = (p - d - margin) / (1.0 - d);
+        return CLAMP(real, 0.0, 1.0);
 }
 
 static void cohort_judge(const struct payoff_cohort *c, struct payoff_figures *f) {
-        uint64_t base_bytes = 0;
-        double base = 0;
-        size_t displaced = 0;
+        struct hot_share promoted = {}, displaced = {};
 
         *f = (struct payoff_figures) { .cohorts = 1 };
         for (size_t i = 0; i < c->n[POLICY_DEMOTE]; i++) {
                 const struct payoff_unit *u = &c->units[POLICY_DEMOTE][i];
 
-                if (u->gone || u->passes == 0 || u->reason == POLICY_REASON_OVER_BUDGET)
+                if (u->gone || u->rounds == 0 || u->reason == POLICY_REASON_OVER_BUDGET)
                         continue; /* over budget: the budget demotes whatever the heat, not a judgement to regret */
                 f->demoted_units++;
                 f->demoted_bytes += u->size_bytes;
@@ -252,39 +275,31 @@ static void cohort_judge(const struct payoff_cohort *c, struct payoff_figures *f
                         f->regret_bytes += u->size_bytes;
                         f->regret_rounds += u->regret_round;
                 }
-                if (u->reason == POLICY_REASON_COLD_ON_FAST) {
-                        /* A mean of the units' own estimates, byte-weighted: each estimate leans the same way
-                         * (towards the middle, from few passes) as the promoted unit's it is compared with. */
-                        base += (double) u->size_bytes * access_rate(u->hits, u->passes);
-                        base_bytes += u->size_bytes;
-                        displaced++;
-                }
+                if (u->reason == POLICY_REASON_COLD_ON_FAST)
+                        hot_share_add(&displaced, u);
         }
-        if (base_bytes > 0)
-                base /= (double) base_bytes;
 
         for (size_t i = 0; i < c->n[POLICY_PROMOTE]; i++) {
                 const struct payoff_unit *u = &c->units[POLICY_PROMOTE][i];
-                bool exchange = u->reason == POLICY_REASON_ONE_FOR_ONE, paid;
 
-                if (u->gone || u->passes == 0)
+                if (u->gone || u->rounds == 0)
                         continue;
-                if (exchange && displaced < PAYOFF_BASELINE_MIN)
-                        continue; /* nothing sampled to compare with */
-                /* Into free room nothing was displaced: it pays when it is used, a hit a round on average. */
-                paid = exchange ? access_rate(u->hits, u->passes) >= base * PAYOFF_RATE_FACTOR_PERCENT / 100.0 :
-                                  u->hits >= u->rounds;
-                f->promoted_units++;
-                f->promoted_bytes += u->size_bytes;
-                if (paid)
-                        f->paid_bytes += u->size_bytes;
-                if (exchange) {
+                if (u->reason == POLICY_REASON_ONE_FOR_ONE) {
+                        if (displaced.units < PAYOFF_BASELINE_MIN)
+                                continue; /* nothing sampled to compare with */
+                        hot_share_add(&promoted, u);
                         f->exchange_units++;
                         f->exchange_bytes += u->size_bytes;
-                        if (paid)
-                                f->exchange_paid_bytes += u->size_bytes;
-                }
+                } else if (u->hits >= u->rounds)
+                        /* Into free room nothing was displaced: it pays when it is used, a hit a round on
+                         * average. */
+                        f->paid_bytes += u->size_bytes;
+                f->promoted_units++;
+                f->promoted_bytes += u->size_bytes;
         }
+        f->exchange_paid_bytes = (uint64_t) (exchange_paid_share(&promoted, &displaced) * (double) f->exchange_bytes +
+                                             0.5);
+        f->paid_bytes += f->exchange_paid_bytes;
 }
 
 /* Debug: what a judged cohort looked like, for tuning the verdict against real workloads. */
@@ -322,8 +337,8 @@ static void book_set_level(struct payoff_book *bk, enum policy_exchange e, uint6
 
 static void book_verdict(struct payoff_book *bk, uint64_t round_no) {
         struct payoff_figures f = {};
-        size_t rank = level_rank(bk->exchange);
         int paid, regret;
+        bool poor;
         char why[128];
 
         for (size_t i = 0; i < bk->n_history; i++)
@@ -334,23 +349,38 @@ static void book_verdict(struct payoff_book *bk, uint64_t round_no) {
         regret = f.demoted_units >= PAYOFF_VERDICT_MIN ? payoff_regret_permille(&f) : 0;
         snprintf(why, sizeof(why), "exchanges paid for %d.%d%% of their bytes, demotions regretted for %d.%d%%",
                  paid / 10, paid % 10, regret / 10, regret % 10);
-        if (paid < PAYOFF_POOR_PERMILLE || (regret > PAYOFF_REGRET_HIGH_PERMILLE && paid < PAYOFF_GOOD_PERMILLE)) {
-                if (rank + 1 < ELEMENTSOF(level_order))
-                        book_set_level(bk, level_order[rank + 1], round_no, why);
-                else
-                        bk->n_history = bk->next_history = 0; /* probing already: the next plans speak for
-                                                                * themselves (a hot set that forms later) */
-        } else if (paid >= PAYOFF_GOOD_PERMILLE && regret <= PAYOFF_REGRET_LOW_PERMILLE) {
-                if (rank == 0)
+        poor = paid < PAYOFF_POOR_PERMILLE || (regret > PAYOFF_REGRET_HIGH_PERMILLE && paid < PAYOFF_FAIR_PERMILLE);
+
+        switch (bk->exchange) {
+        case POLICY_EXCHANGE_PROBING:
+                if (paid >= PAYOFF_FAIR_PERMILLE && f.cohorts >= PAYOFF_PROBE_COHORTS_MIN)
+                        book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
+                else if (poor)
+                        bk->n_history = bk->next_history = 0; /* the next plans speak for themselves (a hot set
+                                                                * that forms later) */
+                break;
+        case POLICY_EXCHANGE_NORMAL:
+                if (poor && f.cohorts >= PAYOFF_CAREFUL_COHORTS_MIN)
+                        book_set_level(bk, POLICY_EXCHANGE_PROBING, round_no, why);
+                else if (paid >= PAYOFF_GOOD_PERMILLE && regret <= PAYOFF_REGRET_LOW_PERMILLE &&
+                         f.cohorts >= PAYOFF_EAGER_COHORTS_MIN)
+                        book_set_level(bk, POLICY_EXCHANGE_EAGER, round_no, why);
+                break;
+        case POLICY_EXCHANGE_EAGER:
+                if (poor || paid < PAYOFF_FAIR_PERMILLE)
+                        book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
+                else if (paid >= PAYOFF_GOOD_PERMILLE)
                         bk->n_history = bk->next_history = 0;
-                else if (bk->exchange == POLICY_EXCHANGE_PROBING || f.cohorts >= PAYOFF_EAGER_COHORTS_MIN)
-                        book_set_level(bk, level_order[rank - 1], round_no, why);
+                break;
+        default:
+                break;
         }
 }
 
 static void unit_observe(struct payoff_unit *u, unsigned dir, struct heat_store *heat,
                          const struct heat_class_params *class, unsigned passes, uint64_t age) {
         struct heat_unit hu;
+        unsigned hits;
 
         if (u->gone)
                 return;
@@ -358,7 +388,10 @@ static void unit_observe(struct payoff_unit *u, unsigned dir, struct heat_store 
                 u->gone = true;
                 return;
         }
-        u->hits = (uint16_t) MIN((unsigned) u->hits + MIN(heat_entry_hits(hu.entry), passes), (unsigned) UINT16_MAX);
+        hits = MIN(heat_entry_hits(hu.entry), passes);
+        if (hits == passes && u->hot_rounds < UINT8_MAX)
+                u->hot_rounds++;
+        u->hits = (uint16_t) MIN((unsigned) u->hits + hits, (unsigned) UINT16_MAX);
         u->passes = (uint16_t) MIN((unsigned) u->passes + passes, (unsigned) UINT16_MAX);
         u->rounds++;
         /* Hot again: what would have it promoted. A hot round alone is not: a warm page of a busy background
@@ -386,7 +419,7 @@ int payoff_ledger_observe(struct payoff_ledger *l, struct heat_store *heat, cons
                          * window is the window rounds after that one; for shadows, which stay where they are, the
                          * window rounds after the plan. */
                         age = round_no - c->round;
-                        end = c->moved ? l->window + 1 : l->window;
+                        end = c->moved ? l->window + 1 : PAYOFF_SHADOW_WINDOW;
                         for (unsigned dir = 0; dir < _POLICY_DIRECTION_MAX; dir++)
                                 for (size_t k = 0; k < c->n[dir]; k++) {
                                         struct payoff_unit *u = &c->units[dir][k];

@@ -14,16 +14,15 @@
  * A move pays when what it put on the faster tier takes more of the workload's accesses there than what it took
  * off. The ledger watches a sample of each plan's moves (a cohort) in the heat store, for window_rounds rounds
  * after the round the moves happen in (the plan's next: page_idle looks at the old page frames of what moves
- * during it; a plan of shadows only, for window_rounds rounds after the plan), and judges the cohort then:
+ * during it; a plan of shadows only, for PAYOFF_SHADOW_WINDOW rounds after the plan), and judges the cohort then:
  *
- *   - An exchange promotion (ONE_FOR_ONE) paid when its access rate since the move is at least
- *     PAYOFF_RATE_FACTOR_PERCENT of that of what the plan displaced (its sampled COLD_ON_FAST demotions, their
- *     byte-weighted mean).
- *     A rate is estimated from the share p of passes that found the unit accessed as -ln(1 - p): hits saturate
- *     (a page touched 70 times a second and one touched once a second are both hit in most passes of a second),
- *     and a difference of hits would read a real gain as none. A unit hot on a busy background takes about the
- *     rate of the warm unit it displaced; a hot-set page many times it. An exchange whose cohort sampled too few
- *     displaced units to compare with (PAYOFF_BASELINE_MIN) is not judged.
+ *   - Exchange promotions (ONE_FOR_ONE) are judged together, against what the plan displaced (its sampled
+ *     COLD_ON_FAST demotions). A scan sees at most one access a pass, so intensity shows only as how often a unit
+ *     is hit in every pass of a round (a hot round). A busy background has hot rounds by chance, a hot page in
+ *     every round: with a byte-weighted share p of hot rounds among the promoted units and d among the displaced,
+ *     the share of the exchange that paid is (p - d) / (1 - d), clamped to [0, 1]: the part of the promotions
+ *     that is hotter than chance. Uniform access gives zero whatever its rate; a real hot set its share of the
+ *     picks. A cohort that sampled fewer than PAYOFF_BASELINE_MIN displaced units is not judged.
  *   - A promotion into free room (HOT_ON_SLOW, FILL) displaced nothing: it paid when it took a hit a round on
  *     average.
  *   - A demotion is regretted when the unit turned hot (a streak of promote_rounds) within the window. Over-budget
@@ -31,18 +30,24 @@
  *
  * A book starts probing: the plan lays out its exchanges as normal would, but they are not carried out; the
  * ledger samples them (policy_plan.shadow) and watches the pages where they are. Heat does not depend on the
- * tier a page is on, so a would-be promotion that keeps its lead over what it would have displaced shows that the
- * exchange would pay, without paying for it; one that falls back to the others (a page hot by chance, under
- * uniform access or in a region of mixed pages) shows it would not, and nothing moved.
+ * tier a page is on, so would-be promotions that stay hotter than what they would have displaced show that the
+ * exchange would pay, without paying for it; ones that fall back to the others (pages hot by chance, under
+ * uniform access or in a region of mixed pages) show it would not, and nothing moved.
  *
  * The verdict, per book (a [target.NAME] workload, or the targets outside any), over its cohorts judged since
- * its level last changed (the last PAYOFF_HISTORY) once they hold PAYOFF_VERDICT_MIN judged exchange promotions:
- *   - exchanges paid for at least PAYOFF_GOOD_PERMILLE of their bytes and demotions regretted for at most
- *     PAYOFF_REGRET_LOW_PERMILLE: one level more eager (probing -> normal; normal -> eager only over
- *     PAYOFF_EAGER_COHORTS_MIN plans, because one can be lucky: a plan's exchanges that pay while a hot set is
- *     still arriving say little about the next plan's, which may be trading background pages);
- *   - paid for less than PAYOFF_POOR_PERMILLE, or regretted for more than PAYOFF_REGRET_HIGH_PERMILLE while paid
- *     for less than PAYOFF_GOOD_PERMILLE: one level more careful (eager -> normal -> probing).
+ * its level last changed (the last PAYOFF_HISTORY) once they hold PAYOFF_VERDICT_MIN judged exchange promotions.
+ * Poor: paid for less than PAYOFF_POOR_PERMILLE, or regretted for more than PAYOFF_REGRET_HIGH_PERMILLE while
+ * paid for less than PAYOFF_FAIR_PERMILLE.
+ *   - probing -> normal: paid for at least PAYOFF_FAIR_PERMILLE over two plans, or PAYOFF_GOOD_PERMILLE over one
+ *     (a hot set found as soon as one plan shows it clearly; chance gives one plan's 64 picks a share that high
+ *     only several standard errors out);
+ *   - normal -> probing: poor over PAYOFF_CAREFUL_COHORTS_MIN plans. A hot set that moves on every few rounds
+ *     (zigzag) makes the plans just before each move look poor and the ones after it good; the verdict must see
+ *     both before it stops trading;
+ *   - normal -> eager: paid for at least PAYOFF_GOOD_PERMILLE, regretted for at most PAYOFF_REGRET_LOW_PERMILLE,
+ *     over PAYOFF_EAGER_COHORTS_MIN plans (a plan's exchanges that pay while a hot set is still arriving say
+ *     little about the next plan's, which may be trading background pages);
+ *   - eager -> normal: poor, or paid for less than PAYOFF_FAIR_PERMILLE, in any plan.
  *   A change starts the book's evidence over: each verdict is about exchanges made (or watched) at the level it
  *   judges; so does a verdict that has no level to go to (poor while probing, good while eager). Probing is the
  *   floor and keeps watching every plan's exchanges, so a workload whose heat becomes worth trading (a hot set
@@ -53,13 +58,18 @@
  * partial observation looks at it (a settled unit's heat would otherwise go unseen for up to 8 rounds). */
 
 #define PAYOFF_SAMPLE_UNITS 64
-#define PAYOFF_HISTORY 4
+#define PAYOFF_HISTORY 6
 #define PAYOFF_VERDICT_MIN 16
 #define PAYOFF_BASELINE_MIN 4
-#define PAYOFF_RATE_FACTOR_PERCENT 150
+#define PAYOFF_SHADOW_WINDOW 1
+#define PAYOFF_BACKGROUND_HOT_MAX_PERCENT 75
+#define PAYOFF_MARGIN_ERRORS 1.5
 #define PAYOFF_GOOD_PERMILLE 750
+#define PAYOFF_FAIR_PERMILLE 500
+#define PAYOFF_POOR_PERMILLE 250
+#define PAYOFF_PROBE_COHORTS_MIN 2
 #define PAYOFF_EAGER_COHORTS_MIN 2
-#define PAYOFF_POOR_PERMILLE 400
+#define PAYOFF_CAREFUL_COHORTS_MIN 6
 #define PAYOFF_REGRET_LOW_PERMILLE 100
 #define PAYOFF_REGRET_HIGH_PERMILLE 250
 

@@ -138,8 +138,10 @@ static void print_payoff(json_object *s) {
 
                 if (!json_object_object_get_ex(b, "total", &total) || !json_object_object_get_ex(b, "moves_noted", &noted))
                         continue;
-                /* Books of workloads that never moved anything say nothing worth a line. */
-                if (i > 0 && get_u64(noted, "promote") + get_u64(noted, "demote") == 0 && streq(level, "normal"))
+                /* Books of workloads that never moved anything, still at the level they started at, say nothing
+                 * worth a line. */
+                if (i > 0 && get_u64(noted, "promote") + get_u64(noted, "demote") == 0 &&
+                    streq(level, on ? "probing" : "normal"))
                         continue;
                 printf("%s %s: ", i == 0 ? "      Payoff:" : "             ",
                        get_str(b, "workload") ?: "targets outside any workload");
