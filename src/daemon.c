@@ -543,7 +543,8 @@ static void daemon_plan_ready(struct daemon *d, struct policy_plan *plan) {
                 log_debug("Round %" PRIu64 ": plan of %" PRIu64 " promotions (%" PRIu64 " KiB, %" PRIu64
                           " KiB one for one, %" PRIu64 " KiB fill), %" PRIu64 " demotions (%" PRIu64
                           " KiB); %" PRIu64 " KiB of exchanges probed; fast tier usable free %" PRIu64
-                          " KiB, planned %" PRIu64 " KiB; %" PRIu64 " KiB hot found no room%s",
+                          " KiB, planned %" PRIu64 " KiB; %" PRIu64 " KiB hot found no room (longest streak %u; %"
+                          PRIu64 " KiB of it may displace warm units, %" PRIu64 " found)%s",
                           plan->round, plan->summary.moves[POLICY_PROMOTE],
                           plan->summary.bytes[POLICY_PROMOTE] >> 10,
                           plan->summary.reason_bytes[POLICY_REASON_ONE_FOR_ONE] >> 10,
@@ -552,7 +553,8 @@ static void daemon_plan_ready(struct daemon *d, struct policy_plan *plan) {
                           plan->summary.shadow_bytes[POLICY_PROMOTE] >> 10,
                           plan->summary.tiers[0].free_bytes >> 10, plan->summary.tiers[0].planned_free_bytes >> 10,
                           plan->summary.skipped_bytes[POLICY_SKIP_NO_ROOM] >> 10,
-                          d->config->dry_run ? " (dry run: not moved)" : "");
+                          plan->summary.waiting_streak_max, plan->summary.warm_waiting_bytes >> 10,
+                          plan->summary.warm_victim_units, d->config->dry_run ? " (dry run: not moved)" : "");
         daemon_note_workloads(d, &d->plan_params, plan);
         /* Probing workloads' exchanges: watched where they are, not moved (nothing is watched in a dry run,
          * where nothing moves either). */

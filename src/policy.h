@@ -270,6 +270,12 @@ struct policy_summary {
         uint64_t units_located;
         uint64_t locate_calls;
         uint64_t candidate_units; /* held in the candidate sets after the walk: bounded by the budgets */
+        /* Step 5: hot units that found no room and have the streak to displace a warm unit (bytes, before the
+         * rate limits cap them), the longest streak among those that found no room, and the warm units the second
+         * walk found to displace. */
+        uint64_t warm_waiting_bytes;
+        unsigned waiting_streak_max;
+        uint64_t warm_victim_units;
         uint64_t shadow_moves[_POLICY_DIRECTION_MAX]; /* policy_plan.shadow, by direction */
         uint64_t shadow_bytes[_POLICY_DIRECTION_MAX];
         struct policy_tier_summary tiers[TIERD_MAX_TIERS];

@@ -1230,6 +1230,10 @@ static void test_warm_displaced(void **state _unused_) {
         assert_int_equal(pl.summary.skipped_units[POLICY_SKIP_NO_ROOM], 1);
         assert_int_equal(pl.summary.skipped_bytes[POLICY_SKIP_NO_ROOM], PG);
         assert_int_equal(pl.summary.tiers[0].planned_free_bytes, 10 * PG);
+        /* What step 5 had to work with: all four waited, three with the streak for a warm victim. */
+        assert_int_equal(pl.summary.waiting_streak_max, 6);
+        assert_int_equal(pl.summary.warm_waiting_bytes, 3 * PG);
+        assert_int_equal(pl.summary.warm_victim_units, 3);
         policy_plan_done(&pl);
 
         /* Exchanges in chunks for batches of two pages: the chunk's demotions, then its promotions. */
@@ -1253,8 +1257,18 @@ static void test_warm_displaced(void **state _unused_) {
         assert_true(move_is(&pl, 1, 1, 5, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
         policy_plan_done(&pl);
 
-        /* Room in headroom: no warm unit moves at all, and every hot unit goes in. */
         p.demote_budget_bytes = UINT64_MAX;
+        /* Two pages short of the minimum free: the first exchange restores it with warm victims too (there is no
+         * cold one), so two more are walked than what waits needs, and two hot units get in for four. */
+        t.nodes[0].free_bytes = 8 * PG;
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.summary.warm_victim_units, 4);
+        assert_int_equal(pl.summary.moves[P], 2);
+        assert_int_equal(pl.summary.moves[D], 4);
+        assert_int_equal(pl.summary.tiers[0].planned_free_bytes, 10 * PG);
+        policy_plan_done(&pl);
+
+        /* Room in headroom: no warm unit moves at all, and every hot unit goes in. */
         t.nodes[0].free_bytes = 20 * PG;
         assert_int_equal(plan(&f, &t, &p, &pl), 0);
         assert_int_equal(pl.n_moves, 4);
@@ -1291,8 +1305,8 @@ static void test_exchange_levels(void **state _unused_) {
         const pid_t pids[] = { 1 };
         struct policy_workload wl = { .name = "w", .pids = pids, .n_pids = 1, .fast_max_bytes = POLICY_NO_LIMIT };
         /* free: node 0's free pages against a minimum and target of 10; 8 puts it 2 below, so the first exchange
-         * also demotes the 2 it is short (and uses up the 3 warm units found for the 3 that wait): a shadow
-         * exchange pays that as the real one does. A normal case is followed by the probing cases compared with
+         * also demotes the 2 it is short (the second walk looks for 3 + 2 warm units and finds 4: two exchanges
+         * complete): a shadow exchange pays that as the real one does. A normal case is followed by the probing cases compared with
          * it. */
         const struct {
                 enum policy_exchange outside, workload;
@@ -1305,8 +1319,8 @@ static void test_exchange_levels(void **state _unused_) {
                 { POLICY_EXCHANGE_PROBING, 0, false, 10, 0, 4, 6 },
                 { POLICY_EXCHANGE_PROBING, POLICY_EXCHANGE_EAGER, true, 10, 8, 0, 0 },
                 { POLICY_EXCHANGE_EAGER, POLICY_EXCHANGE_PROBING, true, 10, 0, 4, 6 },
-                { POLICY_EXCHANGE_NORMAL, 0, false, 8, 4, 3, 0 },
-                { POLICY_EXCHANGE_PROBING, 0, false, 8, 0, 4, 4 },
+                { POLICY_EXCHANGE_NORMAL, 0, false, 8, 6, 2, 0 },
+                { POLICY_EXCHANGE_PROBING, 0, false, 8, 0, 4, 6 },
         };
         struct policy_plan normal = {};
 
@@ -1354,9 +1368,9 @@ static void test_exchange_levels(void **state _unused_) {
 
 /* Probed exchanges on a fast tier 2 pages short of its minimum with nothing cold to demote for it (warm units
  * only, as under a busy background): the first exchange pays the shortfall (3 demotions), the next ones one each,
- * and the 5 warm units found for the 5 hot ones that wait run out after three, exactly as the real exchanges of a
- * normal plan. A shadow exchange planned against the plan's free memory instead (2 short again each time) would
- * demote 3 for every hot unit and run out after one. */
+ * and the 6 warm units found for the 5 hot ones that wait and the 2 pages short run out after four, exactly as the
+ * real exchanges of a normal plan. A shadow exchange planned against the plan's free memory instead (2 short again
+ * each time) would demote 3 for every hot unit and run out after two. */
 static void test_probing_shortfall(void **state _unused_) {
         const struct proc procs[] = {
                 { .pid = 1, .base = BASE, .heat = "w w w w w w h7 h6 h5 h4 h4", .nodes = "0 0 0 0 0 0 1 1 1 1 1" },
@@ -1369,11 +1383,11 @@ static void test_probing_shortfall(void **state _unused_) {
                 p.exchange = k == 0 ? POLICY_EXCHANGE_NORMAL : POLICY_EXCHANGE_PROBING;
                 plan_small(procs, ELEMENTSOF(procs), 8, &p, &pl[k]);
         }
-        assert_int_equal(pl[0].n_moves, 8);
-        assert_int_equal(pl[0].summary.moves[P], 3);
+        assert_int_equal(pl[0].n_moves, 10);
+        assert_int_equal(pl[0].summary.moves[P], 4);
         assert_int_equal(pl[1].n_moves, 0);
-        assert_int_equal(pl[1].n_shadow, 8);
-        for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(pl[1].n_shadow, 10);
+        for (size_t i = 0; i < 10; i++) {
                 assert_int_equal(pl[1].shadow[i].addr, pl[0].moves[i].addr);
                 assert_int_equal(pl[1].shadow[i].direction, pl[0].moves[i].direction);
         }
