@@ -38,10 +38,16 @@ struct payoff_book {
         uint64_t since_round, changes;
         uint64_t moves_noted[_POLICY_DIRECTION_MAX];
         struct payoff_cohort *cohorts; /* COHORT_SLOTS(window), allocated at the first move */
-        struct payoff_figures history[PAYOFF_HISTORY]; /* the last judged cohorts since the last change */
+        /* The last judged cohorts with judged exchanges since the last change, oldest first from next_history
+         * once full: what verdicts rest on (cohorts without exchanges say nothing about them). */
+        struct payoff_figures history[PAYOFF_HISTORY];
         size_t n_history, next_history;
         struct payoff_figures total;
 };
+
+_Static_assert(PAYOFF_HISTORY >= PAYOFF_CAREFUL_COHORTS_MIN && PAYOFF_HISTORY >= PAYOFF_PROBE_COHORTS_MIN &&
+                       PAYOFF_HISTORY >= PAYOFF_EAGER_COHORTS_MIN,
+               "a verdict looks at no more plans than the history keeps");
 
 /* A cohort lives from its plan's round to its judgement window + 1 rounds later, one per round. */
 #define COHORT_SLOTS(window) ((size_t) (window) + 2)
@@ -335,42 +341,66 @@ static void book_set_level(struct payoff_book *bk, enum policy_exchange e, uint6
         bk->n_history = bk->next_history = 0;
 }
 
-static void book_verdict(struct payoff_book *bk, uint64_t round_no) {
-        struct payoff_figures f = {};
-        int paid, regret;
-        bool poor;
-        char why[128];
+/* The last n cohorts of bk's history summed into *ret; false when it holds fewer. */
+static bool history_last(const struct payoff_book *bk, size_t n, struct payoff_figures *ret) {
+        *ret = (struct payoff_figures) {};
+        if (n == 0 || bk->n_history < n)
+                return false;
+        for (size_t k = 1; k <= n; k++)
+                figures_add(ret, &bk->history[(bk->next_history + PAYOFF_HISTORY - k) % PAYOFF_HISTORY]);
+        return true;
+}
 
-        for (size_t i = 0; i < bk->n_history; i++)
-                figures_add(&f, &bk->history[i]);
-        if (f.exchange_units < PAYOFF_VERDICT_MIN)
-                return;
-        paid = payoff_exchange_paid_permille(&f);
-        regret = f.demoted_units >= PAYOFF_VERDICT_MIN ? payoff_regret_permille(&f) : 0;
-        snprintf(why, sizeof(why), "exchanges paid for %d.%d%% of their bytes, demotions regretted for %d.%d%%",
-                 paid / 10, paid % 10, regret / 10, regret % 10);
-        poor = paid < PAYOFF_POOR_PERMILLE || (regret > PAYOFF_REGRET_HIGH_PERMILLE && paid < PAYOFF_FAIR_PERMILLE);
+static void verdict_why(const struct payoff_figures *f, char *buf, size_t size, int *ret_paid, int *ret_regret) {
+        int paid = payoff_exchange_paid_permille(f);
+        int regret = f->demoted_units >= PAYOFF_VERDICT_MIN ? payoff_regret_permille(f) : 0;
+
+        snprintf(buf, size, "exchanges paid for %d.%d%% of their bytes over the last %" PRIu64
+                 " %s, demotions regretted for %d.%d%%", paid / 10, paid % 10, f->cohorts,
+                 f->cohorts == 1 ? "plan" : "plans", regret / 10, regret % 10);
+        *ret_paid = paid;
+        *ret_regret = regret;
+}
+
+static bool verdict_poor(int paid, int regret) {
+        return paid < PAYOFF_POOR_PERMILLE || (regret > PAYOFF_REGRET_HIGH_PERMILLE && paid < PAYOFF_FAIR_PERMILLE);
+}
+
+/* Each level looks at as many of the last plans as its way out needs: a window that slides, so one plan's chance
+ * result neither decides alone nor wipes out the plans before it. */
+static void book_verdict(struct payoff_book *bk, uint64_t round_no) {
+        struct payoff_figures f;
+        int paid, regret;
+        char why[160];
 
         switch (bk->exchange) {
         case POLICY_EXCHANGE_PROBING:
-                if (paid >= PAYOFF_FAIR_PERMILLE && f.cohorts >= PAYOFF_PROBE_COHORTS_MIN)
+                if (!history_last(bk, PAYOFF_PROBE_COHORTS_MIN, &f) || f.exchange_units < PAYOFF_VERDICT_MIN)
+                        return;
+                verdict_why(&f, why, sizeof(why), &paid, &regret);
+                if (paid >= PAYOFF_FAIR_PERMILLE)
                         book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
-                else if (poor)
-                        bk->n_history = bk->next_history = 0; /* the next plans speak for themselves (a hot set
-                                                                * that forms later) */
                 break;
         case POLICY_EXCHANGE_NORMAL:
-                if (poor && f.cohorts >= PAYOFF_CAREFUL_COHORTS_MIN)
-                        book_set_level(bk, POLICY_EXCHANGE_PROBING, round_no, why);
-                else if (paid >= PAYOFF_GOOD_PERMILLE && regret <= PAYOFF_REGRET_LOW_PERMILLE &&
-                         f.cohorts >= PAYOFF_EAGER_COHORTS_MIN)
-                        book_set_level(bk, POLICY_EXCHANGE_EAGER, round_no, why);
+                if (history_last(bk, PAYOFF_CAREFUL_COHORTS_MIN, &f) && f.exchange_units >= PAYOFF_VERDICT_MIN) {
+                        verdict_why(&f, why, sizeof(why), &paid, &regret);
+                        if (verdict_poor(paid, regret)) {
+                                book_set_level(bk, POLICY_EXCHANGE_PROBING, round_no, why);
+                                return;
+                        }
+                }
+                if (history_last(bk, PAYOFF_EAGER_COHORTS_MIN, &f) && f.exchange_units >= PAYOFF_VERDICT_MIN) {
+                        verdict_why(&f, why, sizeof(why), &paid, &regret);
+                        if (paid >= PAYOFF_GOOD_PERMILLE && regret <= PAYOFF_REGRET_LOW_PERMILLE)
+                                book_set_level(bk, POLICY_EXCHANGE_EAGER, round_no, why);
+                }
                 break;
         case POLICY_EXCHANGE_EAGER:
-                if (poor || paid < PAYOFF_FAIR_PERMILLE)
+                if (!history_last(bk, 1, &f) || f.exchange_units < PAYOFF_VERDICT_MIN)
+                        return;
+                verdict_why(&f, why, sizeof(why), &paid, &regret);
+                if (verdict_poor(paid, regret) || paid < PAYOFF_FAIR_PERMILLE)
                         book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
-                else if (paid >= PAYOFF_GOOD_PERMILLE)
-                        bk->n_history = bk->next_history = 0;
                 break;
         default:
                 break;
@@ -406,6 +436,7 @@ int payoff_ledger_observe(struct payoff_ledger *l, struct heat_store *heat, cons
                 return -EINVAL;
         for (size_t b = 0; b < l->n_books; b++) {
                 struct payoff_book *bk = &l->books[b];
+                struct payoff_figures judged_f;
                 bool judged = false;
 
                 for (size_t i = 0; bk->cohorts && i < COHORT_SLOTS(l->window); i++) {
@@ -431,12 +462,15 @@ int payoff_ledger_observe(struct payoff_ledger *l, struct heat_store *heat, cons
                                 }
                         if (age < end)
                                 continue;
-                        cohort_judge(c, &bk->history[bk->next_history]);
-                        cohort_log(bk, c, &bk->history[bk->next_history]);
-                        figures_add(&bk->total, &bk->history[bk->next_history]);
+                        cohort_judge(c, &judged_f);
+                        cohort_log(bk, c, &judged_f);
+                        figures_add(&bk->total, &judged_f);
+                        c->live = false;
+                        if (judged_f.exchange_units == 0)
+                                continue;
+                        bk->history[bk->next_history] = judged_f;
                         bk->next_history = (bk->next_history + 1) % PAYOFF_HISTORY;
                         bk->n_history = MIN(bk->n_history + 1, (size_t) PAYOFF_HISTORY);
-                        c->live = false;
                         judged = true;
                 }
                 if (l->feedback && judged)

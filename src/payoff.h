@@ -34,24 +34,23 @@
  * exchange would pay, without paying for it; ones that fall back to the others (pages hot by chance, under
  * uniform access or in a region of mixed pages) show it would not, and nothing moved.
  *
- * The verdict, per book (a [target.NAME] workload, or the targets outside any), over its cohorts judged since
- * its level last changed (the last PAYOFF_HISTORY) once they hold PAYOFF_VERDICT_MIN judged exchange promotions.
- * Poor: paid for less than PAYOFF_POOR_PERMILLE, or regretted for more than PAYOFF_REGRET_HIGH_PERMILLE while
- * paid for less than PAYOFF_FAIR_PERMILLE.
- *   - probing -> normal: paid for at least PAYOFF_FAIR_PERMILLE over two plans, or PAYOFF_GOOD_PERMILLE over one
- *     (a hot set found as soon as one plan shows it clearly; chance gives one plan's 64 picks a share that high
- *     only several standard errors out);
- *   - normal -> probing: poor over PAYOFF_CAREFUL_COHORTS_MIN plans. A hot set that moves on every few rounds
- *     (zigzag) makes the plans just before each move look poor and the ones after it good; the verdict must see
- *     both before it stops trading;
+ * The verdict, per book (a [target.NAME] workload, or the targets outside any), over the last of its plans judged
+ * since its level last changed that judged exchanges (at most PAYOFF_HISTORY; a window that slides, so one plan's
+ * chance result neither decides alone nor wipes out the plans before it), once they hold PAYOFF_VERDICT_MIN
+ * judged exchange promotions. Poor: paid for less than PAYOFF_POOR_PERMILLE, or regretted for more than
+ * PAYOFF_REGRET_HIGH_PERMILLE while paid for less than PAYOFF_FAIR_PERMILLE.
+ *   - probing -> normal: paid for at least PAYOFF_FAIR_PERMILLE over the last PAYOFF_PROBE_COHORTS_MIN plans
+ *     (one plan of 64 picks can be lucky, above all where units share their heat: DAMON's regions);
+ *   - normal -> probing: poor over the last PAYOFF_CAREFUL_COHORTS_MIN plans. A hot set that moves on every few
+ *     rounds (zigzag) makes the plans just before each move look poor and the ones after it good; the verdict
+ *     must see both before it stops trading;
  *   - normal -> eager: paid for at least PAYOFF_GOOD_PERMILLE, regretted for at most PAYOFF_REGRET_LOW_PERMILLE,
- *     over PAYOFF_EAGER_COHORTS_MIN plans (a plan's exchanges that pay while a hot set is still arriving say
- *     little about the next plan's, which may be trading background pages);
- *   - eager -> normal: poor, or paid for less than PAYOFF_FAIR_PERMILLE, in any plan.
+ *     over the last PAYOFF_EAGER_COHORTS_MIN plans (a plan's exchanges that pay while a hot set is still arriving
+ *     say little about the next plan's, which may be trading background pages);
+ *   - eager -> normal: the last plan poor, or paid for less than PAYOFF_FAIR_PERMILLE.
  *   A change starts the book's evidence over: each verdict is about exchanges made (or watched) at the level it
- *   judges; so does a verdict that has no level to go to (poor while probing, good while eager). Probing is the
- *   floor and keeps watching every plan's exchanges, so a workload whose heat becomes worth trading (a hot set
- *   that forms or moves) is found without moving anything first.
+ *   judges. Probing is the floor and keeps watching every plan's exchanges, so a workload whose heat becomes worth
+ *   trading (a hot set that forms or moves) is found without moving anything first.
  *
  * Memory: at most PAYOFF_SAMPLE_UNITS per direction for each of window_rounds + 2 cohorts per book (24 bytes a
  * unit). Cost per round: a heat-store lookup per sampled unit, and heat_store_watch_unit() so that page_idle's

@@ -21,6 +21,8 @@
 # --no-build: use the binaries as they are (the meson 'bench' target has built them already).
 # TIERD_CPU_BUDGET (environment): tierd's [scan] cpu_budget for this run (default: tierd's own default), to compare
 # what the budget costs in placement against what it saves in CPU.
+# TIERD_EXCHANGE_FEEDBACK (environment): tierd's [policy] exchange_feedback for this run (yes or no; default:
+# tierd's own default), to measure the payoff ledger's verdicts against the fixed rules.
 # TIERD_LOG_LEVEL (environment): tierd's [daemon] log_level, for diagnosis (debug logs every round's plan and every
 # loop turn over 50 ms to BUILD_DIR/bench/SCENARIO/CONTENDER/tierd.log); figures for the tables are taken without it.
 # Every run's serial log is BUILD_DIR/vm-logs/bench-SCENARIO-CONTENDER.log, its samples
@@ -133,6 +135,8 @@ for s in "${SCENARIOS[@]}"; do
                 case "$cenv" in
                         *CONTENDER=tierd*)
                                 [ -z "${TIERD_CPU_BUDGET:-}" ] || envs+=(--env "CPU_BUDGET=$TIERD_CPU_BUDGET")
+                                [ -z "${TIERD_EXCHANGE_FEEDBACK:-}" ] ||
+                                        envs+=(--env "EXCHANGE_FEEDBACK=$TIERD_EXCHANGE_FEEDBACK")
                                 [ -z "${TIERD_LOG_LEVEL:-}" ] || envs+=(--env "TIERD_LOG_LEVEL=$TIERD_LOG_LEVEL") ;;
                 esac
                 t0=$(date +%s)

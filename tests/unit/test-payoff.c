@@ -107,6 +107,14 @@ static void exchanges(struct world *w, size_t from, size_t n, unsigned hits, int
         set_hits(w, from, from + n, hits);
 }
 
+/* A world of one book whose pages take a hit a round (never a hot round), a round run, noting probed exchanges. */
+static void world_probing(struct world *w) {
+        world_new(w, 1);
+        set_hits(w, 0, PAGES, 1);
+        round_run(w);
+        w->shadow = true;
+}
+
 /* Two plans of exchanges that pay in full, from page from on: what makes a probing book normal. */
 static void make_normal(struct world *w, size_t from) {
         for (size_t k = from; k < from + 128; k += 64) {
@@ -190,18 +198,16 @@ static void exchanges_part(struct world *w, size_t from, size_t n, size_t real, 
 }
 
 /* Uniform access, quiet and busy: what is (or would be) promoted is hot no more often than what it displaced,
- * nothing paid, whether the background is never hot in a round or hot in every other round by chance. Probed
- * exchanges of which half would pay make the book normal after two plans, not one; exchanges made that pay for
+ * nothing paid, whether the background is never hot in a round, hot in every other round by chance, or hot in
+ * most rounds (nothing to tell). Probed exchanges of which three quarters would pay make the book normal over two
+ * plans, not one; exchanges made that pay for
  * too little send it back to probing only after PAYOFF_CAREFUL_COHORTS_MIN plans; from eager, one poor plan is
  * enough to step back. */
 static void test_probing(void **state _unused_) {
         struct world w;
         struct payoff_book_status st;
 
-        world_new(&w, 1);
-        set_hits(&w, 0, PAGES, 1);
-        round_run(&w);
-        w.shadow = true;
+        world_probing(&w);
         exchanges(&w, 0, 32, 1, -1);
         round_run(&w);
         payoff_ledger_get(w.ledger, 0, &st);
@@ -238,13 +244,13 @@ static void test_probing(void **state _unused_) {
         assert_int_equal(st.exchange, POLICY_EXCHANGE_PROBING);
         set_hits(&w, 0, PAGES, 1);
 
-        /* Three quarters of the probed picks hot for real, the sampling error of 32 units taken off: fair, twice
-         * before it counts. */
+        /* Three quarters of the probed picks hot for real, the sampling error of 32 units taken off: fair, over
+         * the last two plans before it counts (one such plan after one that paid nothing is not enough). */
         w.busy = false;
         exchanges_part(&w, 320, 32, 24, -1);
         judge(&w);
         payoff_ledger_get(w.ledger, 0, &st);
-        assert_in_range(payoff_exchange_paid_permille(&st.recent), 500, 749);
+        assert_in_range(payoff_exchange_paid_permille(&st.recent) * (int) st.recent.cohorts, 500, 749);
         assert_int_equal(st.exchange, POLICY_EXCHANGE_PROBING);
         exchanges_part(&w, 384, 32, 24, -1);
         judge(&w);
@@ -276,6 +282,26 @@ static void test_probing(void **state _unused_) {
         payoff_ledger_get(w.ledger, 0, &st);
         assert_int_equal(st.exchange, POLICY_EXCHANGE_NORMAL);
         assert_int_equal(st.changes, 5);
+        world_done(&w);
+}
+
+/* The probing verdict slides over the last two plans: one plan that clearly pays is not enough alone, and a poor
+ * one after it does not wipe it out (a hot set that half moves on within the window). */
+static void test_probing_window(void **state _unused_) {
+        struct world w;
+        struct payoff_book_status st;
+
+        world_probing(&w);
+        exchanges_part(&w, 0, 32, 30, -1);
+        judge(&w);
+        payoff_ledger_get(w.ledger, 0, &st);
+        assert_in_range(payoff_exchange_paid_permille(&st.recent), 750, 999);
+        assert_int_equal(st.exchange, POLICY_EXCHANGE_PROBING);
+        exchanges_part(&w, 64, 32, 12, -1);
+        judge(&w);
+        payoff_ledger_get(w.ledger, 0, &st);
+        assert_int_equal(st.exchange, POLICY_EXCHANGE_NORMAL);
+        assert_int_equal(st.total.cohorts, 2);
         world_done(&w);
 }
 
@@ -451,6 +477,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exchanges_that_pay),
                 cmocka_unit_test(test_probing),
+                cmocka_unit_test(test_probing_window),
                 cmocka_unit_test(test_heat_that_moves_on),
                 cmocka_unit_test(test_regret),
                 cmocka_unit_test(test_sample_spans_the_plan),

@@ -8,6 +8,7 @@
 #   CONTENDER     baseline | tierd | damon-schemes | numa-tiering
 #   BACKEND       tierd's [scan] backend (damon or page_idle), for CONTENDER=tierd
 #   CPU_BUDGET    tierd's [scan] cpu_budget when set (tools/bench.sh passes its TIERD_CPU_BUDGET); tierd's default otherwise
+#   EXCHANGE_FEEDBACK  tierd's [policy] exchange_feedback when set (tools/bench.sh passes its TIERD_EXCHANGE_FEEDBACK)
 #   PATTERN, WSS_MIB, HOT_MIB, CAP_MIB, DURATION, SHIFT1, SHIFT2, ZIGZAG, THP (0/1), THREADS: tierbench's options
 #   FIRST_TOUCH_NODE  the node the workload's memory is first touched on (tierbench --first-touch-node); unset:
 #                 the kernel's choice, which fills node 0 first (the hot set, at the buffer's end, spills to node 1)
@@ -198,6 +199,9 @@ comm = tierbench
 EOC
                 # tools/bench.sh passes TIERD_CPU_BUDGET from its environment, to measure the budget's trade.
                 [ -n "${CPU_BUDGET:-}" ] && printf '\n[scan]\ncpu_budget = %s\n' "$CPU_BUDGET" >> $D/tierd.conf
+                # ... and TIERD_EXCHANGE_FEEDBACK, to measure the payoff ledger's verdicts against the fixed rules.
+                [ -n "${EXCHANGE_FEEDBACK:-}" ] &&
+                        printf '\n[policy]\nexchange_feedback = %s\n' "$EXCHANGE_FEEDBACK" >> $D/tierd.conf
                 # Diagnosis only (tools/bench.sh passes its TIERD_LOG_LEVEL): the plan of every round in tierd.log.
                 [ -n "${TIERD_LOG_LEVEL:-}" ] && printf '\n[daemon]\nlog_level = %s\n' "$TIERD_LOG_LEVEL" >> $D/tierd.conf
                 start_tierd_checked $D $SOCK "$BACKEND"
