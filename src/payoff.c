@@ -341,65 +341,51 @@ static void book_set_level(struct payoff_book *bk, enum policy_exchange e, uint6
         bk->n_history = bk->next_history = 0;
 }
 
-/* The last n cohorts of bk's history summed into *ret; false when it holds fewer. */
-static bool history_last(const struct payoff_book *bk, size_t n, struct payoff_figures *ret) {
-        *ret = (struct payoff_figures) {};
+/* The last n cohorts of bk's history, when it holds n and they judged PAYOFF_VERDICT_MIN exchange promotions: their
+ * exchanges' paid share and demotions' regret (per mille) and why, for the log. False when there is no verdict. */
+static bool history_window(const struct payoff_book *bk, size_t n, int *ret_paid, int *ret_regret, char *why,
+                           size_t why_size) {
+        struct payoff_figures f = {};
+
         if (n == 0 || bk->n_history < n)
                 return false;
         for (size_t k = 1; k <= n; k++)
-                figures_add(ret, &bk->history[(bk->next_history + PAYOFF_HISTORY - k) % PAYOFF_HISTORY]);
+                figures_add(&f, &bk->history[(bk->next_history + PAYOFF_HISTORY - k) % PAYOFF_HISTORY]);
+        if (f.exchange_units < PAYOFF_VERDICT_MIN)
+                return false;
+        *ret_paid = payoff_exchange_paid_permille(&f);
+        *ret_regret = f.demoted_units >= PAYOFF_VERDICT_MIN ? payoff_regret_permille(&f) : 0;
+        snprintf(why, why_size, "exchanges paid for %d.%d%% of their bytes over the last %zu %s, demotions "
+                 "regretted for %d.%d%%", *ret_paid / 10, *ret_paid % 10, n, n == 1 ? "plan" : "plans",
+                 *ret_regret / 10, *ret_regret % 10);
         return true;
-}
-
-static void verdict_why(const struct payoff_figures *f, char *buf, size_t size, int *ret_paid, int *ret_regret) {
-        int paid = payoff_exchange_paid_permille(f);
-        int regret = f->demoted_units >= PAYOFF_VERDICT_MIN ? payoff_regret_permille(f) : 0;
-
-        snprintf(buf, size, "exchanges paid for %d.%d%% of their bytes over the last %" PRIu64
-                 " %s, demotions regretted for %d.%d%%", paid / 10, paid % 10, f->cohorts,
-                 f->cohorts == 1 ? "plan" : "plans", regret / 10, regret % 10);
-        *ret_paid = paid;
-        *ret_regret = regret;
-}
-
-static bool verdict_poor(int paid, int regret) {
-        return paid < PAYOFF_POOR_PERMILLE || (regret > PAYOFF_REGRET_HIGH_PERMILLE && paid < PAYOFF_FAIR_PERMILLE);
 }
 
 /* Each level looks at as many of the last plans as its way out needs: a window that slides, so one plan's chance
  * result neither decides alone nor wipes out the plans before it. */
 static void book_verdict(struct payoff_book *bk, uint64_t round_no) {
-        struct payoff_figures f;
         int paid, regret;
         char why[160];
 
         switch (bk->exchange) {
         case POLICY_EXCHANGE_PROBING:
-                if (!history_last(bk, PAYOFF_PROBE_COHORTS_MIN, &f) || f.exchange_units < PAYOFF_VERDICT_MIN)
-                        return;
-                verdict_why(&f, why, sizeof(why), &paid, &regret);
-                if (paid >= PAYOFF_FAIR_PERMILLE)
+                if (history_window(bk, PAYOFF_PROBE_COHORTS_MIN, &paid, &regret, why, sizeof(why)) &&
+                    paid >= PAYOFF_FAIR_PERMILLE)
                         book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
                 break;
         case POLICY_EXCHANGE_NORMAL:
-                if (history_last(bk, PAYOFF_CAREFUL_COHORTS_MIN, &f) && f.exchange_units >= PAYOFF_VERDICT_MIN) {
-                        verdict_why(&f, why, sizeof(why), &paid, &regret);
-                        if (verdict_poor(paid, regret)) {
-                                book_set_level(bk, POLICY_EXCHANGE_PROBING, round_no, why);
-                                return;
-                        }
-                }
-                if (history_last(bk, PAYOFF_EAGER_COHORTS_MIN, &f) && f.exchange_units >= PAYOFF_VERDICT_MIN) {
-                        verdict_why(&f, why, sizeof(why), &paid, &regret);
-                        if (paid >= PAYOFF_GOOD_PERMILLE && regret <= PAYOFF_REGRET_LOW_PERMILLE)
-                                book_set_level(bk, POLICY_EXCHANGE_EAGER, round_no, why);
-                }
+                /* Poor: paid for little, or for less than fair while regretted a lot. */
+                if (history_window(bk, PAYOFF_CAREFUL_COHORTS_MIN, &paid, &regret, why, sizeof(why)) &&
+                    (paid < PAYOFF_POOR_PERMILLE ||
+                     (regret > PAYOFF_REGRET_HIGH_PERMILLE && paid < PAYOFF_FAIR_PERMILLE)))
+                        book_set_level(bk, POLICY_EXCHANGE_PROBING, round_no, why);
+                else if (history_window(bk, PAYOFF_EAGER_COHORTS_MIN, &paid, &regret, why, sizeof(why)) &&
+                         paid >= PAYOFF_GOOD_PERMILLE && regret <= PAYOFF_REGRET_LOW_PERMILLE)
+                        book_set_level(bk, POLICY_EXCHANGE_EAGER, round_no, why);
                 break;
         case POLICY_EXCHANGE_EAGER:
-                if (!history_last(bk, 1, &f) || f.exchange_units < PAYOFF_VERDICT_MIN)
-                        return;
-                verdict_why(&f, why, sizeof(why), &paid, &regret);
-                if (verdict_poor(paid, regret) || paid < PAYOFF_FAIR_PERMILLE)
+                /* Less than fair covers poor too, whatever the regret. */
+                if (history_window(bk, 1, &paid, &regret, why, sizeof(why)) && paid < PAYOFF_FAIR_PERMILLE)
                         book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
                 break;
         default:
@@ -447,8 +433,8 @@ int payoff_ledger_observe(struct payoff_ledger *l, struct heat_store *heat, cons
                                 continue; /* moves of a plan whose round has not been folded since */
                         /* The first round after the plan is the one its moves happen in (when rounds follow each
                          * other without a wait): page_idle looked at the old frames of what moved during it. The
-                         * window is the window rounds after that one; for shadows, which stay where they are, the
-                         * window rounds after the plan. */
+                         * window is the window rounds after that one; for shadows, which stay where they are,
+                         * PAYOFF_SHADOW_WINDOW rounds after the plan. */
                         age = round_no - c->round;
                         end = c->moved ? l->window + 1 : PAYOFF_SHADOW_WINDOW;
                         for (unsigned dir = 0; dir < _POLICY_DIRECTION_MAX; dir++)

@@ -47,7 +47,7 @@
  *   - normal -> eager: paid for at least PAYOFF_GOOD_PERMILLE, regretted for at most PAYOFF_REGRET_LOW_PERMILLE,
  *     over the last PAYOFF_EAGER_COHORTS_MIN plans (a plan's exchanges that pay while a hot set is still arriving
  *     say little about the next plan's, which may be trading background pages);
- *   - eager -> normal: the last plan poor, or paid for less than PAYOFF_FAIR_PERMILLE.
+ *   - eager -> normal: the last plan paid for less than PAYOFF_FAIR_PERMILLE (which covers poor).
  *   A change starts the book's evidence over: each verdict is about exchanges made (or watched) at the level it
  *   judges. Probing is the floor and keeps watching every plan's exchanges, so a workload whose heat becomes worth
  *   trading (a hot set that forms or moves) is found without moving anything first.
