@@ -388,6 +388,7 @@ static void daemon_place_continue(struct daemon *d) {
 
         if (!placement_active(&d->placement))
                 return;
+        d->placement.grains = scan_engine_grains(d->scan);
         r = placement_run(&d->placement, d->scan ? scan_engine_heat(d->scan) : NULL, now_us(), &wait);
         if (r < 0) {
                 log_repeat_errno(LOG_ERR, "place-run", r, "Cannot carry out the placement plan: %m");
@@ -559,7 +560,8 @@ static void daemon_plan_ready(struct daemon *d, struct policy_plan *plan) {
         /* Probing workloads' exchanges: watched where they are, not moved (nothing is watched in a dry run,
          * where nothing moves either). */
         for (size_t i = 0; i < plan->n_shadow && !d->config->dry_run; i++) {
-                int r = payoff_ledger_note(d->payoff, scan_engine_heat(d->scan), &plan->shadow[i], plan->round, true);
+                int r = payoff_ledger_note(d->payoff, scan_engine_heat(d->scan), scan_engine_grains(d->scan),
+                                            &plan->shadow[i], plan->round, true);
 
                 if (r < 0) {
                         log_debug_errno(r, "Cannot note a probed exchange in the payoff ledger: %m, ignoring");

@@ -30,6 +30,7 @@ struct heat_vma {
 struct heat_target {
         pid_t pid;
         bool alive; /* scratch for heat_store_drop_missing_targets() */
+        uint32_t rounds; /* rounds folded since it became a target, up to HEAT_STREAK_MAX + 1 */
         struct heat_vma *vmas; /* ascending start, non-overlapping */
         size_t n_vmas;
 };
@@ -1160,9 +1161,13 @@ void heat_store_end_round(struct heat_store *s) {
 
                 uint64_t observed = 0;
 
-                for (size_t i = 0; i < s->n_targets; i++)
-                        for (size_t j = 0; j < s->targets[i].n_vmas; j++)
-                                observed += vma_fold(&s->targets[i].vmas[j], s->passes, threshold, s->round);
+                for (size_t i = 0; i < s->n_targets; i++) {
+                        struct heat_target *t = &s->targets[i];
+
+                        for (size_t j = 0; j < t->n_vmas; j++)
+                                observed += vma_fold(&t->vmas[j], s->passes, threshold, s->round);
+                        t->rounds = MIN(t->rounds + 1, (uint32_t) HEAT_STREAK_MAX + 1);
+                }
                 s->observed_pages = observed;
                 s->parked_units = s->parking_units;
                 s->last_passes = s->passes;
@@ -1272,6 +1277,12 @@ int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vm
         s->targets[ti].vmas = nv;
         s->targets[ti].n_vmas = n_new;
         return 0;
+}
+
+int heat_store_target_rounds(const struct heat_store *s, pid_t pid) {
+        const struct heat_target *t = target_find(s, pid);
+
+        return t ? (int) t->rounds : -ENOENT;
 }
 
 size_t heat_store_drop_missing_targets(struct heat_store *s, const pid_t *alive, size_t n) {

@@ -311,6 +311,9 @@ bool heat_vma_trackable(const struct vma *v);
  * Returns 0, -EINVAL (pid <= 0; trackable VMAs unsorted or overlapping) or -ENOMEM; on error the target is left
  * as it was. */
 int heat_store_sync_target(struct heat_store *s, pid_t pid, const struct vma *vmas, size_t n);
+/* Rounds folded (with at least one pass) since pid became a target, counted up to HEAT_STREAK_MAX + 1: a unit
+ * whose streak equals it has been hot in every round tierd has watched it. -ENOENT for an unknown pid. */
+int heat_store_target_rounds(const struct heat_store *s, pid_t pid);
 /* Drops every target whose pid is not in alive[0..n) (any order), with its move entries. Returns the number
  * dropped. */
 size_t heat_store_drop_missing_targets(struct heat_store *s, const pid_t *alive, size_t n);

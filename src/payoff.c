@@ -13,6 +13,7 @@ struct payoff_unit {
         pid_t pid;
         uint32_t size_bytes;
         uint64_t addr;
+        uint64_t grain;        /* the start of what the backend observed it in (grains.h) at the plan */
         uint16_t hits;         /* summed over the rounds seen since the move */
         uint16_t passes;       /* the passes of those rounds */
         uint8_t rounds;        /* rounds seen */
@@ -179,8 +180,8 @@ static struct payoff_cohort *cohort_for(struct payoff_ledger *l, struct payoff_b
         return free_slot;
 }
 
-int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, const struct policy_move *m,
-                       uint64_t round_no, bool shadow) {
+int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, struct grain_map *grains,
+                       const struct policy_move *m, uint64_t round_no, bool shadow) {
         struct payoff_book *bk;
         struct payoff_cohort *c;
         unsigned dir = m->direction;
@@ -209,6 +210,7 @@ int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, const s
         c->units[dir][slot] = (struct payoff_unit) {
                 .pid = m->pid,
                 .addr = m->addr,
+                .grain = grain_map_find(grains, m->pid, m->addr),
                 .size_bytes = m->size_bytes,
                 .reason = m->reason,
                 .shadow = shadow,
@@ -221,20 +223,33 @@ int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, const s
 /* Share of its watched rounds in which a unit was hot, byte-weighted over the units summed into it. */
 struct hot_share {
         double hot_bytes, bytes;
-        size_t units;
-        unsigned unit_rounds; /* the observations behind the share */
+        size_t units, grains;
+        unsigned unit_rounds;
+        const struct payoff_unit *unit[PAYOFF_SAMPLE_UNITS];
 };
 
 static void hot_share_add(struct hot_share *h, const struct payoff_unit *u) {
+        bool seen = false;
+
         h->hot_bytes += (double) u->size_bytes * u->hot_rounds / u->rounds;
         h->bytes += u->size_bytes;
-        h->units++;
         h->unit_rounds += u->rounds;
+        for (size_t i = 0; i < h->units && !seen; i++)
+                seen = h->unit[i]->pid == u->pid && h->unit[i]->grain == u->grain;
+        h->grains += !seen;
+        if (h->units < PAYOFF_SAMPLE_UNITS)
+                h->unit[h->units++] = u;
+}
+
+/* The independent observations behind the share: units of one grain (a DAMON region) share their heat, so a
+ * sample counts as many units as it holds grains, each for its rounds. */
+static double hot_share_observations(const struct hot_share *h) {
+        return h->units > 0 ? (double) h->unit_rounds * (double) h->grains / (double) h->units : 0;
 }
 
 /* The sampling error of a share from n observations, kept above zero at 0 and 1 (a share of 1 from 64
  * observations is not certain). */
-static double share_error(double share, unsigned n) {
+static double share_error(double share, double n) {
         double q = (share * n + 0.5) / (n + 1.0);
 
         return n > 0 ? q * (1 - q) / n : 1;
@@ -259,8 +274,8 @@ static double exchange_paid_share(const struct hot_share *promoted, const struct
                 return 0;
         /* Only the part of the difference beyond its sampling error counts: a cohort is 64 units a side, and a
          * backend whose units share their heat (DAMON's regions) makes fewer independent ones than that. */
-        margin = PAYOFF_MARGIN_ERRORS * sqrt(share_error(p, promoted->unit_rounds) +
-                                             share_error(d, displaced->unit_rounds));
+        margin = PAYOFF_MARGIN_ERRORS * sqrt(share_error(p, hot_share_observations(promoted)) +
+                                             share_error(d, hot_share_observations(displaced)));
         real = (p - d - margin) / (1.0 - d);
         return CLAMP(real, 0.0, 1.0);
 }
@@ -369,8 +384,11 @@ static void book_verdict(struct payoff_book *bk, uint64_t round_no) {
 
         switch (bk->exchange) {
         case POLICY_EXCHANGE_PROBING:
-                if (history_window(bk, PAYOFF_PROBE_COHORTS_MIN, &paid, &regret, why, sizeof(why)) &&
-                    paid >= PAYOFF_FAIR_PERMILLE)
+                /* One plan that paid well is enough (its margin of error counts a DAMON region once), two that paid
+                 * fairly too: each plan waited for is a round the hot set waits on the slow tier. */
+                if ((history_window(bk, 1, &paid, &regret, why, sizeof(why)) && paid >= PAYOFF_GOOD_PERMILLE) ||
+                    (history_window(bk, PAYOFF_PROBE_COHORTS_MIN, &paid, &regret, why, sizeof(why)) &&
+                     paid >= PAYOFF_FAIR_PERMILLE))
                         book_set_level(bk, POLICY_EXCHANGE_NORMAL, round_no, why);
                 break;
         case POLICY_EXCHANGE_NORMAL:

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "grains.h"
 #include "heat.h"
 #include "policy.h"
 
@@ -39,8 +40,10 @@
  * chance result neither decides alone nor wipes out the plans before it), once they hold PAYOFF_VERDICT_MIN
  * judged exchange promotions. Poor: paid for less than PAYOFF_POOR_PERMILLE, or regretted for more than
  * PAYOFF_REGRET_HIGH_PERMILLE while paid for less than PAYOFF_FAIR_PERMILLE.
- *   - probing -> normal: paid for at least PAYOFF_FAIR_PERMILLE over the last PAYOFF_PROBE_COHORTS_MIN plans
- *     (one plan of 64 picks can be lucky, above all where units share their heat: DAMON's regions);
+ *   - probing -> normal: the last plan paid for at least PAYOFF_GOOD_PERMILLE, or the last PAYOFF_PROBE_COHORTS_MIN
+ *     for at least PAYOFF_FAIR_PERMILLE. Chance alone does not reach either: the share is taken less its
+ *     sampling error, counted in independent observations (units of one grain, a DAMON region, are one;
+ *     grains.h), and a plan that only partly pays needs a second;
  *   - normal -> probing: poor over the last PAYOFF_CAREFUL_COHORTS_MIN plans. A hot set that moves on every few
  *     rounds (zigzag) makes the plans just before each move look poor and the ones after it good; the verdict
  *     must see both before it stops trading;
@@ -52,7 +55,7 @@
  *   judges. Probing is the floor and keeps watching every plan's exchanges, so a workload whose heat becomes worth
  *   trading (a hot set that forms or moves) is found without moving anything first.
  *
- * Memory: at most PAYOFF_SAMPLE_UNITS per direction for each of window_rounds + 2 cohorts per book (24 bytes a
+ * Memory: at most PAYOFF_SAMPLE_UNITS per direction for each of window_rounds + 2 cohorts per book (32 bytes a
  * unit). Cost per round: a heat-store lookup per sampled unit, and heat_store_watch_unit() so that page_idle's
  * partial observation looks at it (a settled unit's heat would otherwise go unseen for up to 8 rounds). */
 
@@ -113,9 +116,10 @@ unsigned payoff_ledger_window(const struct payoff_ledger *l);
 
 /* The move m, planned for round round_no, was carried out (shadow: was planned as a probing workload's exchange
  * and not carried out, policy_plan.shadow). Returns 1 if it joined the sample (and so is watched in heat, which
- * may be NULL), 0 if not, -ENOMEM. */
-int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, const struct policy_move *m,
-                       uint64_t round_no, bool shadow);
+ * may be NULL), 0 if not, -ENOMEM. grains (NULL: none) tells which sampled units the backend saw as one at the
+ * plan: they count as one observation. */
+int payoff_ledger_note(struct payoff_ledger *l, struct heat_store *heat, struct grain_map *grains,
+                       const struct policy_move *m, uint64_t round_no, bool shadow);
 
 /* After the heat store folded round round_no, a round of passes passes: each sampled unit's heat of that round
  * joins its cohort (from the second round after its plan), cohorts window_rounds + 1 old are judged, and each

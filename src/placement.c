@@ -283,7 +283,7 @@ static int batch_execute(struct placement *p, struct heat_store *heat, size_t n,
                         log_debug_errno(k, "Cannot note a move of pid %d at 0x%" PRIx64 ": %m", (int) m->pid,
                                         m->addr);
                 settle_moved(p, heat, m);
-                k = payoff_ledger_note(p->payoff, heat, m, p->plan.round, false);
+                k = payoff_ledger_note(p->payoff, heat, p->grains, m, p->plan.round, false);
                 if (k < 0)
                         log_debug_errno(k, "Cannot note a move in the payoff ledger: %m, ignoring");
         }

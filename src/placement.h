@@ -88,6 +88,8 @@ struct placement {
 
         /* Told of every unit that moved (payoff.h), with the heat store; NULL: no ledger. Not owned. */
         struct payoff_ledger *payoff;
+        /* What the backend observes as one (grains.h), for the ledger's sample; NULL: none. Not owned. */
+        struct grain_map *grains;
 
         struct placement_stats stats;
         struct policy_summary last_summary; /* of the last plan started */

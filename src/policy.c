@@ -781,11 +781,16 @@ static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
  * promote_rounds is as likely a page of a busy background that hit the threshold a few rounds running by chance,
  * and trading it for a warm page of the same background is pure churn, both come back (measured on the GUPS
  * hot-set workload with DAMON: 3.5 times the migrations and about 4 ping-pongs per hot page without this). Where
- * the ledger has seen exchanges pay, that wait buys nothing and the level is eager. */
+ * the ledger has seen exchanges pay, that wait buys nothing and the level is eager. Nor does it for a unit hot in
+ * every round since its process became a target: a background page is that by chance less and less often with
+ * each round, a hot set always, and a hot set found at tierd's start (or a new target's) is what first placement
+ * is about (the fixed wait cost it two rounds against NUMA balancing's 14 s). */
 static unsigned exchange_streak(const struct plan_ctx *c, const struct cand *cd, bool warm) {
-        unsigned p = c->p->class.promote_rounds;
+        unsigned p = c->p->class.promote_rounds, streak = heat_entry_streak(cd->entry);
 
         if (exchange_level(c, cd) == POLICY_EXCHANGE_EAGER || !warm)
+                return p;
+        if (streak >= p && heat_store_target_rounds(c->heat, cd->pid) == (int) streak)
                 return p;
         return MIN(2 * p, (unsigned) HEAT_STREAK_MAX);
 }

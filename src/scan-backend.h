@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "grains.h"
 #include "heat.h"
 #include "pfn-map.h"
 #include "targets.h"
@@ -18,7 +19,8 @@
  * the waiting between pass_begin and pass_end is the engine's timer, never the backend's.
  *
  * Backends record into ctx->heat only: heat_store_record_bitmap()/heat_store_record_accessed() in pass_end (each
- * page at most once per pass), and per-page facts (THP units via heat_store_set_thp(), lazyfree and skip via
+ * page at most once per pass; a backend that gives a range one result names every such range of the pass with
+ * grain_map_add() on ctx->grains), and per-page facts (THP units via heat_store_set_thp(), lazyfree and skip via
  * heat_store_set_flags*()) whenever they learn them, normally in round_begin. The engine has already called
  * heat_store_sync_target() for every target with its fresh VMAs and dropped dead targets before round_begin,
  * so the backend walks ctx->targets and the trackable VMAs (heat_vma_trackable()).
@@ -36,6 +38,7 @@
 struct scan_context {
         const struct target_set *targets; /* this round's targets, their VMAs fresh from /proc/PID/maps */
         struct heat_store *heat;
+        struct grain_map *grains;  /* backends that observe a range as one (DAMON's regions) name the ranges */
         unsigned passes;           /* passes in this round */
         uint64_t pass_interval_us; /* time between pass_begin and pass_end */
         unsigned pass;             /* 1-based number of the current pass (0 outside passes) */

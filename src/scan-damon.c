@@ -932,8 +932,8 @@ static int damon_round_begin(void *state, const struct scan_context *ctx) {
 
 /* ---- the tracepoint path ---- */
 
-static int record_region(struct damon_backend *b, pid_t pid, const struct damon_region *reg, struct heat_store *heat,
-                         bool *pid_tracked);
+static int record_region(struct damon_backend *b, pid_t pid, const struct damon_region *reg,
+                         const struct scan_context *ctx, bool *pid_tracked);
 
 /* How late after its window's end a window's records may still come in: the kdamond is a kernel thread that can
  * be scheduled late, and the records of thousands of regions take a moment to go through the ring buffer. */
@@ -1111,7 +1111,7 @@ static int tracepoint_poll(struct damon_backend *b, const struct scan_context *c
                 bool pid_tracked = true;
 
                 for (size_t j = 0; j < u->targets[i].n_regions; j++) {
-                        r = record_region(b, b->slots[i], &u->targets[i].regions[j], ctx->heat, &pid_tracked);
+                        r = record_region(b, b->slots[i], &u->targets[i].regions[j], ctx, &pid_tracked);
                         if (r < 0)
                                 return r;
                 }
@@ -1182,16 +1182,24 @@ static bool all_digits(const char *s) {
 
 /* Counts one region of pid's and records it when accessed. Both paths go through here, so they give the heat
  * store the same counts for the same window. *pid_tracked goes false once the engine has dropped pid. */
-static int record_region(struct damon_backend *b, pid_t pid, const struct damon_region *reg, struct heat_store *heat,
-                         bool *pid_tracked) {
+static int record_region(struct damon_backend *b, pid_t pid, const struct damon_region *reg,
+                         const struct scan_context *ctx, bool *pid_tracked) {
         int r;
 
         b->pass_regions++;
-        if (!damon_region_accessed(reg) || !*pid_tracked)
+        if (!*pid_tracked)
+                return 0;
+        /* Every page of a region gets the region's result, accessed or not: the ledger must count the region
+         * once. Without memory for it, units count as their own (the ledger is then less careful). */
+        if (grain_map_add(ctx->grains, pid, reg->start) < 0)
+                log_repeat_errno(LOG_WARNING, "damon-grains", -ENOMEM,
+                                 "Cannot note DAMON region %" PRIx64 "-%" PRIx64 " of pid %d: %m, ignoring",
+                                 reg->start, reg->end, (int) pid);
+        if (!damon_region_accessed(reg))
                 return 0;
         b->pass_accessed_regions++;
         b->pass_accessed_bytes += reg->end - reg->start;
-        r = heat_store_record_accessed(heat, pid, reg->start, reg->end - reg->start);
+        r = heat_store_record_accessed(ctx->heat, pid, reg->start, reg->end - reg->start);
         if (r == -ENOENT) {
                 *pid_tracked = false; /* the engine dropped it (exited): count the rest, record nothing */
                 return 0;
@@ -1203,7 +1211,7 @@ static int record_region(struct damon_backend *b, pid_t pid, const struct damon_
 }
 
 /* Records scheme i's tried regions (target i's regions) into the heat store for pid. */
-static int record_scheme(struct damon_backend *b, size_t i, pid_t pid, struct heat_store *heat) {
+static int record_scheme(struct damon_backend *b, size_t i, pid_t pid, const struct scan_context *ctx) {
         _cleanup_closedir_ DIR *d = NULL;
         char dir[PATH_MAX];
         uint64_t bytes = 0;
@@ -1247,7 +1255,7 @@ static int record_scheme(struct damon_backend *b, size_t i, pid_t pid, struct he
                 }
 
                 bytes += reg.end - reg.start;
-                r = record_region(b, pid, &reg, heat, &pid_tracked);
+                r = record_region(b, pid, &reg, ctx, &pid_tracked);
                 if (r < 0)
                         return r;
         }
@@ -1394,7 +1402,7 @@ static int damon_pass_snapshot(struct damon_backend *b, const char *path, const 
 
         b->pass_regions = b->pass_accessed_regions = b->pass_accessed_bytes = 0;
         for (size_t i = 0; i < b->n_slots; i++) {
-                r = record_scheme(b, i, b->slots[i], ctx->heat);
+                r = record_scheme(b, i, b->slots[i], ctx);
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)

@@ -16,6 +16,7 @@ struct scan_engine {
         char *runtime_dir;
 
         struct heat_store *heat;
+        struct grain_map *grains;
         struct scan_context ctx;
         bool in_round;
         bool round_failed;
@@ -135,6 +136,8 @@ int scan_engine_new(const struct tierd_config *c, const char *runtime_dir, struc
 
         r = heat_store_new(&e->heat);
         if (r >= 0)
+                r = grain_map_new(&e->grains);
+        if (r >= 0)
                 r = engine_probe_and_open(e, c);
         if (r < 0) {
                 scan_engine_free(e);
@@ -152,6 +155,7 @@ struct scan_engine *scan_engine_free(struct scan_engine *e) {
         for (size_t i = 0; i < e->n_reports; i++)
                 free(e->reports[i].reason);
         heat_store_free(e->heat);
+        grain_map_free(e->grains);
         pfn_map_done(&e->pfn_map);
         free(e->reason);
         free(e->runtime_dir);
@@ -195,6 +199,10 @@ const struct scan_backend_report *scan_engine_reports(const struct scan_engine *
 
 struct heat_store *scan_engine_heat(const struct scan_engine *e) {
         return e ? e->heat : NULL;
+}
+
+struct grain_map *scan_engine_grains(const struct scan_engine *e) {
+        return e ? e->grains : NULL;
 }
 
 pid_t scan_engine_kernel_thread(const struct scan_engine *e) {
@@ -298,6 +306,7 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
         e->ctx = (struct scan_context) {
                 .targets = targets,
                 .heat = e->heat,
+                .grains = e->grains,
                 .passes = passes,
                 .pass_interval_us = pass_interval_us,
                 .round = round,
@@ -375,6 +384,7 @@ int scan_engine_pass_begin(struct scan_engine *e) {
         r = heat_store_begin_pass(e->heat);
         if (r < 0)
                 return r;
+        grain_map_begin_pass(e->grains);
         e->ctx.pass = (unsigned) r;
         return step_started(e, SCAN_STEP_PASS_BEGIN, e->ops->pass_begin(e->state, &e->ctx));
 }
@@ -411,6 +421,7 @@ int scan_engine_drop_target(struct scan_engine *e, pid_t pid) {
         if (!e)
                 return 0;
         /* Backends skip a pid the heat store no longer has (see scan-backend.h), also within a round. */
+        grain_map_drop(e->grains, pid);
         r = heat_store_drop_target(e->heat, pid);
         return r == -ENOENT ? 0 : r;
 }

@@ -42,6 +42,8 @@ const char *scan_engine_backend(const struct scan_engine *e); /* "none" without 
 const char *scan_engine_reason(const struct scan_engine *e);  /* why this backend, or why none */
 const struct scan_backend_report *scan_engine_reports(const struct scan_engine *e, size_t *ret_n);
 struct heat_store *scan_engine_heat(const struct scan_engine *e);
+/* What the backend observes as one (grains.h); no grains for backends that look at every page. */
+struct grain_map *scan_engine_grains(const struct scan_engine *e);
 /* How the DAMON backend reads its results; false when the backend in use is not DAMON. */
 bool scan_engine_damon_results(const struct scan_engine *e, struct scan_damon_results *ret);
 bool scan_engine_in_round(const struct scan_engine *e);

@@ -99,16 +99,19 @@ static size_t parse_nodes(struct proc_state *ps, const char *s) {
         return n;
 }
 
+/* The rounds fixture_build() runs: ROUNDS but where a test looks at tierd's first rounds. */
+static unsigned fixture_rounds = ROUNDS;
+
 static bool accessed(char kind, unsigned num, unsigned round, unsigned pass) {
         switch (kind) {
         case 'h':
-                return round + num > ROUNDS;
+                return round + num > fixture_rounds;
         case 'H':
-                return round + num > ROUNDS && (round < ROUNDS || pass < THRESHOLD);
+                return round + num > fixture_rounds && (round < fixture_rounds || pass < THRESHOLD);
         case 'c':
-                return round + num == ROUNDS;
+                return round + num == fixture_rounds;
         case 'w':
-                return round == ROUNDS && pass == 0;
+                return round == fixture_rounds && pass == 0;
         case 'n':
                 return false;
         default:
@@ -147,7 +150,7 @@ static void fixture_build(struct fixture *f, const struct proc *procs, size_t n)
         }
         f->n_procs = n;
 
-        for (unsigned r = 1; r <= ROUNDS; r++) {
+        for (unsigned r = 1; r <= fixture_rounds; r++) {
                 assert_int_equal(heat_store_begin_round(f->heat, r, THRESHOLD), 0);
                 for (unsigned p = 0; p < PASSES; p++) {
                         assert_int_equal(heat_store_begin_pass(f->heat), (int) p + 1);
@@ -1278,6 +1281,38 @@ static void test_warm_displaced(void **state _unused_) {
         fixture_done(&f);
 }
 
+/* Tierd's first rounds: a unit hot in every round since its process became a target may displace a warm unit as
+ * soon as it is hot (a hot set at the start, found in two rounds rather than four); one whose streak began a
+ * round later waits for twice promote_rounds as before, and after HEAT_STREAK_MAX + 1 rounds nobody is hot in
+ * all of them. */
+static void test_warm_displaced_first_rounds(void **state _unused_) {
+        struct fixture f;
+        struct topo_fixture t;
+        const struct node_spec nodes[] = { { 0, 0, 100, 10 }, { 1, 1, 1000, 900 } };
+        const struct proc procs[] = {
+                { .pid = 1, .base = BASE, .heat = "w w w h3 h2", .nodes = "0 0 0 1 1" },
+        };
+        struct policy_params p = params_default();
+        struct policy_plan pl;
+
+        fixture_rounds = 3;
+        fixture_build(&f, procs, ELEMENTSOF(procs));
+        fixture_rounds = ROUNDS;
+        topo_build(&t, nodes, ELEMENTSOF(nodes), 2);
+        headroom(&p, 0, 10, 10);
+        assert_int_equal(heat_store_target_rounds(f.heat, 1), 3);
+        assert_int_equal(heat_store_target_rounds(f.heat, 2), -ENOENT);
+
+        assert_int_equal(plan(&f, &t, &p, &pl), 0);
+        assert_int_equal(pl.n_moves, 2);
+        assert_true(move_is(&pl, 1, 1, 3, 1, 0, P, POLICY_REASON_ONE_FOR_ONE));
+        assert_int_equal(pl.summary.moves[D], 1);
+        assert_int_equal(pl.summary.skipped_units[POLICY_SKIP_NO_ROOM], 1); /* h2 */
+        assert_int_equal(pl.summary.warm_waiting_bytes, PG);
+        policy_plan_done(&pl);
+        fixture_done(&f);
+}
+
 /* Plans for procs on a node 0 of 100 pages with free0 free (a minimum and target of 10) and a node 1 of 1000 with
  * 900: the layout of the exchange-level, probing and fill tests. p's headroom is set; the rest is the caller's. */
 static void plan_small(const struct proc *procs, size_t n, uint64_t free0, struct policy_params *p,
@@ -1636,6 +1671,7 @@ int main(void) {
                 cmocka_unit_test(test_set_headroom),
                 cmocka_unit_test(test_tuner),
                 cmocka_unit_test(test_warm_displaced),
+                cmocka_unit_test(test_warm_displaced_first_rounds),
                 cmocka_unit_test(test_exchange_levels),
                 cmocka_unit_test(test_probing_shortfall),
                 cmocka_unit_test(test_fill),
