@@ -9,8 +9,9 @@
 # --set small (the default): a 256 MiB workload in a guest of 384 + 1024 MiB, seven scenarios.
 # --set large: where cost shows: a 1536 MiB workload (hot set 192 MiB, 1/8 of it) in a guest of 1024 + 2304 MiB
 # (node 1 holds all of it), started on the slow node, started with node 0 full of its cold pages, and with the
-# hot set moving twice; its table (separate CPU columns) goes between the tierbench-large markers of
-# docs/BENCHMARKS.md and into docs/benchmarks-large.csv. About 5 minutes a run, 75 minutes for all of it.
+# hot set moving twice, and (large-fill) a 640 MiB workload that fits node 0's free memory; its table (separate
+# CPU columns) goes between the tierbench-large markers of docs/BENCHMARKS.md and into docs/benchmarks-large.csv.
+# About 5 minutes a run, 100 minutes for all of it.
 #
 # Without --quick: all scenarios x all contenders (about 65 minutes on the 2-core build machine); rewrites the
 # part of docs/BENCHMARKS.md between the tierbench markers and docs/benchmarks.csv.
@@ -61,8 +62,9 @@ fi
 
 # Scenarios: NAME|ENV (space-separated VAR=VALUE for the guest scenario). The workload is 256 MiB (65536 pages of
 # 4 KiB), one thread; C is the fast node's capacity the oracle gets. Hot sets are 32 MiB with 90% of the accesses.
-# fill: the whole workload fits into node 0's free memory but is first touched on node 1 (issue 13: free fast
-# memory beyond the headroom is for warm pages too).
+# fill: the whole workload fits into node 0's free memory above tierd's headroom (fast_free_target, 5% of the
+# node: the reserve grows by it) but is first touched on node 1 (issue 13: free fast memory beyond the headroom is
+# for warm pages too).
 WSS=256
 SCENARIOS_ALL=(
         "hotset-1:2|PATTERN=hotset CAP_MIB=128 DURATION=90"
@@ -71,7 +73,7 @@ SCENARIOS_ALL=(
         "zipf-1:2|PATTERN=zipf CAP_MIB=128 DURATION=90"
         "zigzag-1:2|PATTERN=zigzag CAP_MIB=128 DURATION=90 ZIGZAG=20"
         "uniform-1:2|PATTERN=uniform CAP_MIB=128 DURATION=60"
-        "fill-1:1|PATTERN=hotset CAP_MIB=256 DURATION=90 FIRST_TOUCH_NODE=1"
+        "fill-1:1|PATTERN=hotset CAP_MIB=256 DURATION=90 FIRST_TOUCH_NODE=1 RESERVE_MIB=44"
 )
 SCENARIOS_QUICK=("${SCENARIOS_ALL[0]}")
 # Node sizes: node 0 (CPUs, fast) small enough that its size means something to every contender's percentages,
@@ -83,11 +85,13 @@ MEM0=384 MEM1=1024 RESERVE=24
 SLACK=240
 if [ "$SET" = large ]; then
         # Node 1 holds the whole workload; C = 512 MiB (1:3) is the hot set and 320 MiB of room beside it.
+        # large-fill: a 640 MiB workload that fits node 0's free memory, first touched on node 1 (issue 13).
         WSS=1536 MEM0=1024 MEM1=2304 SLACK=600
         SCENARIOS_ALL=(
                 "large-slow|PATTERN=hotset HOT_MIB=192 CAP_MIB=512 DURATION=240 FIRST_TOUCH_NODE=1"
                 "large-coldfast|PATTERN=hotset HOT_MIB=192 CAP_MIB=512 DURATION=240"
                 "large-move|PATTERN=move HOT_MIB=192 CAP_MIB=512 DURATION=300 SHIFT1=100 SHIFT2=200"
+                "large-fill|PATTERN=hotset HOT_MIB=192 WSS_MIB=640 CAP_MIB=640 DURATION=240 FIRST_TOUCH_NODE=1 RESERVE_MIB=76"
         )
         SCENARIOS_QUICK=("${SCENARIOS_ALL[0]}")
 fi
@@ -131,7 +135,12 @@ for s in "${SCENARIOS[@]}"; do
                 dir=$RES/$sname/$cname
                 rm -rf "$dir"; mkdir -p "$dir"
                 envs=()
-                for e in $senv $cenv WSS_MIB=$WSS RESERVE_MIB=$RESERVE; do envs+=(--env "$e"); done
+                # A scenario may size its own workload and reserve (WSS_MIB, RESERVE_MIB in its env); the set's
+                # sizes are the default.
+                wss_env=WSS_MIB=$WSS reserve_env=RESERVE_MIB=$RESERVE
+                case " $senv " in *" WSS_MIB="*) wss_env= ;; esac
+                case " $senv " in *" RESERVE_MIB="*) reserve_env= ;; esac
+                for e in $senv $cenv $wss_env $reserve_env; do envs+=(--env "$e"); done
                 case "$cenv" in
                         *CONTENDER=tierd*)
                                 [ -z "${TIERD_CPU_BUDGET:-}" ] || envs+=(--env "CPU_BUDGET=$TIERD_CPU_BUDGET")
@@ -209,7 +218,8 @@ for sname, senv in scenarios:
             continue
         st = open(os.path.join(d, 'status')).read().strip() if os.path.exists(os.path.join(d, 'status')) else '?'
         s = summary(d)
-        r = {'scenario': sname, 'pattern': env['PATTERN'], 'cap_mib': env['CAP_MIB'], 'wss_mib': wss,
+        r = {'scenario': sname, 'pattern': env['PATTERN'], 'cap_mib': env['CAP_MIB'],
+             'wss_mib': env.get('WSS_MIB', wss),
              'hot_mib': env.get('HOT_MIB', '32'), 'first_touch_node': env.get('FIRST_TOUCH_NODE', ''),
              'contender': cname, 'kernel': (s or {}).get('kernel', kernel), 'run_status': st}
         if s:
@@ -283,7 +293,9 @@ if large:
     md.append('- Scenarios: the hot set (192 MiB, 1/8 of the workload) takes 90% of the accesses. large-slow: every '
               'page first touched on node 1; large-coldfast: first touch fills node 0 with cold pages and the hot '
               'set lands on node 1; large-move: as large-coldfast, and the hot set moves at 100 s and again (a '
-              'quarter of it) at 200 s.')
+              'quarter of it) at 200 s; large-fill: a 640 MiB workload (the same hot set) that fits node 0\'s free '
+              'memory above tierd\'s headroom (its reserve is 76 MiB: 24 MiB and 5% of the node), first touched on '
+              'node 1.')
     md.append('- Tiering CPU: the contender\'s daemon, its kdamond(s), kswapd and the workload\'s system time (NUMA '
               'balancing\'s hinting faults), in seconds over the measured run; "vs NUMA" divides it by NUMA '
               'tiering\'s in the same scenario.')
