@@ -776,25 +776,6 @@ static int plan_exchange(struct plan_ctx *c, const struct cand *hot, size_t t) {
         return r < 0 ? r : shadow_leave(c, &snap, r);
 }
 
-/* The streak cd needs to take the place of a cold unit (warm: of a warm one) on the next faster tier. Normally a
- * warm unit gives way only to one hot for twice as long as it takes to become hot: a unit just past
- * promote_rounds is as likely a page of a busy background that hit the threshold a few rounds running by chance,
- * and trading it for a warm page of the same background is pure churn, both come back (measured on the GUPS
- * hot-set workload with DAMON: 3.5 times the migrations and about 4 ping-pongs per hot page without this). Where
- * the ledger has seen exchanges pay, that wait buys nothing and the level is eager. Nor does it for a unit hot in
- * every round since its process became a target: a background page is that by chance less and less often with
- * each round, a hot set always, and a hot set found at tierd's start (or a new target's) is what first placement
- * is about (the fixed wait cost it two rounds against NUMA balancing's 14 s). */
-static unsigned exchange_streak(const struct plan_ctx *c, const struct cand *cd, bool warm) {
-        unsigned p = c->p->class.promote_rounds, streak = heat_entry_streak(cd->entry);
-
-        if (exchange_level(c, cd) == POLICY_EXCHANGE_EAGER || !warm)
-                return p;
-        if (streak >= p && heat_store_target_rounds(c->heat, cd->pid) == (int) streak)
-                return p;
-        return MIN(2 * p, (unsigned) HEAT_STREAK_MAX);
-}
-
 /* Step 4 for source tier s: its hot units, hottest first. */
 static int plan_promotions(struct plan_ctx *c, size_t s) {
         uint64_t failed_size = UINT64_MAX;
@@ -856,9 +837,23 @@ static int plan_promotions(struct plan_ctx *c, size_t s) {
         return 0;
 }
 
-/* May cd displace a warm unit? */
+/* May cd displace a warm unit on the next faster tier? Normally only when hot for twice as long as it takes to
+ * become hot: a unit just past promote_rounds is as likely a page of a busy background that hit the threshold a
+ * few rounds running by chance, and trading it for a warm page of the same background is pure churn, both come
+ * back (measured on the GUPS hot-set workload with DAMON: 3.5 times the migrations and about 4 ping-pongs per hot
+ * page without this). Where the ledger has seen exchanges pay, that wait buys nothing and the level is eager. Nor
+ * does it for a unit hot in every round since its process became a target: a background page is that by chance
+ * less and less often with each round, a hot set always, and a hot set found at tierd's start (or a new target's)
+ * is what first placement is about (the fixed wait cost it two rounds against NUMA balancing's 14 s). */
 static bool displaces_warm(const struct plan_ctx *c, const struct cand *cd) {
-        return heat_entry_streak(cd->entry) >= exchange_streak(c, cd, true);
+        unsigned p = c->p->class.promote_rounds, streak = heat_entry_streak(cd->entry);
+
+        if (streak < p)
+                return false;
+        if (exchange_level(c, cd) == POLICY_EXCHANGE_EAGER ||
+            heat_store_target_rounds(c->heat, cd->pid) == (int) streak)
+                return true;
+        return streak >= MIN(2 * p, (unsigned) HEAT_STREAK_MAX);
 }
 
 /* Step 5 for source tier s: the hot units step 4 found no room for, hottest first, exchanged for warm units of
