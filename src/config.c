@@ -12,6 +12,7 @@
 #include "config.h"
 #include "heat.h"
 #include "log.h"
+#include "read-full.h"
 #include "util.h"
 
 /* Longest accepted line, without its line terminator. inih reads into a fixed buffer and hands the rest of a
@@ -1780,46 +1781,16 @@ int config_load_string(const char *name, const char *text, struct tierd_config *
         return config_parse(name, text, strlen(text), ret);
 }
 
-static int read_file(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        for (;;) {
-                size_t n;
-
-                if (allocated - size < 4096) {
-                        char *nb;
-
-                        allocated = allocated ? allocated * 2 : 16384;
-                        nb = realloc(buf, allocated);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                }
-                n = fread(buf + size, 1, allocated - size, f);
-                size += n;
-                if (n == 0) {
-                        if (ferror(f))
-                                return negative_errno();
-                        break;
-                }
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
-}
-
 int config_load(const char *path, struct tierd_config **ret) {
         _cleanup_config_free_ struct tierd_config *c = NULL;
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         int r;
 
-        r = read_file(path, &text, &size);
+        r = read_full_file(path, CONFIG_FILE_MAX_BYTES, &text, &size);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: configuration file larger than %u KiB (is it a configuration file?), "
+                                       "refusing it", path, CONFIG_FILE_MAX_BYTES / 1024);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read configuration file: %m", path);
 

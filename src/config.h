@@ -146,9 +146,12 @@ uint64_t config_workload_fast_max_bytes(const struct config_workload *w, uint64_
 /* The built-in defaults (what an empty file gives). */
 int config_new_defaults(struct tierd_config **ret);
 
+/* A configuration file is a few KiB; one larger than this is a mistake (a device, a log given by accident). */
+#define CONFIG_FILE_MAX_BYTES (1024U * 1024U)
+
 /* Loads path over the defaults. Every problem is logged as "PATH:LINE: message" at error level, and all of them
  * are reported, not only the first. Returns 0, -EINVAL for any configuration error, or a negative errno when the
- * file cannot be read (also logged, naming the file). */
+ * file cannot be read (also logged, naming the file; -EFBIG beyond CONFIG_FILE_MAX_BYTES). */
 int config_load(const char *path, struct tierd_config **ret);
 
 /* Same, from a string (tests); name is used in messages in place of the file name. */

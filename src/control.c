@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,10 +8,13 @@
 #include "control.h"
 #include "log.h"
 #include "macro.h"
+#include "read-full.h"
 
 /* A client that connects and sends nothing must not hold a slot for long. */
 #define CONTROL_CLIENT_TIMEOUT_US (5 * USEC_PER_SEC)
-#define CONTROL_MAX_CLIENTS 32
+/* A status of thousands of targets or a pages dump of a large range is a few MiB; a peer that sends more is not
+ * tierd. */
+#define CONTROL_RESPONSE_MAX_BYTES (64U * 1024U * 1024U)
 
 static const char *const control_command_names[_CONTROL_COMMAND_MAX] = {
         [CONTROL_STATUS] = "status", [CONTROL_TARGETS] = "targets", [CONTROL_METRICS] = "metrics",
@@ -33,6 +35,12 @@ int control_command_from_string(const char *s) {
 
 bool control_command_is_mutating(enum control_command c) {
         return c == CONTROL_PAUSE || c == CONTROL_RESUME || c == CONTROL_RELOAD;
+}
+
+int control_admit(uid_t uid, unsigned n_root, unsigned n_other, unsigned n_same) {
+        if (uid == 0)
+                return n_root < CONTROL_MAX_ROOT_CLIENTS ? 0 : -EBUSY;
+        return n_other < CONTROL_MAX_CLIENTS && n_same < CONTROL_MAX_CLIENTS_PER_UID ? 0 : -EBUSY;
 }
 
 int control_authorize(enum control_command c, uid_t uid) {
@@ -231,12 +239,18 @@ static void client_handle(struct control_client *c) {
 
         r = control_authorize(req.command, c->peer.uid);
         if (r < 0) {
-                char msg[128];
+                char msg[128], key[64];
 
                 snprintf(msg, sizeof(msg), "permission denied: \"%s\" requires root",
                          control_command_to_string(req.command));
-                log_notice("control: refused \"%s\" from uid %u (pid %d): only root may change the daemon",
-                           control_command_to_string(req.command), (unsigned) c->peer.uid, (int) c->peer.pid);
+                /* Once per user and command while it keeps trying (counted in tierd_log_suppressed_total): a
+                 * member of control_group sending refused requests in a loop must not flood the journal. */
+                snprintf(key, sizeof(key), "control-refused:%u:%s", (unsigned) c->peer.uid,
+                         control_command_to_string(req.command));
+                log_repeat_errno(LOG_NOTICE, key, EPERM,
+                                 "control: refused \"%s\" from uid %u (pid %d): only root may change the daemon",
+                                 control_command_to_string(req.command), (unsigned) c->peer.uid,
+                                 (int) c->peer.pid);
                 client_respond(c, control_response_error(r, msg));
                 return;
         }
@@ -301,7 +315,9 @@ static int server_on_accept(sd_event_source *es, int fd, uint32_t revents, void 
         struct control_server *s = userdata;
         _cleanup_close_ int cfd = -1;
         struct control_client *c;
-        socklen_t len = sizeof(struct ucred);
+        struct ucred peer;
+        socklen_t len = sizeof(peer);
+        unsigned n_root = 0, n_other = 0, n_same = 0;
         int r;
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -310,9 +326,24 @@ static int server_on_accept(sd_event_source *es, int fd, uint32_t revents, void 
                         log_warning_errno(errno, "control: accept() failed: %m, ignoring");
                 return 0;
         }
-        if (s->n_clients >= CONTROL_MAX_CLIENTS) {
-                log_repeat_errno(LOG_WARNING, "control-busy", EBUSY,
-                                 "control: %u clients already connected, refusing another", s->n_clients);
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+                log_warning_errno(errno, "control: cannot read peer credentials: %m, refusing client");
+                return 0;
+        }
+        for (struct control_client *o = s->clients; o; o = o->next) {
+                n_root += o->peer.uid == 0;
+                n_other += o->peer.uid != 0;
+                n_same += o->peer.uid == peer.uid;
+        }
+        if (control_admit(peer.uid, n_root, n_other, n_same) < 0) {
+                char key[48];
+
+                /* Once while it lasts (counted in tierd_log_suppressed_total): a client that keeps reconnecting
+                 * must not flood the journal either. */
+                snprintf(key, sizeof(key), "control-busy:%u", (unsigned) peer.uid);
+                log_repeat_errno(LOG_WARNING, key, EBUSY,
+                                 "control: uid %u (pid %d) already has %u connections (%u of users other than root), "
+                                 "refusing more", (unsigned) peer.uid, (int) peer.pid, n_same, n_other);
                 return 0;
         }
 
@@ -321,11 +352,7 @@ static int server_on_accept(sd_event_source *es, int fd, uint32_t revents, void 
                 log_oom();
                 return 0;
         }
-        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
-                log_warning_errno(errno, "control: cannot read peer credentials: %m, refusing client");
-                free(c);
-                return 0;
-        }
+        c->peer = peer;
         c->server = s;
         c->fd = TAKE_FD(cfd);
         c->next = s->clients;
@@ -405,7 +432,7 @@ int control_server_new(sd_event *e, const char *path, gid_t gid, control_handler
                 r = log_error_errno(errno, "Cannot bind control socket %s: %m", path);
                 goto fail;
         }
-        if (listen(s->listen_fd, 16) < 0) {
+        if (listen(s->listen_fd, 64) < 0) {
                 r = log_error_errno(errno, "Cannot listen on control socket %s: %m", path);
                 goto fail;
         }
@@ -451,8 +478,9 @@ int control_call(const char *path, const char *command, const struct control_cal
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
+        size_t size = 0;
         json_object *request, *response;
+        int r;
         const char *text;
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -495,42 +523,12 @@ int control_call(const char *path, const char *command, const struct control_cal
                 done += (size_t) n;
         }
 
-        for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                ssize_t n;
-                int p;
-
-                /* The daemon answers from its event loop; a long silence means it is stuck. */
-                p = poll(&pfd, 1, 30 * 1000);
-                if (p < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (p == 0)
-                        return -ETIMEDOUT;
-
-                if (allocated - size < 4096) {
-                        size_t na = allocated ? allocated * 2 : 16384;
-                        char *nb = realloc(buf, na);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                        allocated = na;
-                }
-                n = recv(fd, buf + size, allocated - size - 1, 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
+        /* The daemon answers from its event loop; a long silence means it is stuck. */
+        r = read_full_fd(fd, CONTROL_RESPONSE_MAX_BYTES, 30 * 1000, &buf, &size);
+        if (r < 0)
+                return r;
         if (size == 0)
                 return -ECONNRESET;
-        buf[size] = '\0';
 
         response = json_tokener_parse(buf);
         if (!response || !json_object_is_type(response, json_type_object)) {

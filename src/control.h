@@ -43,6 +43,17 @@ int control_request_parse(const char *buf, size_t len, struct control_request *r
 /* Pure: may a peer with this uid run the command? 0 or -EPERM. */
 int control_authorize(enum control_command c, uid_t uid);
 
+/* At most this many clients of users other than root at once, and of any one of them; root has slots of its own
+ * that no other user can take, so that a member of control_group holding connections open (or reopening them as
+ * they time out) never locks root's tierctl out. */
+#define CONTROL_MAX_CLIENTS 32
+#define CONTROL_MAX_CLIENTS_PER_UID 8
+#define CONTROL_MAX_ROOT_CLIENTS 8
+
+/* Pure: may a new client of uid be served, with n_root root clients, n_other clients of other users and n_same of
+ * uid's own connected? 0, or -EBUSY. */
+int control_admit(uid_t uid, unsigned n_root, unsigned n_other, unsigned n_same);
+
 json_object *control_response_ok(json_object *data);
 json_object *control_response_error(int error, const char *message);
 

@@ -1525,6 +1525,26 @@ static void daemon_procs_start(struct daemon *d) {
                  bpf_procs_attach_mode(d->procs));
 }
 
+/* systemd makes /run/tierd (RuntimeDirectory=); started by hand or by another init, tierd makes what is missing
+ * itself, readable by all (the socket's own mode and group decide who may talk to it). */
+static int ensure_parent_directory(const char *path, const char *what, const char *option) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+        int r;
+
+        if (!dir)
+                return log_oom();
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0; /* relative to the working directory, or in / */
+        *slash = '\0';
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create directory %s for the %s %s: %m (choose another with %s)",
+                                       dir, what, path, option);
+        return 0;
+}
+
 static int daemon_setup(struct daemon *d) {
         sigset_t mask;
         int r;
@@ -1553,6 +1573,10 @@ static int daemon_setup(struct daemon *d) {
         d->control_socket = strdup(d->opts->control_socket ?: d->config->control_socket);
         if (!d->control_socket)
                 return log_oom();
+        r = ensure_parent_directory(d->control_socket, "control socket",
+                                    "[daemon] control_socket= or --control-socket=");
+        if (r < 0)
+                return r;
         r = control_server_new(d->event, d->control_socket, d->config->control_gid, on_control, d, &d->control);
         if (r < 0)
                 return r;
@@ -1562,6 +1586,10 @@ static int daemon_setup(struct daemon *d) {
                 return log_error_errno(r, "Cannot start the kernel migration observer: %m");
         daemon_procs_start(d);
 
+        r = mkdir_p(d->opts->runtime_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the runtime directory %s: %m (choose another with "
+                                       "--runtime-dir=)", d->opts->runtime_dir);
         r = scan_engine_new(d->config, d->opts->runtime_dir, &d->scan);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the scan engine: %m");

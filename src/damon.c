@@ -16,7 +16,11 @@
 #include "fsroot.h"
 #include "log.h"
 #include "macro.h"
+#include "read-full.h"
 #include "util.h"
+
+/* A marker is a few lines (damon_marker_write()). */
+#define DAMON_MARKER_MAX_BYTES 1023
 
 /* Pure parsers. */
 
@@ -687,32 +691,18 @@ static int marker_path(const char *runtime_dir, const char *suffix, char *buf, s
 }
 
 int damon_marker_read(const char *runtime_dir, struct damon_marker *ret) {
-        _cleanup_close_ int fd = -1;
-        char path[PATH_MAX], buf[1024];
-        size_t size = 0;
+        _cleanup_free_ char *buf = NULL;
+        char path[PATH_MAX];
         int r;
 
         r = marker_path(runtime_dir, "", path, sizeof(path));
         if (r < 0)
                 return r;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        for (;;) {
-                ssize_t n = read(fd, buf + size, sizeof(buf) - 1 - size);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-                if (size == sizeof(buf) - 1)
-                        return -EBADMSG; /* far larger than any marker we write */
-        }
-        buf[size] = '\0';
+        r = read_full_file(path, DAMON_MARKER_MAX_BYTES, &buf, NULL);
+        if (r == -EFBIG)
+                return -EBADMSG; /* far larger than any marker we write */
+        if (r < 0)
+                return r;
         return damon_marker_parse(buf, ret);
 }
 

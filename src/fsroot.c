@@ -7,6 +7,7 @@
 
 #include "fsroot.h"
 #include "macro.h"
+#include "read-full.h"
 
 static char *fsroot_roots[2];
 
@@ -117,47 +118,11 @@ int fsroot_access(const char *path, int mode) {
 
 int fsroot_read_file(const char *path, size_t max_bytes, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
 
         fd = fsroot_open(path, O_RDONLY);
         if (fd < 0)
                 return fd;
-
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 2) {
-                        size_t want = allocated ? allocated * 2 : 4096;
-                        char *p;
-
-                        if (want > max_bytes + 1)
-                                want = max_bytes + 1;
-                        if (want <= allocated)
-                                return -EFBIG;
-                        p = realloc(buf, want);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = want;
-                }
-
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-
-        buf[size] = '\0';
-        if (ret_size)
-                *ret_size = size;
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return read_full_fd(fd, max_bytes, -1, ret, ret_size);
 }
 
 int fsroot_read_line(const char *path, char **ret) {

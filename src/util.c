@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
@@ -497,4 +498,34 @@ void memory_return_freed(void) {
          * 35 MiB more than the live data. A fixed threshold (which also fixes the trim threshold) keeps them mapped. */
         (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         (void) mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        if (!path || path[0] == '\0')
+                return -EINVAL;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        /* Each prefix that ends before a '/', then the whole path. */
+        for (char *s = p + 1;; s++) {
+                bool end = *s == '\0';
+
+                if (*s != '/' && !end)
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0) {
+                        if (errno != EEXIST)
+                                return negative_errno();
+                        if (stat(p, &st) < 0)
+                                return negative_errno();
+                        if (!S_ISDIR(st.st_mode))
+                                return -ENOTDIR;
+                }
+                if (end)
+                        return 0;
+                *s = '/';
+        }
 }

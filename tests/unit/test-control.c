@@ -110,11 +110,29 @@ static void test_responses(void **state) {
         json_object_put(o);
 }
 
+/* Root is served whatever other users hold; one user cannot take every slot of the others. */
+static void test_admit(void **state) {
+        /* Every slot of other users taken: root still gets in, up to its own slots. */
+        assert_int_equal(control_admit(0, 0, CONTROL_MAX_CLIENTS, 0), 0);
+        assert_int_equal(control_admit(0, CONTROL_MAX_ROOT_CLIENTS - 1, CONTROL_MAX_CLIENTS, 0), 0);
+        assert_int_equal(control_admit(0, CONTROL_MAX_ROOT_CLIENTS, 0, 0), -EBUSY);
+        /* One user: capped at its own share, whatever is free. */
+        assert_int_equal(control_admit(65534, 0, CONTROL_MAX_CLIENTS_PER_UID - 1, CONTROL_MAX_CLIENTS_PER_UID - 1),
+                         0);
+        assert_int_equal(control_admit(65534, 0, CONTROL_MAX_CLIENTS_PER_UID, CONTROL_MAX_CLIENTS_PER_UID), -EBUSY);
+        /* Another user still gets in while the first is at its cap. */
+        assert_int_equal(control_admit(1000, 0, CONTROL_MAX_CLIENTS_PER_UID, 0), 0);
+        /* All users together: the total cap; root's clients do not count against it. */
+        assert_int_equal(control_admit(1000, CONTROL_MAX_ROOT_CLIENTS, CONTROL_MAX_CLIENTS - 1, 0), 0);
+        assert_int_equal(control_admit(1000, 0, CONTROL_MAX_CLIENTS, 0), -EBUSY);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_valid),
                 cmocka_unit_test(test_parse_invalid),
                 cmocka_unit_test(test_authorize),
+                cmocka_unit_test(test_admit),
                 cmocka_unit_test(test_responses),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,12 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -209,13 +214,38 @@ static void test_format(void **state) {
         assert_string_equal(format_duration(d, sizeof(d), 125 * USEC_PER_SEC), "2min 5s");
 }
 
+static void test_mkdir_p(void **state) {
+        char top[] = "/tmp/test-mkdir-p-XXXXXX", path[256], file[256];
+        struct stat st;
+
+        assert_non_null(mkdtemp(top));
+        snprintf(path, sizeof(path), "%s/a/b/c", top);
+        assert_int_equal(mkdir_p(path, 0755), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        /* Already there: fine, also with a trailing slash. */
+        assert_int_equal(mkdir_p(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/a/b/c/", top);
+        assert_int_equal(mkdir_p(path, 0755), 0);
+        /* A file in the way. */
+        snprintf(file, sizeof(file), "%s/f", top);
+        close(open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+        assert_int_equal(mkdir_p(file, 0755), -ENOTDIR);
+        snprintf(path, sizeof(path), "%s/f/x", top);
+        assert_int_equal(mkdir_p(path, 0755), -ENOTDIR);
+        assert_int_equal(mkdir_p("", 0755), -EINVAL);
+        unlink(file);
+        snprintf(path, sizeof(path), "rm -rf '%s'", top);
+        assert_int_equal(system(path), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),         cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_parse_u64_field),
                 cmocka_unit_test(test_parse_percent),      cmocka_unit_test(test_parse_bool_uint_pid),
                 cmocka_unit_test(test_node_set),           cmocka_unit_test(test_strv),
-                cmocka_unit_test(test_format),
+                cmocka_unit_test(test_format),             cmocka_unit_test(test_mkdir_p),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
