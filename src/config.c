@@ -1781,6 +1781,11 @@ int config_load_string(const char *name, const char *text, struct tierd_config *
         return config_parse(name, text, strlen(text), ret);
 }
 
+bool config_selects_targets(const struct tierd_config *c) {
+        return c && (strv_length(c->cgroups) > 0 || strv_length(c->comms) > 0 || strv_length(c->exes) > 0 ||
+                     c->n_pids > 0 || c->n_workloads > 0);
+}
+
 int config_load(const char *path, struct tierd_config **ret) {
         _cleanup_config_free_ struct tierd_config *c = NULL;
         _cleanup_free_ char *text = NULL;

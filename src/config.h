@@ -143,6 +143,10 @@ struct tierd_config {
 /* The budget of w on a fast tier of fast_total_bytes: UINT64_MAX when it has none. */
 uint64_t config_workload_fast_max_bytes(const struct config_workload *w, uint64_t fast_total_bytes);
 
+/* Whether c selects any process: an include selector of [targets] or a [target.NAME] section. Without one tierd
+ * runs and manages nothing (the shipped file is like that until the admin names what to manage). */
+bool config_selects_targets(const struct tierd_config *c);
+
 /* The built-in defaults (what an empty file gives). */
 int config_new_defaults(struct tierd_config **ret);
 

@@ -1711,6 +1711,10 @@ int daemon_run(const struct daemon_options *opts) {
         }
         if (opts->log_level_override < 0)
                 log_set_max_level(d.config->log_level);
+        if (!config_selects_targets(d.config))
+                log_notice("%s selects no process to manage (no selector in [targets], no [target.NAME] section): "
+                           "running, moving nothing until it does (see tierd.conf(5))",
+                           d.config->path ?: opts->config_path);
 
         r = daemon_setup(&d);
         if (r < 0) {

@@ -658,7 +658,10 @@ static int start_kdamond(struct damon_backend *b, const struct damon_attrs *attr
                         char modules[128];
 
                         damon_exclusive_modules_enabled(modules, sizeof(modules));
-                        return log_error_errno(r, "Cannot turn on DAMON kdamond %d: %m, still after retries. DAMON "
+                        /* Once while it lasts: the next round tries again, and an exclusive module stays on for
+                         * as long as its admin wants. */
+                        return log_repeat_errno(LOG_ERR, "damon-on-busy", r,
+                                               "Cannot turn on DAMON kdamond %d: %m, still after retries. DAMON "
                                                "refuses to start kdamonds while an exclusive DAMON module runs "
                                                "(DAMON_RECLAIM, DAMON_LRU_SORT, DAMON_STAT)%s%s; disable it (e.g. "
                                                "echo N > /sys/module/damon_reclaim/parameters/enabled) or choose "

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -28,11 +29,13 @@ static void help(void) {
                TIERD_CONFIG_FILE);
 }
 
-static int check_config(const char *path, bool explicit_path) {
+/* The configuration the daemon would run with: the file (or the defaults) and the command line's overrides. */
+static int check_config(const struct daemon_options *opts) {
         _cleanup_config_free_ struct tierd_config *c = NULL;
+        const char *path = opts->config_path;
         int r;
 
-        if (!explicit_path && access(path, F_OK) < 0 && errno == ENOENT) {
+        if (!opts->config_path_explicit && access(path, F_OK) < 0 && errno == ENOENT) {
                 r = config_new_defaults(&c);
                 if (r < 0)
                         return EXIT_FAILURE;
@@ -45,6 +48,29 @@ static int check_config(const char *path, bool explicit_path) {
                 }
                 printf("# effective configuration from %s\n", path);
         }
+        if (opts->dry_run) {
+                c->dry_run = true;
+                printf("# dry_run = yes from the command line (--dry-run)\n");
+        }
+        if (opts->log_level_override >= 0) {
+                c->log_level = opts->log_level_override;
+                printf("# log_level = %s from the command line (--log-level)\n",
+                       log_level_to_string(opts->log_level_override));
+        }
+        if (opts->control_socket) {
+                char *copy = strdup(opts->control_socket);
+
+                if (!copy) {
+                        log_oom();
+                        return EXIT_FAILURE;
+                }
+                free(c->control_socket);
+                c->control_socket = copy;
+                printf("# control_socket = %s from the command line (--control-socket)\n", opts->control_socket);
+        }
+        if (!config_selects_targets(c))
+                log_warning("%s: selects no process to manage (no selector in [targets], no [target.NAME] section): "
+                            "tierd would run and move nothing; see tierd.conf(5)", path);
         r = config_dump(c, stdout);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
@@ -132,7 +158,7 @@ int main(int argc, char *argv[]) {
         }
 
         if (do_check)
-                return check_config(opts.config_path, opts.config_path_explicit);
+                return check_config(&opts);
 
         r = daemon_run(&opts);
         fsroot_reset();
