@@ -7,7 +7,7 @@ set -eu
 packages=(
         gcc meson ninja-build pkg-config
         libnuma-dev libsystemd-dev libbpf-dev libinih-dev libjson-c-dev libcmocka-dev
-        clang bpftool linux-libc-dev
+        clang libclang-rt-14-dev bpftool linux-libc-dev
         scdoc systemd jq util-linux
 )
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# README's test command: installs what is needed, builds, and runs every test suite (unit, fixture, vm), then
-# the unit and fixture suites again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# README's test command: installs what is needed, builds, and runs every test suite: unit and fixture, the same
+# under AddressSanitizer and UndefinedBehaviorSanitizer, the fuzz targets (briefly), then the VM suite.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -44,16 +44,23 @@ run_suites() { # builddir args...
 
 configure build --werror
 meson compile -C build
-suites=(--suite unit --suite fixture)
-if meson test -C build --list 2>/dev/null | grep -q '^tierd:vm'; then
-        suites+=(--suite vm)
-fi
-run_suites build --print-errorlogs "${suites[@]}" || status=1
+# The quick suites first: a newcomer sees their result in minutes, before the guest kernels are fetched or built.
+run_suites build --print-errorlogs --suite unit --suite fixture || status=1
 
 configure build-sanitize -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=false --werror
 meson compile -C build-sanitize
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 run_suites build-sanitize --print-errorlogs --suite unit --suite fixture || status=1
+
+# The fuzz targets, each for a short bounded run from its seed corpus (docs/TESTING.md has the long runs).
+CC=clang configure build-fuzz -Dfuzz=true -Dtests=false -Dvm_tests=false -Db_sanitize=address,undefined \
+        -Db_lundef=false
+meson compile -C build-fuzz
+run_suites build-fuzz --print-errorlogs --suite fuzz || status=1
+
+if meson test -C build --list 2>/dev/null | grep -q '^tierd:vm'; then
+        run_suites build --print-errorlogs --suite vm || status=1
+fi
 
 if [ $status = 0 ]; then
         echo "tierd: all test suites passed"
