@@ -59,6 +59,9 @@ meson compile -C build-fuzz
 run_suites build-fuzz --print-errorlogs --suite fuzz || status=1
 
 if meson test -C build --list 2>/dev/null | grep -q '^tierd:vm'; then
+        # Fetched and built in the foreground first, with progress on the terminal (meson shows a test's output
+        # only when it ends); the suite's own vm-kernels test then finds them cached.
+        tests/vm/kernels all >/dev/null || status=1
         run_suites build --print-errorlogs --suite vm || status=1
 fi
 

@@ -103,13 +103,24 @@ _build_custom_kernel() {
     [ -f "$dir/bzImage" ] && return 0
     work=$CACHE_DIR/build/custom-$key
     log=$CACHE_DIR/kernels/custom-$key.build.log
-    vm_log "building custom kernel (key $key) — this takes ~10-15 min on 2 cores; log: $log"
+    vm_log "building custom kernel (key $key): 20-45 min on 2 cores, once (cached); log: $log"
     # stale trees of other keys (an interrupted or failed build) only take space
     local stale
     for stale in "$CACHE_DIR"/build/custom-*; do
         [ -d "$stale" ] && [ "$stale" != "$work" ] && rm -rf "$stale"
     done
-    if ! "$VM_DIR/build-custom-kernel.sh" "$VM_DIR/kernel-custom.config" "$dir.tmp" "$work" >"$log" 2>&1; then
+    # The build runs in the background so that its progress can be shown every few minutes: a cold run must not
+    # look hung.
+    "$VM_DIR/build-custom-kernel.sh" "$VM_DIR/kernel-custom.config" "$dir.tmp" "$work" >"$log" 2>&1 &
+    local pid=$! started=$SECONDS rc=0
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 5
+        if [ $(( (SECONDS - started) % 120 )) -lt 5 ] && kill -0 "$pid" 2>/dev/null; then
+            vm_log "custom kernel: $(( (SECONDS - started) / 60 )) min, $(grep -c '^  CC' "$log" || true) of about 1,900 files compiled; log: $log"
+        fi
+    done
+    wait "$pid" || rc=$?
+    if [ "$rc" != 0 ]; then
         tail -n 40 "$log" >&2
         rm -rf "$dir.tmp"
         [ -n "${TIERD_VM_KEEP_KBUILD:-}" ] || rm -rf "$work"
