@@ -185,37 +185,18 @@ static inline unsigned damon_attrs_max_nr_accesses(const struct damon_attrs *a) 
 }
 bool damon_attrs_equal(const struct damon_attrs *a, const struct damon_attrs *b);
 
-/* The region -> heat mapping. A pass is one aggregation window; every page of a region accessed in the pass is
- * recorded once for it (heat_store_record_accessed()), so, as with the other backends, hits = the number of passes
- * of the round in which the page was seen accessed, and "hot" (hits >= threshold, default every pass) means
- * "accessed in every window of the round".
- *
- * Accessed means dense enough: nr_accesses at least a third of the densest region's of the window before
- * (damon_region_access_min()). Each sample looks at one random page of a region, so nr_accesses over the window's
- * samples is the share of the region's pages in use per sample interval: its heat per sample and per byte. "Any
- * sample" (the rule before) is not the analogue of an accessed bit it looks like: a region of a busy background
- * has some page accessed in most windows, so background regions read accessed in most passes and hot in about 60%
- * of rounds (against some 30% for page_idle's pages), and the payoff ledger, which judges promoted units against
- * displaced ones by their hot rounds, could tell a hot set from it only after many rounds. The densest region is
- * the measure because the kdamond's real sample count is not the configured one: under load (and under TCG
- * always) it samples far less often than aggr/sample, and a hot set's region is found accessed in every sample it
- * does take. Measured against the window before, because both result paths record regions as they read them; the
- * first window, and windows after one with nothing accessed, count any access.
- *
- * age is not mapped: the store keeps its own per-page history (streak, idle age), and DAMON's per-region age is
- * reset by merges, splits and access changes, so adding it would count the same history twice at a coarser
- * grain. */
+/* The region -> heat mapping. A pass is one aggregation window; a region counts as accessed in the pass when at
+ * least one of the window's samples found it accessed, and then every page it covers is recorded once for the
+ * pass (heat_store_record_accessed()). So, as with the other backends, hits = the number of passes of the round
+ * in which the page was seen accessed, and "hot" (hits >= threshold, default every pass) means "accessed in
+ * every window of the round". One sample is the analogue of the accessed bit the other backends read: a higher
+ * cut-off would make DAMON's "hot" stricter than theirs, and the frequency the policy wants is already measured
+ * across the passes and rounds. age is not mapped: the store keeps its own per-page history (streak, idle age),
+ * and DAMON's per-region age is reset by merges, splits and access changes, so adding it would count the same
+ * history twice at a coarser grain. */
 #define DAMON_ACCESSED_MIN_NR_ACCESSES 1U
-#define DAMON_DENSITY_DIVISOR 3U
 static inline bool damon_region_accessed(const struct damon_region *r) {
         return r->nr_accesses >= DAMON_ACCESSED_MIN_NR_ACCESSES;
-}
-/* The nr_accesses a region needs to count as accessed when the densest region of the window before had
- * densest_nr_accesses: a third of it, rounded up, and at least DAMON_ACCESSED_MIN_NR_ACCESSES. */
-static inline unsigned damon_region_access_min(unsigned densest_nr_accesses) {
-        unsigned min = (densest_nr_accesses + DAMON_DENSITY_DIVISOR - 1) / DAMON_DENSITY_DIVISOR;
-
-        return min > DAMON_ACCESSED_MIN_NR_ACCESSES ? min : DAMON_ACCESSED_MIN_NR_ACCESSES;
 }
 
 /* Target slots: the pid for each kdamond target index, kept stable across changes so that a commit replaces as

@@ -88,9 +88,6 @@ struct damon_backend {
         bool commit_waiting; /* round_begin waits for it, a look every resume_wait_us (damon_resume()) */
 
         uint64_t pass_regions, pass_accessed_regions, pass_accessed_bytes;
-        /* The densest region's nr_accesses in this pass's window and in the last one's: what a region needs to count
-         * as accessed (damon_region_access_min()). */
-        unsigned pass_densest, last_densest;
         /* The regions of the last pass under the unscaled bound: what the CPU budget's region scale divides. The
          * kdamond usually has far fewer than damon_max_regions (400-470 for 1.5 GiB), and a bound above what it
          * has saves nothing. Not updated while the bound is scaled, or each scale would divide the last one. */
@@ -866,9 +863,6 @@ static unsigned scaled_max_regions(const struct damon_backend *b, unsigned regio
 
 /* A pass was recorded: under the unscaled bound its region count is what a region scale divides. */
 static void note_pass_regions(struct damon_backend *b) {
-        /* The next window's measure of density: this one's densest region, unless nothing was accessed at all (a
-         * workload that paused, or a window the kdamond did not sample) where it would count any access. */
-        b->last_densest = b->pass_densest;
         if (b->pass_regions > 0 && b->attrs.max_nr_regions >= b->max_nr_regions)
                 b->regions_unscaled = b->pass_regions;
 }
@@ -1116,7 +1110,6 @@ static int tracepoint_poll(struct damon_backend *b, const struct scan_context *c
         }
 
         b->pass_regions = b->pass_accessed_regions = b->pass_accessed_bytes = 0;
-        b->pass_densest = 0;
         for (size_t i = 0; i < b->n_slots; i++) {
                 bool pid_tracked = true;
 
@@ -1126,9 +1119,8 @@ static int tracepoint_poll(struct damon_backend *b, const struct scan_context *c
                                 return r;
                 }
         }
-        log_debug("DAMON pass %u (tracepoint): %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes; "
-                  "nr_accesses >= %u, densest %u)", ctx->pass, b->pass_regions, b->pass_accessed_regions,
-                  b->pass_accessed_bytes, damon_region_access_min(b->last_densest), b->pass_densest);
+        log_debug("DAMON pass %u (tracepoint): %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes)",
+                  ctx->pass, b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes);
         note_pass_regions(b);
         b->passes_tracepoint++;
         b->last_path = "tracepoint";
@@ -1206,8 +1198,7 @@ static int record_region(struct damon_backend *b, pid_t pid, const struct damon_
                 log_repeat_errno(LOG_WARNING, "damon-grains", -ENOMEM,
                                  "Cannot note DAMON region %" PRIx64 "-%" PRIx64 " of pid %d: %m, ignoring",
                                  reg->start, reg->end, (int) pid);
-        b->pass_densest = MAX(b->pass_densest, reg->nr_accesses);
-        if (reg->nr_accesses < damon_region_access_min(b->last_densest))
+        if (!damon_region_accessed(reg))
                 return 0;
         b->pass_accessed_regions++;
         b->pass_accessed_bytes += reg->end - reg->start;
@@ -1413,7 +1404,6 @@ static int damon_pass_snapshot(struct damon_backend *b, const char *path, const 
         }
 
         b->pass_regions = b->pass_accessed_regions = b->pass_accessed_bytes = 0;
-        b->pass_densest = 0;
         for (size_t i = 0; i < b->n_slots; i++) {
                 r = record_scheme(b, i, b->slots[i], ctx);
                 if (r == -ENOENT)
@@ -1421,9 +1411,8 @@ static int damon_pass_snapshot(struct damon_backend *b, const char *path, const 
                 if (r < 0)
                         return r;
         }
-        log_debug("DAMON pass %u: %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes; nr_accesses >= %u, "
-                  "densest %u)", ctx->pass, b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes,
-                  damon_region_access_min(b->last_densest), b->pass_densest);
+        log_debug("DAMON pass %u: %" PRIu64 " regions, %" PRIu64 " accessed (%" PRIu64 " bytes)", ctx->pass,
+                  b->pass_regions, b->pass_accessed_regions, b->pass_accessed_bytes);
         note_pass_regions(b);
         return 0;
 }
