@@ -16,11 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FILE *f;
 
         log_set_max_level(LOG_EMERG);
-        text = malloc(size + 1);
+        text = fuzz_text(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
         if (config_load_string("fuzz", text, &c) < 0)
                 return 0;
         f = open_memstream(&dump, &dump_size);

@@ -11,11 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *error = NULL;
         char *buf;
 
-        buf = malloc(size + 1);
+        buf = fuzz_text(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = '\0';
         if (control_request_parse(buf, size, &req, &error) >= 0) {
                 if ((unsigned) req.command >= _CONTROL_COMMAND_MAX)
                         abort();

@@ -25,11 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint64_t ticks;
 
         log_set_max_level(LOG_EMERG);
-        text = malloc(size + 1);
+        text = fuzz_text(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
 
         if (maps_parse(text, size, &vmas, &n) >= 0) {
                 for (size_t i = 0; i < n; i++)
