@@ -293,8 +293,14 @@ int scan_engine_round_begin(struct scan_engine *e, const struct target_set *targ
                 r = heat_store_sync_target(e->heat, t->pid, t->vmas, t->n_vmas);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0)
-                        log_warning_errno(r, "Cannot track the memory map of pid %d: %m, ignoring", (int) t->pid);
+                if (r < 0) {
+                        char key[48];
+
+                        /* Every round while it lasts: once per process. */
+                        snprintf(key, sizeof(key), "scan-track:%d", (int) t->pid);
+                        (void) log_repeat_errno(LOG_WARNING, key, r,
+                                                "Cannot track the memory map of pid %d: %m, ignoring", (int) t->pid);
+                }
         }
         (void) heat_store_drop_missing_targets(e->heat, alive, targets->n_targets);
 
