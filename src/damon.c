@@ -507,17 +507,25 @@ static void sleep_ms(unsigned ms) {
                 ;
 }
 
-/* The file (and value written) whose last access ended in EBUSY after the back-off. The back-off is for a writer passing by; a lock
- * that stays taken (an exclusive DAMON module, another tool's kdamond) would cost the event loop 15 ms of sleep
- * each round for nothing, so while the same file stays EBUSY from call to call each call tries once, and the next
- * round retries. Event loop only (the state command thread has its own loop). */
+/* The file (and value written) whose last access on the event loop ended in EBUSY after the back-off. The
+ * back-off is for a writer passing by; a lock that stays taken (an exclusive DAMON module, another tool's kdamond)
+ * would cost the event loop 15 ms of sleep each round for nothing, so while the same file stays EBUSY from call
+ * to call each call tries once, and the next round retries. */
 static char busy_key[PATH_MAX + 64];
 
-/* key: the path, and for a write what is written ("state" stays readable while "on" is refused). */
-static bool backoff_next(const char *path, const char *value, int r, size_t i) {
+/* Whether to try again after result r of try i. on_loop: the event loop's calls keep busy_key; the state command
+ * thread's (off_loop) always take the whole back-off and leave busy_key alone. The key is the path, and for a
+ * write what is written ("state" stays readable while "on" is refused). */
+static bool backoff_next(const char *path, const char *value, int r, size_t i, bool on_loop) {
         char key[sizeof(busy_key)];
         bool was_busy;
 
+        if (!on_loop || (r != -EBUSY && busy_key[0] == '\0')) {
+                if (r != -EBUSY || i >= ELEMENTSOF(backoff_ms))
+                        return false;
+                sleep_ms(backoff_ms[i]);
+                return true;
+        }
         snprintf(key, sizeof(key), "%s%s%s", path, value ? "=" : "", value ?: "");
         was_busy = streq(busy_key, key);
         if (r != -EBUSY) {
@@ -533,24 +541,17 @@ static bool backoff_next(const char *path, const char *value, int r, size_t i) {
         return true;
 }
 
-int damon_write_retry(const char *path, const char *value) {
+static int write_retry(const char *path, const char *value, bool on_loop) {
         for (size_t i = 0;; i++) {
                 int r = damon_write(path, value);
 
-                if (!backoff_next(path, value, r, i))
+                if (!backoff_next(path, value, r, i, on_loop))
                         return r;
         }
 }
 
-/* Off the event loop (the state command thread): the whole back-off every time, and busy_calls left to the loop. */
-static int write_retry_off_loop(const char *path, const char *value) {
-        for (size_t i = 0;; i++) {
-                int r = damon_write(path, value);
-
-                if (r != -EBUSY || i >= ELEMENTSOF(backoff_ms))
-                        return r;
-                sleep_ms(backoff_ms[i]);
-        }
+int damon_write_retry(const char *path, const char *value) {
+        return write_retry(path, value, /* on_loop= */ true);
 }
 
 struct damon_state_cmd {
@@ -564,7 +565,7 @@ struct damon_state_cmd {
 static void *state_cmd_thread(void *userdata) {
         struct damon_state_cmd *c = userdata;
 
-        c->result = write_retry_off_loop(c->path, c->cmd);
+        c->result = write_retry(c->path, c->cmd, /* on_loop= */ false);
         atomic_store_explicit(&c->done, true, memory_order_release);
         return NULL;
 }
@@ -639,7 +640,7 @@ int damon_read_line_retry(const char *path, char **ret) {
         for (size_t i = 0;; i++) {
                 int r = fsroot_read_line(path, ret);
 
-                if (!backoff_next(path, NULL, r, i))
+                if (!backoff_next(path, NULL, r, i, /* on_loop= */ true))
                         return r;
         }
 }

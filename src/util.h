@@ -70,11 +70,11 @@ int node_set_next(const struct node_set *set, int from);
 #define NODE_SET_FOREACH(node, set) \
         for (int node = node_set_next((set), 0); node >= 0; node = node_set_next((set), node + 1))
 
-/* NULL-terminated string vectors. */
 /* Creates path and whatever of its parents is missing with mode (before the umask), as mkdir -p does. An existing
  * directory is fine; an existing non-directory is -ENOTDIR. Returns 0 or a negative errno. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* NULL-terminated string vectors. */
 void strv_free(char **l);
 static inline void strv_freep(char ***l) {
         strv_free(*l);
